@@ -1,0 +1,86 @@
+"""Mimi audio codec (moshi) with 32 codebooks: 24 kHz audio <-> 12.5 Hz frames of codes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from csm_desktop.errors import CheckpointError
+
+MIMI_FILE = "mimi.safetensors"
+MIMI_CONFIG_FILE = "mimi_config.json"
+
+
+class MimiCodec:
+    """Wraps a moshi ``MimiModel``. Audio tensors are 1-D float32 at :attr:`sample_rate`."""
+
+    def __init__(self, mimi, device: torch.device, identity: str) -> None:
+        self.mimi = mimi
+        self.device = device
+        self.identity = identity  # names these weights, for caches keyed by codec
+        self.sample_rate = int(mimi.sample_rate)
+        self.frame_size = int(mimi.frame_size)
+        self.num_codebooks = int(mimi.num_codebooks)
+        self.cardinality = int(mimi.cardinality)
+
+    @torch.inference_mode()
+    def encode(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio ``[T]`` -> codes ``[num_codebooks, frames]`` (long, on the codec's device)."""
+        x = audio.to(self.device, torch.float32).reshape(1, 1, -1)
+        return self.mimi.encode(x)[0].long()
+
+    @torch.inference_mode()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes ``[num_codebooks, frames]`` -> audio ``[frames * frame_size]`` on the CPU."""
+        if codes.shape[-1] == 0:
+            return torch.zeros(0)
+        return self.mimi.decode(codes.to(self.device).unsqueeze(0))[0, 0].float().cpu()
+
+    @contextlib.contextmanager
+    def streaming(self):
+        """Within this block, :meth:`decode_step` keeps the decoder's state between calls."""
+        with torch.inference_mode(), self.mimi.streaming(1):
+            yield
+
+    def decode_step(self, codes: torch.Tensor) -> torch.Tensor:
+        """Decode the next ``[num_codebooks, n]`` frames inside :meth:`streaming`."""
+        with torch.inference_mode():
+            return self.mimi.decode(codes.to(self.device).unsqueeze(0))[0, 0].float().cpu()
+
+
+def _file_identity(path: Path) -> str:
+    st = path.stat()
+    h = hashlib.sha256(f"{path.name}:{st.st_size}".encode())
+    with path.open("rb") as f:  # the header and the first MiB name the weights well enough
+        h.update(f.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def load_mimi(folder: Path | None, device: torch.device, num_codebooks: int, token: str | None = None) -> MimiCodec:
+    """Mimi from ``folder/mimi.safetensors`` (and ``mimi_config.json`` for a non-standard size)
+    if present, else moshi's release file from the hub."""
+    from moshi.models import loaders
+
+    config = None
+    path = folder / MIMI_FILE if folder is not None else None
+    if path is not None and path.is_file():
+        cfg_path = folder / MIMI_CONFIG_FILE
+        if cfg_path.is_file():
+            try:
+                config = json.loads(cfg_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise CheckpointError(f"{cfg_path} is malformed ({exc}).") from exc
+    else:
+        from csm_desktop.engine.checkpoint import download_model
+
+        repo = download_model(loaders.DEFAULT_REPO, token=token, allow_patterns=[loaders.MIMI_NAME])
+        path = repo / loaders.MIMI_NAME
+    try:
+        mimi = loaders.get_mimi(str(path), mimi_config=config, device=device, num_codebooks=num_codebooks)
+    except (RuntimeError, OSError, KeyError, ValueError) as exc:
+        raise CheckpointError(f"The Mimi codec weights {path} could not be loaded ({exc}).") from exc
+    return MimiCodec(mimi, device, _file_identity(path))

@@ -1,0 +1,313 @@
+"""The public engine API: ``load_csm_1b`` and :class:`Generator` (mirrors Sesame's reference)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from csm_desktop.engine.checkpoint import DEFAULT_MODEL, load_model, resolve_model_folder
+from csm_desktop.engine.codec import MimiCodec, load_mimi
+from csm_desktop.engine.model import CsmModel
+from csm_desktop.engine.sampling import sample_topk
+from csm_desktop.engine.tokenizer import TextTokenizer
+from csm_desktop.errors import (
+    CheckpointError,
+    CsmError,
+    DeviceError,
+    EmptyAudioError,
+    GenerationCancelled,
+    PromptTooLongError,
+)
+
+# An utterance that ends before its first frame is retried once with these caps on
+# temperature and top-k, as the reference deployment did; the text is never cut.
+RETRY_TEMPERATURE = 0.7
+RETRY_TOPK = 20
+TEST_MODEL_MARKER = "csm_desktop_test_model"
+
+
+@dataclass
+class Segment:
+    """One utterance of context. ``audio``: 1-D float at the generator's sample rate.
+    ``codes`` (``[num_codebooks, frames]``) may be given instead, to skip encoding."""
+
+    speaker: int
+    text: str
+    audio: torch.Tensor | None = None
+    codes: torch.Tensor | None = None
+
+
+def pick_device(device: str | torch.device | None) -> torch.device:
+    """CUDA, then MPS, then CPU, unless told; a named device that is missing is an error."""
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("CUDA was requested but no CUDA GPU is available. Choose 'auto' or 'cpu' in Settings.")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError("MPS was requested but this Mac's GPU is not available. Choose 'auto' or 'cpu' in Settings.")
+    return dev
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+class Generator:
+    """Generates speech for one utterance at a time, given context segments."""
+
+    def __init__(
+        self,
+        model: CsmModel,
+        tokenizer: TextTokenizer,
+        codec: MimiCodec,
+        *,
+        model_id: str,
+        is_test_model: bool = False,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.codec = codec
+        self.device = model.projection.weight.device
+        self.sample_rate = codec.sample_rate
+        self.frame_ms = 1000.0 * codec.frame_size / codec.sample_rate
+        self.max_seq_len = model.cfg.backbone.max_seq_len
+        self.num_codebooks = model.cfg.audio_num_codebooks
+        self.model_id = model_id
+        self.is_test_model = is_test_model
+        self._lock = threading.Lock()
+        # Ids past the codec's cardinality exist in the model's vocabulary but not in Mimi's.
+        self._valid_vocab = min(codec.cardinality, model.cfg.audio_vocab_size)
+
+    # ----- prompt -------------------------------------------------------------------------
+    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """Mimi codes ``[num_codebooks, frames]`` of 1-D audio at :attr:`sample_rate`."""
+        if audio.ndim != 1 or audio.numel() == 0:
+            raise CsmError("Context audio must be a non-empty mono (1-D) signal.")
+        return self.codec.encode(audio)
+
+    def _text_rows(self, text: str, speaker: int) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = torch.tensor(self.tokenizer.encode_segment(text, speaker), dtype=torch.long)
+        tokens = torch.zeros(len(ids), self.num_codebooks + 1, dtype=torch.long)
+        mask = torch.zeros_like(tokens, dtype=torch.bool)
+        tokens[:, -1] = ids
+        mask[:, -1] = True
+        return tokens, mask
+
+    def _audio_rows(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        codes = codes.to("cpu", torch.long)
+        # A segment's audio ends with an all-zero frame, as in training.
+        frames = torch.cat([codes, torch.zeros(self.num_codebooks, 1, dtype=torch.long)], dim=1).T
+        tokens = torch.zeros(frames.shape[0], self.num_codebooks + 1, dtype=torch.long)
+        mask = torch.zeros_like(tokens, dtype=torch.bool)
+        tokens[:, :-1] = frames
+        mask[:, :-1] = True
+        return tokens, mask
+
+    def build_prompt(self, text: str, speaker: int, context: Sequence[Segment]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens and mask ``[T, num_codebooks + 1]`` for the context and the new text."""
+        rows = []
+        for seg in context:
+            rows.append(self._text_rows(seg.text, seg.speaker))
+            codes = seg.codes
+            if codes is None:
+                if seg.audio is None:
+                    raise CsmError(f"The context line {seg.text[:40]!r} has neither audio nor codes.")
+                codes = self.encode_audio(seg.audio)
+            if codes.ndim != 2 or codes.shape[0] != self.num_codebooks:
+                raise CsmError(f"Context codes must be [{self.num_codebooks}, frames], got {tuple(codes.shape)}.")
+            rows.append(self._audio_rows(codes))
+        rows.append(self._text_rows(text, speaker))
+        tokens = torch.cat([r[0] for r in rows]).to(self.device)
+        mask = torch.cat([r[1] for r in rows]).to(self.device)
+        return tokens, mask
+
+    def prompt_length(self, text: str, speaker: int, context: Sequence[Segment]) -> int:
+        """Positions the prompt takes (context must carry codes or audio)."""
+        return int(self.build_prompt(text, speaker, context)[0].shape[0])
+
+    def max_frames(self, max_audio_length_ms: float) -> int:
+        return max(1, int(max_audio_length_ms / self.frame_ms))
+
+    # ----- generation ---------------------------------------------------------------------
+    def _frames(
+        self,
+        text: str,
+        speaker: int,
+        context: Sequence[Segment],
+        max_audio_length_ms: float,
+        temperature: float,
+        topk: int,
+        seed: int | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> Iterator[torch.Tensor]:
+        """Yield frames of codes ``[num_codebooks]`` until the end-of-audio frame."""
+        stop = should_stop or (lambda: False)
+        tokens, mask = self.build_prompt(text, speaker, context)
+        n_prompt, n_frames = tokens.shape[0], self.max_frames(max_audio_length_ms)
+        excess = n_prompt + n_frames - self.max_seq_len
+        if excess > 0:
+            raise PromptTooLongError(
+                f"The prompt takes {n_prompt} positions and up to {n_frames} frames "
+                f"({max_audio_length_ms / 1000:.1f} s) of new audio were asked for: {excess} positions over "
+                f"the model's {self.max_seq_len}. Drop {excess} positions of context, or ask for shorter audio.",
+                excess=excess,
+            )
+        rng = torch.Generator(device=self.device)
+        if seed is None:
+            rng.seed()
+        else:
+            rng.manual_seed(int(seed))
+
+        model = self.model
+        if not self._lock.acquire(blocking=False):
+            raise CsmError("This engine is already generating. Wait for it to finish, or stop it first.")
+        try:
+            frame = None
+            for temp, k in ((temperature, topk), (min(temperature, RETRY_TEMPERATURE), min(topk, RETRY_TOPK))):
+                if stop():
+                    return
+
+                def sample(logits, _codebook, temp=temp, k=k):
+                    return sample_topk(logits, k, temp, rng)
+
+                with torch.inference_mode(), _device_errors():
+                    embeds = model.embed_prompt(tokens[None], mask[None])
+                    pos = torch.arange(n_prompt, device=self.device)
+                    h = model.backbone_step(embeds, pos, kv_len=n_prompt)
+                    frame = model.decode_frame(h, sample, self._valid_vocab)[0]
+                    ended = bool((frame == 0).all())
+                if not ended:
+                    break
+            else:
+                raise EmptyAudioError(
+                    "The model ended this line before saying anything, twice. Rephrase the line, "
+                    "change its voice clip, or try another seed."
+                )
+            yield frame
+            for i in range(1, n_frames):
+                if stop():
+                    return
+                with torch.inference_mode(), _device_errors():
+                    p = n_prompt + i - 1
+                    h = model.backbone_step(model.embed_frame(frame[None]), torch.tensor([p], device=self.device), kv_len=p + 1)
+                    frame = model.decode_frame(h, sample, self._valid_vocab)[0]
+                    if bool((frame == 0).all()):
+                        return
+                yield frame
+        finally:
+            self._lock.release()
+
+    def generate_codes(
+        self,
+        text: str,
+        speaker: int,
+        context: Sequence[Segment] = (),
+        max_audio_length_ms: float = 90_000,
+        temperature: float = 0.9,
+        topk: int = 50,
+        seed: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> torch.Tensor:
+        """Codes ``[num_codebooks, frames]`` (long, CPU), before Mimi decoding.
+
+        Raises:
+            GenerationCancelled: ``should_stop()`` turned true.
+        """
+        frames = list(self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop))
+        if should_stop is not None and should_stop():
+            raise GenerationCancelled("Generation was stopped.")
+        return torch.stack(frames, dim=1).cpu()
+
+    def generate(
+        self,
+        text: str,
+        speaker: int,
+        context: Sequence[Segment] = (),
+        max_audio_length_ms: float = 90_000,
+        temperature: float = 0.9,
+        topk: int = 50,
+        seed: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> torch.Tensor:
+        """Audio ``[samples]`` (float32, CPU) at :attr:`sample_rate`."""
+        codes = self.generate_codes(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
+        with _device_errors():
+            return self.codec.decode(codes)
+
+    def stream(
+        self,
+        text: str,
+        speaker: int,
+        context: Sequence[Segment] = (),
+        max_audio_length_ms: float = 90_000,
+        temperature: float = 0.9,
+        topk: int = 50,
+        seed: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Iterator[torch.Tensor]:
+        """Yield audio chunks (1-D float32, CPU) as frames are generated and decoded.
+
+        Joined, the chunks equal :meth:`generate`'s audio for the same seed. Stops within one
+        frame when ``should_stop()`` turns true or the consumer stops iterating.
+        """
+        frames = self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
+        try:
+            with self.codec.streaming():
+                for frame in frames:
+                    with _device_errors():
+                        chunk = self.codec.decode_step(frame[:, None])
+                    yield chunk
+        finally:
+            frames.close()
+
+
+class _device_errors:
+    """Turn out-of-memory errors into a :class:`DeviceError` that says what to do."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and issubclass(exc_type, torch.OutOfMemoryError):
+            raise DeviceError(
+                "The GPU ran out of memory. Close other programs that use the GPU, shorten the "
+                "context or the line, or switch the device to CPU in Settings."
+            ) from None
+        return False
+
+
+def load_csm_1b(
+    device: str | torch.device | None = None, *, model: str | Path = DEFAULT_MODEL, token: str | None = None
+) -> Generator:
+    """Load CSM-1B from a hub repository id or a local folder (either checkpoint layout).
+
+    Args:
+        device: ``"cuda"``, ``"mps"``, ``"cpu"``, or None for the best available.
+        model: hub repository id (downloaded with ``token``) or a local model folder.
+        token: Hugging Face access token for the gated repository.
+    """
+    dev = pick_device(device)
+    folder = resolve_model_folder(model, token)
+    with _device_errors():
+        csm = load_model(folder, dev, default_dtype(dev))
+        codec = load_mimi(folder, dev, csm.cfg.audio_num_codebooks, token)
+    if codec.num_codebooks != csm.cfg.audio_num_codebooks:
+        raise CheckpointError(
+            f"The codec has {codec.num_codebooks} codebooks but the model expects {csm.cfg.audio_num_codebooks}."
+        )
+    tokenizer = TextTokenizer.from_folder(folder)
+    try:
+        is_test = bool(json.loads((folder / "config.json").read_text(encoding="utf-8")).get(TEST_MODEL_MARKER))
+    except (OSError, ValueError):
+        is_test = False
+    return Generator(csm, tokenizer, codec, model_id=str(model), is_test_model=is_test)

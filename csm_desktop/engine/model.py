@@ -1,0 +1,218 @@
+"""CSM-1B: a Llama backbone over 33-column frames and a small depth decoder for the codebooks.
+
+gpt-fast style: plain modules, static KV caches in buffers, RoPE tables in buffers, fused
+QKV and gate/up projections. Q/K weights are in rotate-half order (the transformers layout);
+the original layout is permuted at load time (see ``checkpoint.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from csm_desktop.engine.config import CsmModelConfig, RopeScaling, TransformerConfig
+
+
+def rope_frequencies(head_dim: int, base: float, scaling: RopeScaling | None) -> torch.Tensor:
+    """Inverse frequencies ``[head_dim // 2]`` in float32, with Llama-3 scaling if given."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+    if scaling is None:
+        return inv_freq
+    low_wavelen = scaling.original_max_position_embeddings / scaling.low_freq_factor
+    high_wavelen = scaling.original_max_position_embeddings / scaling.high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_wavelen, inv_freq / scaling.factor, inv_freq)
+    smooth = (scaling.original_max_position_embeddings / wavelen - scaling.low_freq_factor) / (
+        scaling.high_freq_factor - scaling.low_freq_factor
+    )
+    smoothed = (1 - smooth) * scaled / scaling.factor + smooth * scaled
+    medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
+    return torch.where(medium, smoothed, scaled)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate-half RoPE. x: ``[B, H, T, D]``; cos, sin: ``[T, D]``."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * xf.to(x.dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.n_heads = cfg.num_heads
+        self.n_kv = cfg.num_kv_heads
+        self.head_dim = cfg.attn_head_dim
+        self.wqkv = nn.Linear(cfg.embed_dim, (self.n_heads + 2 * self.n_kv) * self.head_dim, bias=False)
+        self.wo = nn.Linear(self.n_heads * self.head_dim, cfg.embed_dim, bias=False)
+        self.register_buffer("k_cache", None, persistent=False)  # [B, KV, S, hd] after setup_cache
+        self.register_buffer("v_cache", None, persistent=False)
+
+    def setup_cache(self, batch: int, length: int, dtype: torch.dtype, device: torch.device) -> None:
+        shape = (batch, self.n_kv, length, self.head_dim)
+        self.register_buffer("k_cache", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        self.register_buffer("v_cache", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+
+    def forward(
+        self,
+        x: torch.Tensor,  # [B, T, D]
+        cos: torch.Tensor,  # [T, hd]
+        sin: torch.Tensor,
+        input_pos: torch.Tensor,  # [T]
+        mask: torch.Tensor,  # [T, S] bool, True = attend
+    ) -> torch.Tensor:
+        b, t, _ = x.shape
+        q_size, kv_size = self.n_heads * self.head_dim, self.n_kv * self.head_dim
+        q, k, v = self.wqkv(x).split([q_size, kv_size, kv_size], dim=-1)
+        q = q.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)  # [B, H, T, hd]
+        k = k.view(b, t, self.n_kv, self.head_dim).transpose(1, 2)
+        v = v.view(b, t, self.n_kv, self.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        assert self.k_cache is not None and self.v_cache is not None, "call setup_caches() first"
+        self.k_cache.index_copy_(2, input_pos, k)
+        self.v_cache.index_copy_(2, input_pos, v)
+        s = mask.shape[-1]  # attend to the first S cached positions only
+        y = F.scaled_dot_product_attention(
+            q, self.k_cache[:, :, :s], self.v_cache[:, :, :s], attn_mask=mask, enable_gqa=self.n_kv != self.n_heads
+        )
+        return self.wo(y.transpose(1, 2).reshape(b, t, q_size))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.hidden = cfg.intermediate_dim
+        self.w13 = nn.Linear(cfg.embed_dim, 2 * cfg.intermediate_dim, bias=False)  # gate, up
+        self.w2 = nn.Linear(cfg.intermediate_dim, cfg.embed_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.w13(x).split(self.hidden, dim=-1)
+        return self.w2(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.attn_norm = RMSNorm(cfg.embed_dim, cfg.norm_eps)
+        self.attn = Attention(cfg)
+        self.mlp_norm = RMSNorm(cfg.embed_dim, cfg.norm_eps)
+        self.mlp = FeedForward(cfg)
+
+    def forward(self, x, cos, sin, input_pos, mask):
+        h = x + self.attn(self.attn_norm(x), cos, sin, input_pos, mask)
+        return h + self.mlp(self.mlp_norm(h))
+
+
+class Transformer(nn.Module):
+    """Llama decoder without token embedding or output head; returns normed hidden states."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
+        self.norm = RMSNorm(cfg.embed_dim, cfg.norm_eps)
+        self.register_buffer("cos", None, persistent=False)  # [S, hd] after setup_caches
+        self.register_buffer("sin", None, persistent=False)
+        self.register_buffer("causal", None, persistent=False)  # [S, S] bool
+
+    def setup_caches(self, batch: int, length: int, dtype: torch.dtype, device: torch.device) -> None:
+        hd = self.cfg.attn_head_dim
+        inv_freq = rope_frequencies(hd, self.cfg.rope_base, self.cfg.rope_scaling)
+        freqs = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)  # [S, hd/2]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        self.register_buffer("cos", emb.cos().to(device=device, dtype=dtype), persistent=False)
+        self.register_buffer("sin", emb.sin().to(device=device, dtype=dtype), persistent=False)
+        causal = torch.tril(torch.ones(length, length, dtype=torch.bool, device=device))
+        self.register_buffer("causal", causal, persistent=False)
+        for layer in self.layers:
+            layer.attn.setup_cache(batch, length, dtype, device)
+
+    def forward(self, x: torch.Tensor, input_pos: torch.Tensor, kv_len: int | None = None) -> torch.Tensor:
+        """x: ``[B, T, D]``; input_pos: ``[T]``; kv_len: how many cache positions may be
+        attended (None: the whole cache, as a CUDA graph needs static shapes)."""
+        assert self.cos is not None and self.sin is not None and self.causal is not None
+        cos, sin = self.cos[input_pos], self.sin[input_pos]
+        mask = self.causal[input_pos]  # [T, S]
+        if kv_len is not None:
+            mask = mask[:, :kv_len]
+        for layer in self.layers:
+            x = layer(x, cos, sin, input_pos, mask)
+        return self.norm(x)
+
+
+class CsmModel(nn.Module):
+    """Backbone predicts codebook 0 of each frame; the depth decoder predicts codebooks 1..N-1."""
+
+    def __init__(self, cfg: CsmModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        bdim, ddim = cfg.backbone.embed_dim, cfg.decoder.embed_dim
+        self.backbone = Transformer(cfg.backbone)
+        self.decoder = Transformer(cfg.decoder)
+        self.text_embeddings = nn.Embedding(cfg.text_vocab_size, bdim)
+        self.audio_embeddings = nn.Embedding(cfg.audio_vocab_size * cfg.audio_num_codebooks, bdim)
+        self.projection = nn.Linear(bdim, ddim, bias=False)
+        self.codebook0_head = nn.Linear(bdim, cfg.audio_vocab_size, bias=False)
+        self.audio_head = nn.Parameter(torch.empty(cfg.audio_num_codebooks - 1, ddim, cfg.audio_vocab_size))
+        self.register_buffer(
+            "codebook_offsets",
+            torch.arange(cfg.audio_num_codebooks) * cfg.audio_vocab_size,
+            persistent=False,
+        )
+
+    def setup_caches(self, batch: int = 1) -> None:
+        dtype, device = self.projection.weight.dtype, self.projection.weight.device
+        self.codebook_offsets = self.codebook_offsets.to(device)
+        self.backbone.setup_caches(batch, self.cfg.backbone.max_seq_len, dtype, device)
+        # Depth decoder positions: the backbone state, then codebooks 0..N-2.
+        self.decoder.setup_caches(batch, self.cfg.audio_num_codebooks, dtype, device)
+
+    def embed_prompt(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """tokens, mask: ``[B, T, N+1]`` (codebooks then text). Returns ``[B, T, D]``."""
+        text = self.text_embeddings(tokens[..., -1]) * mask[..., -1:]
+        audio = self.audio_embeddings(tokens[..., :-1] + self.codebook_offsets)  # [B, T, N, D]
+        return text + (audio * mask[..., :-1, None]).sum(dim=2)
+
+    def embed_frame(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes ``[B, N]`` -> the next backbone input ``[B, 1, D]``."""
+        return self.audio_embeddings(codes + self.codebook_offsets).sum(dim=1, keepdim=True)
+
+    def backbone_step(self, embeds: torch.Tensor, input_pos: torch.Tensor, kv_len: int | None = None):
+        """Run the backbone on ``[B, T, D]`` and return the last position's state ``[B, D]``."""
+        return self.backbone(embeds, input_pos, kv_len)[:, -1]
+
+    def decode_frame(self, last_h: torch.Tensor, sample, valid_vocab: int) -> torch.Tensor:
+        """Predict one frame's codes ``[B, N]`` from the backbone state ``[B, D]``.
+
+        ``sample(logits [B, V], codebook) -> [B]`` picks each code. Only the first
+        ``valid_vocab`` logits are computed: ids past the codec's cardinality (CSM's 2048-2050
+        padding/special rows) cannot be decoded by Mimi, so audio never contains them.
+        """
+        n = self.cfg.audio_num_codebooks
+        c0 = sample(F.linear(last_h, self.codebook0_head.weight[:valid_vocab]), 0)  # [B]
+        codes = [c0]
+        x = torch.stack([last_h, self.audio_embeddings(c0)], dim=1)  # [B, 2, Db]
+        pos = torch.arange(2, device=last_h.device)
+        for i in range(1, n):
+            h = self.decoder(self.projection(x), pos, kv_len=i + 1)[:, -1]  # [B, Dd]
+            ci = sample(h @ self.audio_head[i - 1, :, :valid_vocab], i)
+            codes.append(ci)
+            if i < n - 1:
+                x = self.audio_embeddings(ci + self.codebook_offsets[i]).unsqueeze(1)
+                pos = pos[-1:] + 1
+        return torch.stack(codes, dim=1)

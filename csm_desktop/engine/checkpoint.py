@@ -76,24 +76,35 @@ def download_model(repo_id: str, token: str | None = None, *, allow_patterns=Non
             endpoint=hub_endpoint(),
             cache_dir=hub_cache_dir(),
         )
-    except hf_errors.GatedRepoError as exc:
-        raise ModelAccessError(gated_message(repo_id)) from None
-    except hf_errors.RepositoryNotFoundError:
-        # The hub answers 401 for private or gated repositories without a valid token.
-        raise ModelAccessError(gated_message(repo_id)) from None
-    except hf_errors.LocalEntryNotFoundError:
-        raise NetworkError(
+    except (hf_errors.HfHubHTTPError, hf_errors.LocalEntryNotFoundError, OSError) as exc:
+        raise _hub_error(repo_id, exc) from None
+    return Path(folder)
+
+
+def _hub_error(repo_id: str, exc: BaseException) -> Exception:
+    """Translate huggingface_hub's errors (an HTTP error may hide behind a cache miss)."""
+    from huggingface_hub import errors as hf_errors
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, (hf_errors.GatedRepoError, hf_errors.RepositoryNotFoundError)):
+            # The hub answers 401 for private or gated repositories without a valid token.
+            return ModelAccessError(gated_message(repo_id))
+        # (LocalEntryNotFoundError is an HfHubHTTPError too, without a response.)
+        if isinstance(cause, hf_errors.HfHubHTTPError) and cause.response is not None:
+            status = cause.response.status_code
+            if status in (401, 403):
+                return ModelAccessError(gated_message(repo_id))
+            if status == 404:
+                return ModelNotFoundError(f"{repo_id} or one of its files does not exist on the hub. Check the name.")
+            return NetworkError(f"Downloading {repo_id} failed: the hub answered HTTP {status}. Try again later.")
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, hf_errors.LocalEntryNotFoundError):
+        return NetworkError(
             f"{repo_id} is not in the local cache and the Hugging Face hub cannot be reached. "
             "Connect to the internet, or choose a local model folder."
-        ) from None
-    except hf_errors.HfHubHTTPError as exc:
-        status = getattr(exc.response, "status_code", None)
-        if status in (401, 403):
-            raise ModelAccessError(gated_message(repo_id)) from None
-        raise NetworkError(f"Downloading {repo_id} failed (HTTP {status}). Try again later.") from None
-    except OSError as exc:
-        raise NetworkError(f"Downloading {repo_id} failed: {exc}. Check the connection and free disk space.") from None
-    return Path(folder)
+        )
+    return NetworkError(f"Downloading {repo_id} failed: {exc}. Check the connection and free disk space.")
 
 
 def _interleaved_to_half(w: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -173,7 +184,7 @@ def read_tensors(folder: Path, wanted: set[str], device: torch.device) -> dict[s
                 for key in f.keys():
                     if key in wanted:
                         tensors[key] = f.get_tensor(key)
-        except (OSError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
             raise CheckpointError(f"{path} is not a readable safetensors file ({exc}). Download the model again.") from exc
     missing = sorted(wanted - tensors.keys())
     if missing:

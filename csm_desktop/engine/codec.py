@@ -31,6 +31,9 @@ class MimiCodec:
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
         """audio ``[T]`` -> codes ``[num_codebooks, frames]`` (long, on the codec's device)."""
         x = audio.to(self.device, torch.float32).reshape(1, 1, -1)
+        pad = -x.shape[-1] % self.frame_size  # Mimi takes whole frames: pad the last with silence
+        if pad:
+            x = torch.nn.functional.pad(x, (0, pad))
         return self.mimi.encode(x)[0].long()
 
     @torch.inference_mode()

@@ -1,0 +1,71 @@
+"""Reading and writing audio files (soundfile: WAV, FLAC, OGG/Vorbis/Opus, MP3)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+from csm_desktop.errors import AudioFileError
+
+
+def read_audio(path: str | os.PathLike, sample_rate: int) -> torch.Tensor:
+    """Any readable file as mono float32 ``[samples]`` at ``sample_rate``."""
+    p = Path(path)
+    if not p.exists():
+        raise AudioFileError(f"{p} does not exist.")
+    if p.is_dir():
+        raise AudioFileError(f"{p} is a folder, not an audio file.")
+    try:
+        data, rate = sf.read(str(p), dtype="float32", always_2d=True)  # [T, C]
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
+        raise AudioFileError(
+            f"{p.name} could not be read as audio ({exc}). Use a WAV, FLAC, OGG or MP3 file."
+        ) from None
+    if data.shape[0] == 0:
+        raise AudioFileError(f"{p.name} contains no audio.")
+    mono = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
+    if not torch.isfinite(mono).all():
+        raise AudioFileError(f"{p.name} contains invalid samples (NaN or infinity).")
+    if rate != sample_rate:
+        mono = AF.resample(mono, rate, sample_rate)
+    return mono.contiguous()
+
+
+def write_audio(
+    path: str | os.PathLike,
+    audio: torch.Tensor | np.ndarray,
+    sample_rate: int,
+    *,
+    subtype: str = "PCM_16",
+    format: str | None = None,
+    comment: str | None = None,
+) -> Path:
+    """Write mono audio atomically (temporary file, fsync, rename). Returns the path."""
+    p = Path(path)
+    data = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
+    data = np.clip(data.astype(np.float32), -1.0, 1.0) if subtype.startswith("PCM") else data.astype(np.float32)
+    fmt = format or (p.suffix.lstrip(".").upper() or "WAV")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with sf.SoundFile(fh, "w", samplerate=sample_rate, channels=1, format=fmt, subtype=subtype) as out:
+                if comment:
+                    out.comment = comment
+                out.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise AudioFileError(f"Could not write {p}: {exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p

@@ -176,11 +176,14 @@ def bench_gpu(frames: int, context_s: float) -> None:
     inputs = hf_inputs(hf, ours, audio, codes, device)
 
     class FirstChunk:
+        """generate() puts the prompt first, then each frame's codes."""
+
         def __init__(self):
-            self.t = None
+            self.t, self.puts = None, 0
 
         def put(self, value):
-            if self.t is None and value.ndim == 2:
+            self.puts += 1
+            if self.puts == 2:
                 sync(device)
                 self.t = time.perf_counter()
 

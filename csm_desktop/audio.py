@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch
 import torchaudio.functional as AF
 
 from csm_desktop.errors import AudioFileError
+from csm_desktop.fileio import atomic_write
 
 
 def read_audio(path: str | os.PathLike, sample_rate: int) -> torch.Tensor:
@@ -51,21 +51,15 @@ def write_audio(
     data = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
     data = np.clip(data.astype(np.float32), -1.0, 1.0) if subtype.startswith("PCM") else data.astype(np.float32)
     fmt = format or (p.suffix.lstrip(".").upper() or "WAV")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+
+    def write(fh):
+        with sf.SoundFile(fh, "w", samplerate=sample_rate, channels=1, format=fmt, subtype=subtype) as out:
+            if comment:
+                out.comment = comment
+            out.write(data)
+
     try:
-        with os.fdopen(fd, "wb") as fh:
-            with sf.SoundFile(fh, "w", samplerate=sample_rate, channels=1, format=fmt, subtype=subtype) as out:
-                if comment:
-                    out.comment = comment
-                out.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
+        atomic_write(p, write)
     except (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError) as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise AudioFileError(f"Could not write {p}: {exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return p

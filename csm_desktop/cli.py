@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from csm_desktop import __version__
 from csm_desktop.errors import CsmError, GenerationCancelled
 
-AI_MARKER = "AI-generated speech (CSM-1B)"
+from csm_desktop.marker import AI_MARKER
 
 
 def _say(args: argparse.Namespace) -> int:

@@ -131,6 +131,14 @@ class Generator:
         mask = torch.cat([r[1] for r in rows]).to(self.device)
         return tokens, mask
 
+    @property
+    def codec_identity(self) -> str:
+        return self.codec.identity
+
+    def text_positions(self, text: str, speaker: int) -> int:
+        """Positions a text segment takes in the prompt."""
+        return len(self.tokenizer.encode_segment(text, speaker))
+
     def prompt_length(self, text: str, speaker: int, context: Sequence[Segment]) -> int:
         """Positions the prompt takes (context must carry codes or audio)."""
         return int(self.build_prompt(text, speaker, context)[0].shape[0])

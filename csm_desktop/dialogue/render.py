@@ -1,0 +1,286 @@
+"""Rendering a project line by line, each line with the voices and the preceding lines as context.
+
+The plan for a line: every speaker's voice clips first (pinned, so voices stay consistent), then
+as many preceding rendered lines as fit in the model's position budget after the line's own
+text and maximum audio. A take is keyed by everything that determines it, so an unchanged line
+is never generated twice, and a render that was stopped or crashed resumes from the takes on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from csm_desktop.dialogue.project import Project, ProjectError
+from csm_desktop.dialogue.script import Utterance
+from csm_desktop.dialogue.takes import TakeInfo, TakeStore, take_key
+from csm_desktop.dialogue.voices import Clip, VoiceLibrary
+from csm_desktop.engine.generator import Segment
+from csm_desktop.errors import CsmError, GenerationCancelled
+
+CHARS_PER_SECOND = 14.0  # a generous speaking rate, to tell when a line needs splitting
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
+
+
+@runtime_checkable
+class SpeechEngine(Protocol):
+    """What rendering needs of an engine: the local generator, a remote one, or a fake."""
+
+    sample_rate: int
+    frame_ms: float
+    max_seq_len: int
+    model_id: str
+
+    def text_positions(self, text: str, speaker: int) -> int: ...
+
+    def stream(self, text: str, speaker: int, context: Sequence[Segment] = (), max_audio_length_ms: float = 90_000,
+               temperature: float = 0.9, topk: int = 50, seed: int | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Iterator[torch.Tensor]: ...
+
+
+@dataclass
+class LinePlan:
+    index: int  # among the script's utterances
+    utterance: Utterance
+    csm_id: int
+    clips: list[tuple[Clip, int]]  # each voice clip with its speaker's CSM id
+    context: list[int]  # indices of preceding lines whose chosen takes are in the context
+    context_keys: list[str]
+    seed: int
+    chunks: list[str]
+    key: str
+
+
+@dataclass
+class RenderEvent:
+    """Progress of a render: ``state`` is queued, rendering, done, reused, failed or stopped."""
+
+    line: int
+    state: str
+    lines_total: int
+    lines_done: int
+    seconds: float = 0.0  # audio generated so far for this line
+    error: str | None = None
+
+
+@dataclass
+class RenderReport:
+    generated: list[int] = field(default_factory=list)
+    reused: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    stopped: bool = False
+
+
+def split_sentences(text: str, max_ms: float) -> list[str]:
+    """Split a line that would run past ``max_ms`` at sentence boundaries (greedy packing)."""
+    if len(text) / CHARS_PER_SECOND * 1000 <= max_ms:
+        return [text]
+    limit = max(1, int(max_ms / 1000 * CHARS_PER_SECOND))
+    chunks: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        if chunks and len(chunks[-1]) + 1 + len(sentence) <= limit:
+            chunks[-1] = f"{chunks[-1]} {sentence}"
+        else:
+            chunks.append(sentence)
+    return chunks
+
+
+class Renderer:
+    """Plans and renders one project with one engine."""
+
+    def __init__(self, project: Project, engine: SpeechEngine, library: VoiceLibrary | None = None) -> None:
+        if project.folder is None:
+            raise ProjectError("Save the project before rendering: takes are stored in its folder.")
+        self.project = project
+        self.engine = engine
+        self.library = library
+        self.store = TakeStore(project.takes_dir, engine.sample_rate)
+        self.utterances = project.script().utterances
+
+    # ----- planning -------------------------------------------------------------------------------
+    def _clips(self) -> list[tuple[Clip, int]]:
+        """Voice clips of every speaker in the script (first appearance order), with CSM ids."""
+        clips: list[tuple[Clip, int]] = []
+        for tag in dict.fromkeys(u.speaker for u in self.utterances):
+            speaker = self.project.speaker(tag)
+            for clip_id in speaker.clip_ids:
+                if self.library is None:
+                    raise CsmError("This project uses voice clips but no voice library was given.")
+                clips.append((self.library.get(clip_id), speaker.csm_id))
+        return clips
+
+    def _positions_of_audio(self, seconds: float) -> int:
+        return math.ceil(seconds * 1000 / self.engine.frame_ms) + 1  # frames + end-of-audio frame
+
+    def _take_positions(self, key: str, csm_id: int, text: str) -> int:
+        info = self.store.info(key)
+        frames = info.frames if info else 0
+        return self.engine.text_positions(text, csm_id) + frames + 1
+
+    def plan(self, index: int, clips: list[tuple[Clip, int]] | None = None) -> LinePlan:
+        """The plan for line ``index`` given the takes now chosen for the lines before it."""
+        u = self.utterances[index]
+        settings = self.project.settings
+        state = self.project.line(index)
+        spk = self.project.speaker(u.speaker)
+        clips = self._clips() if clips is None else clips
+        chunks = split_sentences(u.text, settings.max_line_ms)
+        own = max(self.engine.text_positions(c, spk.csm_id) for c in chunks)
+        own += max(1, int(settings.max_line_ms / self.engine.frame_ms))
+        pinned = sum(self.engine.text_positions(c.transcript, cid) + self._positions_of_audio(c.duration)
+                     for c, cid in clips)
+        budget = self.engine.max_seq_len - own - pinned
+        if budget < 0:
+            raise CsmError(
+                f"Line {u.line}: the voice clips take {pinned} positions and the line needs {own}; the model has "
+                f"{self.engine.max_seq_len}. Use shorter voice clips or a shorter maximum line length."
+            )
+        context: list[int] = []
+        for j in range(index - 1, -1, -1):
+            chosen = self.project.line(j).chosen_take
+            if not chosen or not self.store.has(chosen):
+                break  # context is contiguous: a gap ends it
+            prev = self.utterances[j]
+            cost = self._take_positions(chosen, self.project.speaker(prev.speaker).csm_id, prev.text)
+            if cost > budget:
+                break
+            budget -= cost
+            context.insert(0, j)
+        context_keys = [self.project.line(j).chosen_take or "" for j in context]
+        seed = int(take_key({"seed": settings.seed, "text": u.text, "speaker": u.speaker, "variant": state.variant})[:8], 16)
+        key = take_key({
+            "model": self.engine.model_id,
+            "text": u.text,
+            "csm_id": spk.csm_id,
+            "clips": [[c.audio_hash, c.transcript, cid] for c, cid in clips],
+            "context": context_keys,
+            "temperature": settings.temperature,
+            "topk": settings.topk,
+            "max_line_ms": settings.max_line_ms,
+            "seed": seed,
+        })
+        return LinePlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, key)
+
+    def statuses(self) -> list[str]:
+        """Per line: ``none`` (no take), ``done`` (chosen take is current) or ``stale``."""
+        clips = self._clips()
+        out = []
+        for i in range(len(self.utterances)):
+            chosen = self.project.line(i).chosen_take
+            if not chosen or not self.store.has(chosen):
+                out.append("none")
+            else:
+                out.append("done" if self.plan(i, clips).key == chosen else "stale")
+        return out
+
+    # ----- rendering ------------------------------------------------------------------------------
+    def _segments(self, plan: LinePlan) -> list[Segment]:
+        segs = []
+        encode = getattr(self.engine, "encode_audio", None)
+        identity = getattr(self.engine, "codec_identity", None)
+        for clip, csm_id in plan.clips:
+            if encode is not None and identity is not None and self.library is not None:
+                segs.append(Segment(csm_id, clip.transcript, codes=self.library.codes(clip, encode, identity)))
+            else:
+                segs.append(Segment(csm_id, clip.transcript, audio=clip.load()))
+        for j, key in zip(plan.context, plan.context_keys):
+            prev = self.utterances[j]
+            segs.append(Segment(self.project.speaker(prev.speaker).csm_id, prev.text, audio=self.store.load(key)))
+        return segs
+
+    def render(
+        self,
+        lines: Sequence[int] | None = None,
+        *,
+        on_progress: Callable[[RenderEvent], None] | None = None,
+        on_chunk: Callable[[int, torch.Tensor], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        force: bool = False,
+    ) -> RenderReport:
+        """Render ``lines`` (all by default) in script order. A line whose current take is on
+        disk is reused, not generated. Each take is saved the moment it is complete.
+
+        Args:
+            force: regenerate the given lines even if their current take exists (a new variant).
+        """
+        stop = should_stop or (lambda: False)
+        todo = sorted(set(range(len(self.utterances)) if lines is None else lines))
+        report = RenderReport()
+        clips = self._clips()
+
+        def emit(line, state, seconds=0.0, error=None):
+            if on_progress:
+                done = len(report.generated) + len(report.reused) + len(report.failed)
+                on_progress(RenderEvent(line, state, len(todo), done, seconds, error))
+
+        for i in todo:
+            emit(i, "queued")
+        for i in todo:
+            if stop():
+                report.stopped = True
+                emit(i, "stopped")
+                break
+            if force:
+                self.project.line(i).variant += 1
+            plan = self.plan(i, clips)
+            state = self.project.line(i)
+            if self.store.has(plan.key):
+                state.chosen_take = plan.key
+                report.reused.append(i)
+                emit(i, "reused")
+                continue
+            emit(i, "rendering")
+            try:
+                audio = self._generate(plan, on_chunk, stop, emit)
+            except GenerationCancelled:
+                report.stopped = True
+                emit(i, "stopped")
+                break
+            except CsmError as exc:
+                report.failed[i] = str(exc)
+                emit(i, "failed", error=str(exc))
+                continue
+            frames = math.ceil(audio.numel() / (self.engine.sample_rate * self.engine.frame_ms / 1000))
+            info = TakeInfo(key=plan.key, line_text=plan.utterance.text, speaker=plan.utterance.speaker,
+                            csm_id=plan.csm_id, variant=state.variant, seed=plan.seed,
+                            duration=audio.numel() / self.engine.sample_rate, frames=frames,
+                            context=plan.context_keys, created=time.time())
+            self.store.save(info, audio)
+            state.chosen_take = plan.key
+            report.generated.append(i)
+            emit(i, "done", info.duration)
+        return report
+
+    def _generate(self, plan: LinePlan, on_chunk, stop, emit) -> torch.Tensor:
+        settings = self.project.settings
+        context = self._segments(plan)
+        pieces: list[torch.Tensor] = []
+        seconds = 0.0
+        for n, text in enumerate(plan.chunks):
+            for chunk in self.engine.stream(
+                text, plan.csm_id, context, max_audio_length_ms=settings.max_line_ms,
+                temperature=settings.temperature, topk=settings.topk, seed=plan.seed + n, should_stop=stop,
+            ):
+                pieces.append(chunk)
+                seconds += chunk.numel() / self.engine.sample_rate
+                if on_chunk:
+                    on_chunk(plan.index, chunk)
+                emit(plan.index, "rendering", seconds)
+            if stop():
+                raise GenerationCancelled("Rendering was stopped.")
+        if not pieces:
+            raise CsmError(f"Line {plan.utterance.line}: the engine returned no audio.")
+        return torch.cat(pieces)
+
+
+def render(project: Project, engine: SpeechEngine, *, library: VoiceLibrary | None = None,
+           lines: Sequence[int] | None = None, on_progress=None, on_chunk=None, should_stop=None) -> RenderReport:
+    """Render a project (see :class:`Renderer`). The project's chosen takes are updated; save it after."""
+    return Renderer(project, engine, library).render(lines, on_progress=on_progress, on_chunk=on_chunk,
+                                                      should_stop=should_stop)

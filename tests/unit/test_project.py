@@ -1,0 +1,95 @@
+"""Project files: round trip, atomic saves, clear errors that leave the file alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from csm_desktop.dialogue.project import SCHEMA_VERSION, Autosaver, LineState, Project, ProjectError, Speaker
+
+
+def _project(tmp_path):
+    p = Project.new("Alice: Hi.\nBob: Hello.\n")
+    p.speakers = [Speaker("Alice", 0, ["c1"], "#ff0000"), Speaker("Bob", 1)]
+    p.lines[1] = LineState(chosen_take="abc", variant=2, gap_after_ms=500)
+    p.save(tmp_path / "Demo")
+    return p
+
+
+def test_round_trip(tmp_path):
+    p = _project(tmp_path)
+    assert p.folder == tmp_path / "Demo.csmproj" and p.name == "Demo"
+    assert (p.folder / "takes").is_dir()
+    q = Project.open(p.folder)
+    assert q.to_json() == p.to_json()
+    assert q.lines[1] == LineState("abc", 2, 500)
+    assert Project.open(p.folder / "project.json").script_text == p.script_text
+
+
+def test_newer_schema_is_refused(tmp_path):
+    p = _project(tmp_path)
+    data = json.loads((p.folder / "project.json").read_text())
+    data["schema_version"] = SCHEMA_VERSION + 1
+    (p.folder / "project.json").write_text(json.dumps(data))
+    with pytest.raises(ProjectError, match="newer CSM Desktop"):
+        Project.open(p.folder)
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: d.pop("script"), "'script' is missing"),
+    (lambda d: d.update(script=5), "'script' has the wrong type"),
+    (lambda d: d["speakers"][0].update(csm_id="zero"), "'speakers[0].csm_id' has the wrong type"),
+    (lambda d: d["settings"].update(topk=True), "'settings.topk' has the wrong type"),
+    (lambda d: d["lines"].update(x={}), "lines[x] is not a line number"),
+    (lambda d: d.pop("schema_version"), "schema_version"),
+])
+def test_malformed_fields_are_named_and_the_file_is_untouched(tmp_path, mutate, fragment):
+    p = _project(tmp_path)
+    data = json.loads((p.folder / "project.json").read_text())
+    mutate(data)
+    raw = json.dumps(data)
+    (p.folder / "project.json").write_text(raw)
+    with pytest.raises(ProjectError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        Project.open(p.folder)
+    assert (p.folder / "project.json").read_text() == raw
+
+
+def test_not_json(tmp_path):
+    p = _project(tmp_path)
+    (p.folder / "project.json").write_text("{oops")
+    with pytest.raises(ProjectError, match="not valid JSON"):
+        Project.open(p.folder)
+    with pytest.raises(ProjectError, match="not a CSM Desktop project"):
+        Project.open(tmp_path)
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    p = _project(tmp_path)
+    before = (p.folder / "project.json").read_text()
+    p.script_text = "Alice: changed"
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("csm_desktop.fileio.os.fsync", boom)
+    with pytest.raises(OSError):
+        p.save()
+    assert (p.folder / "project.json").read_text() == before
+    assert [f.name for f in p.folder.iterdir() if f.name.endswith(".part")] == []
+
+
+def test_autosaver_saves_dirty_project_on_exit(tmp_path):
+    p = _project(tmp_path)
+    with Autosaver(p, interval_s=3600) as saver:
+        p.script_text = "Alice: autosaved"
+        saver.mark_dirty()
+    assert Project.open(p.folder).script_text == "Alice: autosaved"
+
+
+def test_speaker_lookup_adds_unknown_names_with_free_ids():
+    p = Project.new("[0] a\nAlice: b\nBob: c\n")
+    assert p.speaker("0").csm_id == 0
+    assert p.speaker("Alice").csm_id == 1
+    assert p.speaker("Bob").csm_id == 2
+    assert p.speaker("Alice") is p.speakers[1]

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from csm_desktop import __version__
 from csm_desktop.errors import CsmError, GenerationCancelled
@@ -52,6 +53,100 @@ def _say(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_for_render(source: Path):
+    """A project as it is, or a standalone script wrapped in a project kept in the user cache
+    (so a rerun of the same script resumes from its takes)."""
+    import hashlib
+
+    from csm_desktop.dialogue.project import PROJECT_FILE, SUFFIX, Project, Speaker
+    from csm_desktop.dialogue.script import parse_script
+    from csm_desktop.paths import cache_dir
+
+    if source.is_dir() and (source / PROJECT_FILE).is_file() or source.name == PROJECT_FILE or source.suffix == SUFFIX:
+        return Project.open(source), True
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CsmError(f"{source} could not be read as a UTF-8 script ({exc}).") from None
+    script = parse_script(text)
+    digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:16]
+    folder = cache_dir() / "renders" / f"{digest}{SUFFIX}"
+    project = Project.open(folder) if (folder / PROJECT_FILE).is_file() else Project.new()
+    project.script_text = text
+    project.speakers = [Speaker(name, csm_id) for name, csm_id in script.speaker_ids().items()]
+    project.save(folder)
+    return project, False
+
+
+class _ProgressBar:
+    """One line per script line on stderr: a bar over the line's maximum length, and seconds."""
+
+    def __init__(self, max_ms: float) -> None:
+        self.max_s = max_ms / 1000
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, event) -> None:
+        label = f"Line {event.line + 1:>3} ({event.lines_done}/{event.lines_total})"
+        if event.state == "rendering":
+            if self.tty:
+                filled = int(20 * min(1.0, event.seconds / self.max_s))
+                bar = "#" * filled + "." * (20 - filled)
+                print(f"\r{label} [{bar}] {event.seconds:5.2f} s", end="", file=sys.stderr, flush=True)
+        elif event.state in ("done", "reused", "failed", "stopped"):
+            detail = {"done": f"done, {event.seconds:.2f} s", "reused": "unchanged, take reused",
+                      "failed": f"FAILED: {event.error}", "stopped": "stopped"}[event.state]
+            print(f"\r{label} {detail}{' ' * 20}", file=sys.stderr)
+
+
+def _render(args: argparse.Namespace) -> int:
+    import threading
+
+    from csm_desktop.dialogue.export import ExportOptions, export_dialogue
+    from csm_desktop.dialogue.render import Renderer
+    from csm_desktop.dialogue.voices import VoiceLibrary
+    from csm_desktop.engine import load_csm_1b
+
+    project, is_project = _open_for_render(Path(args.source))
+    settings = project.settings
+    for name in ("max_line_ms", "seed", "temperature", "topk"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(settings, name, value)
+    output = Path(args.output)
+    options = ExportOptions(format=output.suffix.lstrip(".").lower() or "wav")
+    if args.stems:
+        options.line_stems_dir = Path(args.stems) / "lines"
+        options.speaker_stems_dir = Path(args.stems) / "speakers"
+    options.subtitles = [Path(p) for p in args.subtitles or []]
+    if options.format not in ("wav", "flac"):
+        raise CsmError(f"{output.name}: the output must end in .wav or .flac.")
+
+    print(f"Loading {args.model} ...", file=sys.stderr)
+    engine = load_csm_1b(args.device, model=args.model, token=os.environ.get("HF_TOKEN"))
+    if engine.is_test_model:
+        print("Note: this is a tiny test model with random weights; its output is noise.", file=sys.stderr)
+    library = VoiceLibrary() if any(s.clip_ids for s in project.speakers) else None
+    renderer = Renderer(project, engine, library)
+    stop = threading.Event()
+    try:
+        report = renderer.render(on_progress=_ProgressBar(settings.max_line_ms), should_stop=stop.is_set)
+    except KeyboardInterrupt:
+        stop.set()
+        project.save()
+        print("\nStopped. Finished takes are kept; run the same command again to continue.", file=sys.stderr)
+        return 130
+    project.save()
+    if report.failed:
+        print(f"{len(report.failed)} line(s) failed; nothing was exported. Fix them and run again.", file=sys.stderr)
+        return 1
+    written = export_dialogue(project, renderer.store, output, options)
+    for path in written:
+        print(f"Wrote {path}", file=sys.stderr)
+    if is_project:
+        print(f"Takes are kept in {project.takes_dir}", file=sys.stderr)
+    return 0
+
+
 def _app(args: argparse.Namespace) -> int:
     try:
         from csm_desktop.ui.app import run_app
@@ -80,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--max-ms", type=float, default=10_000, help="longest audio to generate (ms)")
     say.add_argument("-o", "--output", required=True, help="WAV file to write")
     say.set_defaults(func=_say)
+
+    render = sub.add_parser("render", help="render a script or project to an audio file")
+    render.add_argument("source", help="a script (.txt) or a project folder (NAME.csmproj)")
+    render.add_argument("-o", "--output", required=True, help="the dialogue as .wav or .flac")
+    render.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
+    render.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    render.add_argument("--subtitles", action="append", metavar="OUT.srt|OUT.vtt", help="subtitles (repeatable)")
+    render.add_argument("--stems", metavar="DIR", help="write per-line and per-speaker stems into DIR")
+    render.add_argument("--max-line-ms", type=int, default=None, dest="max_line_ms")
+    render.add_argument("--seed", type=int, default=None)
+    render.add_argument("--temperature", type=float, default=None)
+    render.add_argument("--topk", type=int, default=None)
+    render.set_defaults(func=_render)
     return parser
 
 

@@ -168,15 +168,18 @@ class Renderer:
         return LinePlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, key)
 
     def statuses(self) -> list[str]:
-        """Per line: ``none`` (no take), ``done`` (chosen take is current) or ``stale``."""
+        """Per line: ``none`` (no take), ``done`` (chosen take is current) or ``stale`` (its text,
+        settings or voices changed, or a line in its context is stale)."""
         clips = self._clips()
-        out = []
+        out: list[str] = []
         for i in range(len(self.utterances)):
             chosen = self.project.line(i).chosen_take
             if not chosen or not self.store.has(chosen):
                 out.append("none")
-            else:
-                out.append("done" if self.plan(i, clips).key == chosen else "stale")
+                continue
+            plan = self.plan(i, clips)
+            current = plan.key == chosen and all(out[j] == "done" for j in plan.context)
+            out.append("done" if current else "stale")
         return out
 
     # ----- rendering ------------------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""Export: mixdown timing, gaps and pauses, stems, subtitles, formats, markers, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from csm_desktop.dialogue.export import ExportError, ExportOptions, build_timeline, export_dialogue, subtitles_text
+from csm_desktop.dialogue.project import Project
+from csm_desktop.dialogue.render import Renderer
+from csm_desktop.marker import AI_MARKER
+from fakes.engine import FakeEngine
+
+SR = 24_000
+SCRIPT = "[pause 1s]\nAlice: Hey, how are you doing?\nBob: Pretty good.\n[pause 800ms]\nAlice: Great!\n"
+
+
+@pytest.fixture
+def rendered(tmp_path):
+    project = Project.new(SCRIPT)
+    project.save(tmp_path / "p")
+    renderer = Renderer(project, FakeEngine())
+    renderer.render()
+    return project, renderer.store
+
+
+def test_timeline_gaps_and_pauses(rendered):
+    project, store = rendered
+    project.settings.default_gap_ms = 250
+    project.line(2).gap_after_ms = None
+    tl = build_timeline(project, store)
+    starts = [p.start for p in tl.placements]
+    lengths = [p.length for p in tl.placements]
+    assert starts[0] == SR  # leading [pause 1s]
+    assert starts[1] == starts[0] + lengths[0] + SR // 4  # default gap
+    assert starts[2] == starts[1] + lengths[1] + int(0.8 * SR)  # the pause replaces the default gap
+    assert tl.total == starts[2] + lengths[2]
+    project.line(0).gap_after_ms = 0
+    assert build_timeline(project, store).placements[1].start == SR + lengths[0]
+
+
+def test_mixdown_stems_subtitles(rendered, tmp_path):
+    project, store = rendered
+    out = tmp_path / "out" / "dialogue.wav"
+    opts = ExportOptions(line_stems_dir=tmp_path / "lines", speaker_stems_dir=tmp_path / "speakers",
+                         subtitles=[tmp_path / "d.srt", tmp_path / "d.vtt"])
+    written = export_dialogue(project, store, out, opts)
+    assert len(written) == 1 + 3 + 2 + 2
+    mix, sr = sf.read(out)
+    tl = build_timeline(project, store)
+    assert sr == SR and len(mix) == tl.total
+    total = np.zeros(tl.total)
+    for stem in sorted((tmp_path / "lines").iterdir()):
+        data, _ = sf.read(stem)
+        assert len(data) == tl.total
+        total += data
+    np.testing.assert_allclose(total, mix, atol=2e-4)
+    alice, _ = sf.read(tmp_path / "speakers" / "Alice.wav")
+    bob, _ = sf.read(tmp_path / "speakers" / "Bob.wav")
+    np.testing.assert_allclose(alice + bob, mix, atol=2e-4)
+    p = tl.placements[1]
+    assert np.abs(bob[p.start : p.start + p.length]).max() > 0.1 and np.abs(bob[: p.start]).max() == 0
+    for f in [out, *(tmp_path / "lines").iterdir(), *(tmp_path / "speakers").iterdir()]:
+        assert sf.info(f).extra_info is not None
+        with sf.SoundFile(f) as fh:
+            assert fh.comment == AI_MARKER
+    srt = (tmp_path / "d.srt").read_text()
+    assert "1\n00:00:01,000 --> 00:00:" in srt and "Bob: Pretty good." in srt
+    vtt = (tmp_path / "d.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and AI_MARKER in vtt and "<v Alice>Great!" in vtt
+
+
+@pytest.mark.parametrize("fmt, depth, subtype", [("wav", "24", "PCM_24"), ("wav", "float", "FLOAT"),
+                                                 ("flac", "16", "PCM_16"), ("flac", "24", "PCM_24")])
+def test_formats(rendered, tmp_path, fmt, depth, subtype):
+    project, store = rendered
+    out = tmp_path / f"d.{fmt}"
+    export_dialogue(project, store, out, ExportOptions(format=fmt, bit_depth=depth))
+    info = sf.info(out)
+    assert info.subtype == subtype and info.format == fmt.upper()
+    with sf.SoundFile(out) as fh:
+        assert fh.comment == AI_MARKER
+
+
+def test_loudness_normalisation(rendered, tmp_path):
+    import torch
+    import torchaudio.functional as AF
+
+    project, store = rendered
+    out = tmp_path / "n.wav"
+    export_dialogue(project, store, out, ExportOptions(normalize_lufs=-23.0, bit_depth="float"))
+    mix, _ = sf.read(out, dtype="float32")
+    tl = build_timeline(project, store)
+    speech = np.concatenate([mix[p.start : p.start + p.length] for p in tl.placements])
+    assert abs(float(AF.loudness(torch.from_numpy(speech)[None], SR)) - (-23.0)) < 1.0
+    assert np.abs(mix).max() <= 1.0
+
+
+def test_export_refuses_unrendered_lines_and_bad_options(rendered, tmp_path):
+    project, store = rendered
+    with pytest.raises(ExportError, match="WAV or FLAC"):
+        export_dialogue(project, store, tmp_path / "x.mp3", ExportOptions(format="mp3"))
+    with pytest.raises(ExportError, match="16 or 24"):
+        export_dialogue(project, store, tmp_path / "x.flac", ExportOptions(format="flac", bit_depth="float"))
+    project.script_text += "Bob: A new line.\n"
+    with pytest.raises(ExportError, match="Script lines 6 have no take"):
+        export_dialogue(project, store, tmp_path / "x.wav")
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_subtitle_timestamps_past_an_hour():
+    from csm_desktop.dialogue.export import Placement, Timeline
+
+    tl = Timeline(SR, [Placement(0, "A", "hi", "k", 3_723_456 * SR // 1000, SR)], 0)
+    assert "01:02:03,456 --> 01:02:04,456" in subtitles_text(tl, "srt")

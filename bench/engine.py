@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-import types
 from datetime import date
 from pathlib import Path
 
@@ -30,36 +29,11 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from csm_desktop.engine import Segment, load_csm_1b  # noqa: E402
-from csm_desktop.engine.testing import make_tiny_checkpoint  # noqa: E402
+from csm_desktop.engine.testing import make_tiny_checkpoint, transformers_inputs  # noqa: E402
 
 INVALID = [2048, 2049, 2050]
 CONTEXT_TEXT = "Hey, how are you doing? I have been meaning to call you for a while now."
 LINE_TEXT = "Pretty good, pretty good. I'm so happy to be speaking to you."
-
-
-class CodesCodec(nn.Module):
-    """Hands transformers the context codes our Mimi produced (the same audio tokens)."""
-
-    def __init__(self, codes, frame_size):
-        super().__init__()
-        self.codes, self.frame_size = codes, frame_size
-
-    def encode(self, audio):
-        return types.SimpleNamespace(audio_codes=self.codes[None])
-
-    def get_audio_codes_mask(self, mask):
-        frames = mask.sum(-1) // self.frame_size
-        return torch.arange(self.codes.shape[1], device=mask.device)[None] < frames[:, None]
-
-
-def hf_inputs(hf, gen, audio, codes, device):
-    tok = gen.tokenizer
-    ids = (tok.encode_segment(CONTEXT_TEXT, 0) + [hf.config.audio_token_id] * codes.shape[1]
-           + [hf.config.audio_eos_token_id] + tok.encode_segment(LINE_TEXT, 1))
-    ids = torch.tensor([ids], device=device)
-    hf.codec_model = CodesCodec(codes.to(device), gen.codec.frame_size)
-    return dict(input_ids=ids, attention_mask=torch.ones_like(ids), input_values=audio[None, None].to(device),
-                input_values_cutoffs=torch.tensor([[audio.numel()]], device=device))
 
 
 def sync(device):
@@ -87,7 +61,7 @@ def bench_cpu(frames: int, repeats: int) -> None:
     audio = torch.randn(ours.codec.frame_size * 25, generator=g) * 0.1  # 2 s of context
     codes = ours.encode_audio(audio)
     ctx = [Segment(0, CONTEXT_TEXT, codes=codes)]
-    inputs = hf_inputs(hf, ours, audio, codes, torch.device("cpu"))
+    inputs = transformers_inputs(hf, ours, CONTEXT_TEXT, audio, codes, LINE_TEXT)
     ms = frames * ours.frame_ms
 
     def run_ours():
@@ -173,7 +147,7 @@ def bench_gpu(frames: int, context_s: float) -> None:
     hf.generation_config.max_new_tokens = None
     hf.generation_config.cache_implementation = "static"
     hf.depth_decoder.generation_config.cache_implementation = "static"
-    inputs = hf_inputs(hf, ours, audio, codes, device)
+    inputs = transformers_inputs(hf, ours, CONTEXT_TEXT, audio, codes, LINE_TEXT, device)
 
     class FirstChunk:
         """generate() puts the prompt first, then each frame's codes."""

@@ -45,7 +45,7 @@ class SpeechEngine(Protocol):
 
 
 @dataclass
-class LinePlan:
+class RenderPlan:
     index: int  # among the script's utterances
     utterance: Utterance
     csm_id: int
@@ -123,7 +123,7 @@ class Renderer:
         frames = info.frames if info else 0
         return self.engine.text_positions(text, csm_id) + frames + 1
 
-    def plan(self, index: int, clips: list[tuple[Clip, int]] | None = None) -> LinePlan:
+    def plan(self, index: int, clips: list[tuple[Clip, int]] | None = None) -> RenderPlan:
         """The plan for line ``index`` given the takes now chosen for the lines before it."""
         u = self.utterances[index]
         settings = self.project.settings
@@ -165,7 +165,7 @@ class Renderer:
             "max_line_ms": settings.max_line_ms,
             "seed": seed,
         })
-        return LinePlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, key)
+        return RenderPlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, key)
 
     def statuses(self) -> list[str]:
         """Per line: ``none`` (no take), ``done`` (chosen take is current) or ``stale`` (its text,
@@ -183,7 +183,7 @@ class Renderer:
         return out
 
     # ----- rendering ------------------------------------------------------------------------------
-    def _segments(self, plan: LinePlan) -> list[Segment]:
+    def _segments(self, plan: RenderPlan) -> list[Segment]:
         segs = []
         encode = getattr(self.engine, "encode_audio", None)
         identity = getattr(self.engine, "codec_identity", None)
@@ -260,7 +260,7 @@ class Renderer:
             emit(i, "done", info.duration)
         return report
 
-    def _generate(self, plan: LinePlan, on_chunk, stop, emit) -> torch.Tensor:
+    def _generate(self, plan: RenderPlan, on_chunk, stop, emit) -> torch.Tensor:
         settings = self.project.settings
         context = self._segments(plan)
         pieces: list[torch.Tensor] = []

@@ -226,3 +226,36 @@ def make_tiny_checkpoint(path: str | Path, seed: int = 0, format: str = "origina
     save_file(_tiny_mimi_state(seed), str(folder / MIMI_FILE))
     (folder / MIMI_CONFIG_FILE).write_text(json.dumps(tiny_mimi_config(), indent=2))
     return folder
+
+
+class ContextCodesCodec(torch.nn.Module):
+    """Stands in for transformers' codec in oracle comparisons: it hands back the codes our Mimi
+    made for the context, so that both language models see identical audio tokens."""
+
+    def __init__(self, codes: torch.Tensor, frame_size: int) -> None:
+        super().__init__()
+        self.codes, self.frame_size = codes, frame_size
+
+    def encode(self, audio):
+        import types
+
+        return types.SimpleNamespace(audio_codes=self.codes[None])
+
+    def get_audio_codes_mask(self, mask):
+        frames = mask.sum(-1) // self.frame_size
+        return torch.arange(self.codes.shape[1], device=mask.device)[None] < frames[:, None]
+
+
+def transformers_inputs(hf, generator, context_text: str, audio: torch.Tensor, codes: torch.Tensor,
+                        line_text: str, device="cpu") -> dict:
+    """``CsmForConditionalGeneration.generate`` inputs for one context segment (speaker 0, with
+    ``audio`` whose codes are ``codes``) and a line for speaker 1, tokenised as our engine does.
+    Installs :class:`ContextCodesCodec` on ``hf``."""
+    tok = generator.tokenizer
+    ids = (tok.encode_segment(context_text, 0) + [hf.config.audio_token_id] * codes.shape[1]
+           + [hf.config.audio_eos_token_id] + tok.encode_segment(line_text, 1))
+    ids = torch.tensor([ids], device=device)
+    hf.codec_model = ContextCodesCodec(codes.to(device), generator.codec.frame_size)
+    # attention_mask must be explicit: the audio placeholder id doubles as the pad id.
+    return dict(input_ids=ids, attention_mask=torch.ones_like(ids), input_values=audio[None, None].to(device),
+                input_values_cutoffs=torch.tensor([[audio.numel()]], device=device))

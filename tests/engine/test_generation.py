@@ -43,16 +43,22 @@ def test_stream_joined_equals_generate(tiny_generator):
     torch.testing.assert_close(torch.cat(chunks), batch, atol=1e-5, rtol=1e-4)
 
 
-def test_stream_stops_within_one_frame_on_should_stop(tiny_generator, monkeypatch):
-    gen = tiny_generator
+@pytest.fixture
+def frame_count(tiny_generator, monkeypatch):
+    """Counts the frames the model generates."""
     calls = {"frames": 0}
-    original = gen.model.decode_frame
+    original = tiny_generator.model.decode_frame
 
     def counting(*args, **kwargs):
         calls["frames"] += 1
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(gen.model, "decode_frame", counting)
+    monkeypatch.setattr(tiny_generator.model, "decode_frame", counting)
+    return calls
+
+
+def test_stream_stops_within_one_frame_on_should_stop(tiny_generator, frame_count):
+    gen, calls = tiny_generator, frame_count
     stop = {"now": False}
     received = 0
     for _ in gen.stream(TEXT, 0, max_audio_length_ms=4000, seed=1, should_stop=lambda: stop["now"]):
@@ -63,16 +69,8 @@ def test_stream_stops_within_one_frame_on_should_stop(tiny_generator, monkeypatc
     assert calls["frames"] == 3  # nothing generated after the stop was asked for
 
 
-def test_stream_stops_when_consumer_stops_iterating(tiny_generator, monkeypatch):
-    gen = tiny_generator
-    calls = {"frames": 0}
-    original = gen.model.decode_frame
-
-    def counting(*args, **kwargs):
-        calls["frames"] += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(gen.model, "decode_frame", counting)
+def test_stream_stops_when_consumer_stops_iterating(tiny_generator, frame_count):
+    gen, calls = tiny_generator, frame_count
     it = gen.stream(TEXT, 0, max_audio_length_ms=4000, seed=1)
     next(it), next(it)
     it.close()

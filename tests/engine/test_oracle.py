@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import types
-
 import pytest
 import torch
-from torch import nn
 
 from csm_desktop.engine import Segment, load_csm_1b
-from csm_desktop.engine.testing import make_tiny_checkpoint
+from csm_desktop.engine.testing import make_tiny_checkpoint, transformers_inputs
 
 transformers = pytest.importorskip("transformers")
 
@@ -17,22 +14,6 @@ CONTEXT_TEXT = "Hey, how are you doing?"
 LINE_TEXT = "Pretty good, pretty good."
 FRAMES = 8
 INVALID = [2048, 2049, 2050]  # Mimi cannot decode these; our engine never samples them
-
-
-class _CodesCodec(nn.Module):
-    """Stands in for transformers' codec: returns the codes our Mimi made for the context, so
-    that both models see identical audio tokens (the oracle is about the language model)."""
-
-    def __init__(self, codes: torch.Tensor, frame_size: int) -> None:
-        super().__init__()
-        self.codes, self.frame_size = codes, frame_size
-
-    def encode(self, audio):
-        return types.SimpleNamespace(audio_codes=self.codes[None])
-
-    def get_audio_codes_mask(self, mask):
-        frames = mask.sum(-1) // self.frame_size
-        return torch.arange(self.codes.shape[1])[None] < frames[:, None]
 
 
 def _pair(tmp_path, seed):
@@ -49,20 +30,8 @@ def _context(gen, seed):
 
 
 def _hf_generate(hf, ours, audio, codes):
-    tok = ours.tokenizer
-    ids = (
-        tok.encode_segment(CONTEXT_TEXT, 0)
-        + [hf.config.audio_token_id] * codes.shape[1]
-        + [hf.config.audio_eos_token_id]
-        + tok.encode_segment(LINE_TEXT, 1)
-    )
-    ids = torch.tensor([ids])
-    hf.codec_model = _CodesCodec(codes, ours.codec.frame_size)
     return hf.generate(
-        input_ids=ids,
-        attention_mask=torch.ones_like(ids),
-        input_values=audio[None, None],
-        input_values_cutoffs=torch.tensor([[audio.numel()]]),
+        **transformers_inputs(hf, ours, CONTEXT_TEXT, audio, codes, LINE_TEXT),
         max_new_tokens=FRAMES,
         do_sample=False,
         depth_decoder_do_sample=False,

@@ -85,3 +85,26 @@ def test_render_killed_midway_resumes_with_finished_takes(tiny_folder, tmp_path)
     report = Renderer(reopened, _load(tiny_folder)).render()
     assert report.reused == list(range(finished))
     assert report.generated == list(range(finished, 6))
+
+
+def test_ctrl_c_stops_cleanly_and_saves_finished_takes(tiny_folder, tmp_path):
+    project = Project.new("\n".join(f"Bob: Sentence {i}." for i in range(6)))
+    project.settings.max_line_ms = 4_000
+    project.save(tmp_path / "Interrupted")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "csm_desktop.cli", "render", str(project.folder), "-o", str(tmp_path / "o.wav"),
+         "--model", str(tiny_folder), "--device", "cpu"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    takes = project.folder / "takes"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(takes.glob("*.json")):
+        assert proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Finished takes are kept" in err and "Traceback" not in err
+    saved = Project.open(project.folder)
+    assert saved.line(0).chosen_take is not None
+    assert not (tmp_path / "o.wav").exists()

@@ -147,6 +147,33 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import secrets
+
+    from csm_desktop.engine import load_csm_1b
+    from csm_desktop.services.remote import EngineServer
+
+    token = os.environ.get("CSM_SERVER_TOKEN")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        print(f"CSM_SERVER_TOKEN is not set; clients must send this token: {token}", file=sys.stderr)
+    print(f"Loading {args.model} ...", file=sys.stderr)
+    engine = load_csm_1b(args.device, model=args.model, token=os.environ.get("HF_TOKEN"))
+    if engine.is_test_model:
+        print("Note: this is a tiny test model with random weights; its output is noise.", file=sys.stderr)
+    server = EngineServer(engine, token, args.host, args.port)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Warning: listening on {args.host}: other machines can reach this server.", file=sys.stderr)
+    print(f"Serving on {server.url} (POST /generate_audio, GET /health). Ctrl-C stops.", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+    return 0
+
+
 def _app(args: argparse.Namespace) -> int:
     try:
         from csm_desktop.ui.app import run_app
@@ -188,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--temperature", type=float, default=None)
     render.add_argument("--topk", type=int, default=None)
     render.set_defaults(func=_render)
+
+    serve = sub.add_parser("serve", help="serve the engine over HTTP (token from CSM_SERVER_TOKEN)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
+    serve.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    serve.set_defaults(func=_serve)
     return parser
 
 

@@ -1,0 +1,126 @@
+"""API keys and tokens, kept by the OS keyring under the service name ``csm-desktop``.
+
+Environment variables override for one run without being stored. Without a usable keyring,
+a secret is kept in memory for this session only, and :class:`KeyringUnavailableError` says
+what to install. No secret is ever written to settings, projects or logs: :func:`redact`
+and :class:`RedactingFilter` scrub the ones we know of from any text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+import keyring
+from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+
+from csm_desktop.errors import CsmError
+
+SERVICE = "csm-desktop"
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "huggingface": ("HF_TOKEN",),
+    "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+    "cerebrium": ("CEREBRIUM_API_KEY",),
+}
+LABELS = {"huggingface": "Hugging Face token", "google": "Google (Gemini) API key", "cerebrium": "Cerebrium API key"}
+
+_session: dict[str, str] = {}  # kept in memory when no keyring works
+_known: set[str] = set()  # every secret value seen this run, for redaction
+_lock = threading.Lock()
+
+
+class KeyringUnavailableError(CsmError):
+    """No system keyring is usable; the secret is kept for this session only."""
+
+
+def _install_hint() -> str:
+    if sys.platform.startswith("linux"):
+        return ("Install and unlock a Secret Service keyring (for example: sudo apt-get install gnome-keyring, "
+                "then log in again), or use KWallet.")
+    return "Check that the system keychain is available and unlocked."
+
+
+def _check_name(name: str) -> None:
+    if name not in ENV_OVERRIDES:
+        raise ValueError(f"unknown secret {name!r}; known: {', '.join(ENV_OVERRIDES)}")
+
+
+def _remember(value: str | None) -> str | None:
+    if value:
+        with _lock:
+            _known.add(value)
+    return value
+
+
+def env_override(name: str) -> str | None:
+    _check_name(name)
+    for var in ENV_OVERRIDES[name]:
+        if os.environ.get(var):
+            return _remember(os.environ[var])
+    return None
+
+
+def get_secret(name: str) -> str | None:
+    """The secret from the environment, else the keyring, else this session's memory."""
+    if (value := env_override(name)) is not None:
+        return value
+    try:
+        value = keyring.get_password(SERVICE, name)
+    except (KeyringError, RuntimeError, OSError):
+        value = None
+    return _remember(value or _session.get(name))
+
+
+def set_secret(name: str, value: str) -> None:
+    """Store a secret in the keyring.
+
+    Raises:
+        KeyringUnavailableError: no usable keyring; the secret is kept for this session only.
+    """
+    _check_name(name)
+    value = value.strip()
+    if not value:
+        return delete_secret(name)
+    _remember(value)
+    try:
+        keyring.set_password(SERVICE, name, value)
+    except (NoKeyringError, KeyringError, RuntimeError, OSError):
+        _session[name] = value
+        raise KeyringUnavailableError(
+            f"No system keyring is available, so your {LABELS[name]} is kept only until CSM Desktop closes. "
+            + _install_hint()
+        ) from None
+    _session.pop(name, None)
+
+
+def delete_secret(name: str) -> None:
+    _check_name(name)
+    _session.pop(name, None)
+    try:
+        keyring.delete_password(SERVICE, name)
+    except PasswordDeleteError:
+        pass  # nothing stored
+    except (NoKeyringError, KeyringError, RuntimeError, OSError):
+        pass  # nothing can be stored there either
+
+
+def redact(text: str) -> str:
+    """Replace every secret value this process has seen with ``***``."""
+    with _lock:
+        secrets = sorted((s for s in _known if len(s) >= 4), key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that scrubs known secrets from every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True

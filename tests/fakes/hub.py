@@ -27,6 +27,7 @@ class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[str, Repo] = {}
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Authorization)
+        self.ranges: list[str] = []  # Range headers of file requests
         self.fail_status: int | None = None
         hub = self
 
@@ -40,7 +41,13 @@ class FakeHub:
             def do_GET(self):
                 hub._handle(self, head=False)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client that hangs up mid-file (a cancelled download) is expected
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -83,6 +90,8 @@ class FakeHub:
         auth = h.headers.get("Authorization")
         path = h.path.split("?", 1)[0]
         self.requests.append(("HEAD" if head else "GET", path, auth))
+        if h.headers.get("Range"):
+            self.ranges.append(h.headers["Range"])
         if self.fail_status is not None:
             return self._error(h, self.fail_status, "Injected", head)
         parts = path.strip("/").split("/")

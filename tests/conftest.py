@@ -36,3 +36,17 @@ def tiny_generator(tiny_folder):
     from csm_desktop.engine import load_csm_1b
 
     return load_csm_1b("cpu", model=tiny_folder)
+
+
+@pytest.fixture
+def fake_hub(tiny_folder, monkeypatch):
+    """The tiny model served as the gated sesame/csm-1b on 127.0.0.1 (token ``fakes.hub.TOKEN``),
+    with huggingface_hub online and pointed at it for this test."""
+    from fakes.hub import REPO, TOKEN, FakeHub, set_offline
+
+    with FakeHub() as hub:
+        hub.add_folder(REPO, tiny_folder, token=TOKEN, gated=True)
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        set_offline(monkeypatch, False)
+        yield hub
+    set_offline(monkeypatch, True)

@@ -7,36 +7,15 @@ import torch
 
 from csm_desktop.engine import load_csm_1b
 from csm_desktop.errors import ModelAccessError, NetworkError
-from fakes.hub import FakeHub
-
-REPO = "sesame/csm-1b"
-TOKEN = "hf_test_token_123"
+from fakes.hub import REPO, TOKEN, set_offline
 
 
-def _set_offline(monkeypatch, offline: bool) -> None:
-    from huggingface_hub import constants
-    from huggingface_hub.utils import reset_sessions
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
-    reset_sessions()
-
-
-@pytest.fixture
-def hub(tiny_folder, monkeypatch):
-    with FakeHub() as fake:
-        fake.add_folder(REPO, tiny_folder, token=TOKEN, gated=True)
-        monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        _set_offline(monkeypatch, False)
-        yield fake
-    _set_offline(monkeypatch, True)
-
-
-def test_download_sends_token_as_bearer_and_loads(hub, tiny_generator):
+def test_download_sends_token_as_bearer_and_loads(fake_hub, tiny_generator):
     gen = load_csm_1b("cpu", model=REPO, token=TOKEN)
     assert gen.is_test_model
-    file_requests = [r for r in hub.requests if "/resolve/" in r[1]]
+    file_requests = [r for r in fake_hub.requests if "/resolve/" in r[1]]
     assert file_requests, "nothing was downloaded"
-    assert all(auth == f"Bearer {TOKEN}" for _, _, auth in hub.requests)
+    assert all(auth == f"Bearer {TOKEN}" for _, _, auth in fake_hub.requests)
     # the downloaded model is the served one
     a = gen.generate_codes("Hi.", 0, max_audio_length_ms=240, topk=1)
     b = tiny_generator.generate_codes("Hi.", 0, max_audio_length_ms=240, topk=1)
@@ -44,8 +23,8 @@ def test_download_sends_token_as_bearer_and_loads(hub, tiny_generator):
 
 
 @pytest.mark.parametrize("gated", [True, False])
-def test_refused_download_explains_licence_and_token(hub, tiny_folder, gated):
-    hub.add_folder(REPO, tiny_folder, token=TOKEN, gated=gated)  # 403 GatedRepo or 401
+def test_refused_download_explains_licence_and_token(fake_hub, tiny_folder, gated):
+    fake_hub.add_folder(REPO, tiny_folder, token=TOKEN, gated=gated)  # 403 GatedRepo or 401
     with pytest.raises(ModelAccessError) as info:
         load_csm_1b("cpu", model=REPO, token="hf_wrong")
     message = str(info.value)
@@ -54,24 +33,24 @@ def test_refused_download_explains_licence_and_token(hub, tiny_folder, gated):
     assert "hf_wrong" not in message
 
 
-def test_no_token_for_gated_model(hub):
+def test_no_token_for_gated_model(fake_hub):
     with pytest.raises(ModelAccessError):
         load_csm_1b("cpu", model=REPO, token=None)
 
 
-def test_server_error_is_a_network_error(hub):
-    hub.fail_status = 500
+def test_server_error_is_a_network_error(fake_hub):
+    fake_hub.fail_status = 500
     with pytest.raises(NetworkError, match="500"):
         load_csm_1b("cpu", model=REPO, token=TOKEN)
 
 
-def test_offline_uses_a_filled_cache(hub, monkeypatch):
+def test_offline_uses_a_filled_cache(fake_hub, monkeypatch):
     load_csm_1b("cpu", model=REPO, token=TOKEN)
-    seen = len(hub.requests)
-    _set_offline(monkeypatch, True)
+    seen = len(fake_hub.requests)
+    set_offline(monkeypatch, True)
     gen = load_csm_1b("cpu", model=REPO, token=TOKEN)
     assert gen.generate_codes("Hi.", 0, max_audio_length_ms=160, topk=1).shape == (32, 2)
-    assert len(hub.requests) == seen  # nothing asked of the hub
+    assert len(fake_hub.requests) == seen  # nothing asked of the hub
 
 
 def test_offline_with_empty_cache_says_what_to_do():

@@ -124,3 +124,16 @@ class FakeHub:
                 return self._send(h, 206, data[start:], headers)
             return self._send(h, 200, data, headers, head)
         return self._error(h, 404, "NotFound", head)
+
+
+REPO = "sesame/csm-1b"
+TOKEN = "hf_test_token_123"
+
+
+def set_offline(monkeypatch, offline: bool) -> None:
+    """Switch huggingface_hub's offline mode (read at import, so patched) and drop its sessions."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import reset_sessions
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+    reset_sessions()

@@ -9,31 +9,10 @@ import pytest
 from csm_desktop.engine import load_csm_1b
 from csm_desktop.errors import CsmError, ModelAccessError, ModelNotFoundError, NetworkError
 from csm_desktop.services import hub as hubsvc
-from fakes.hub import FakeHub
-
-REPO = "sesame/csm-1b"
-TOKEN = "hf_download_token"
+from fakes.hub import REPO, TOKEN, set_offline
 
 
-def _set_offline(monkeypatch, offline):
-    from huggingface_hub import constants
-    from huggingface_hub.utils import reset_sessions
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
-    reset_sessions()
-
-
-@pytest.fixture
-def fake(tiny_folder, monkeypatch):
-    with FakeHub() as h:
-        h.add_folder(REPO, tiny_folder, token=TOKEN, gated=True)
-        monkeypatch.setenv("HF_ENDPOINT", h.url)
-        _set_offline(monkeypatch, False)
-        yield h
-    _set_offline(monkeypatch, True)
-
-
-def test_download_reports_bytes_and_lands_in_the_hf_cache(fake, monkeypatch):
+def test_download_reports_bytes_and_lands_in_the_hf_cache(fake_hub, monkeypatch):
     files = hubsvc.plan_model(REPO, TOKEN)
     names = {f.name for f in files}
     assert {"config.json", "model.safetensors", "tokenizer.json", "mimi.safetensors"} <= names
@@ -43,15 +22,15 @@ def test_download_reports_bytes_and_lands_in_the_hf_cache(fake, monkeypatch):
     assert events[-1].done == total == events[-1].total
     dones = [e.done for e in events]
     assert dones == sorted(dones)
-    assert all(auth == f"Bearer {TOKEN}" for _, path, auth in fake.requests)
+    assert all(auth == f"Bearer {TOKEN}" for _, path, auth in fake_hub.requests)
     assert (folders[REPO] / "model.safetensors").is_file()
     # huggingface_hub (and so the engine) finds the files offline
-    _set_offline(monkeypatch, True)
+    set_offline(monkeypatch, True)
     gen = load_csm_1b("cpu", model=REPO)
     assert gen.generate_codes("Hi.", 0, max_audio_length_ms=160, topk=1).shape == (32, 2)
 
 
-def test_cancel_keeps_partial_data_and_the_next_download_resumes(fake, monkeypatch):
+def test_cancel_keeps_partial_data_and_the_next_download_resumes(fake_hub, monkeypatch):
     files = hubsvc.plan_model(REPO, TOKEN)
     big = max(files, key=lambda f: f.size)
     seen = []
@@ -67,30 +46,30 @@ def test_cancel_keeps_partial_data_and_the_next_download_resumes(fake, monkeypat
     partial = hubsvc._partial(big)
     kept = partial.stat().st_size
     assert 0 < kept < big.size
-    fake.ranges.clear()
+    fake_hub.ranges.clear()
     hubsvc.download(files, TOKEN)
-    assert fake.ranges == [f"bytes={kept}-"]
+    assert fake_hub.ranges == [f"bytes={kept}-"]
     assert hubsvc._blob(big).stat().st_size == big.size and not partial.exists()
 
 
 @pytest.mark.parametrize("gated", [True, False])
-def test_refused_token(fake, tiny_folder, gated):
-    fake.add_folder(REPO, tiny_folder, token=TOKEN, gated=gated)
+def test_refused_token(fake_hub, tiny_folder, gated):
+    fake_hub.add_folder(REPO, tiny_folder, token=TOKEN, gated=gated)
     with pytest.raises(ModelAccessError, match="accept its licence"):
         hubsvc.plan_model(REPO, "wrong")
 
 
-def test_missing_repo_file_and_server_errors(fake, tiny_folder):
+def test_missing_repo_file_and_server_errors(fake_hub, tiny_folder):
     files = hubsvc.plan_model(REPO, TOKEN)
-    del fake.repos[REPO].files["tokenizer.json"]
+    del fake_hub.repos[REPO].files["tokenizer.json"]
     with pytest.raises(ModelNotFoundError):
         hubsvc.download(files, TOKEN)
-    fake.fail_status = 500
+    fake_hub.fail_status = 500
     with pytest.raises(NetworkError, match="HTTP 500"):
         hubsvc.plan_model(REPO, TOKEN)
 
 
-def test_not_enough_disk_space(fake, monkeypatch):
+def test_not_enough_disk_space(fake_hub, monkeypatch):
     files = hubsvc.plan_model(REPO, TOKEN)
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(hubsvc.shutil, "disk_usage", lambda p: usage(10, 10, 1000))
@@ -105,9 +84,9 @@ def test_unreachable_hub(monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
-    _set_offline(monkeypatch, False)
+    set_offline(monkeypatch, False)
     try:
         with pytest.raises(NetworkError, match="could not be reached"):
             hubsvc.plan_model(REPO, TOKEN)
     finally:
-        _set_offline(monkeypatch, True)
+        set_offline(monkeypatch, True)

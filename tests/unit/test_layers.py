@@ -5,8 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE_MODULES = ["csm_desktop.engine", "csm_desktop.engine.testing", "csm_desktop.cli", "csm_desktop.audio",
-                "csm_desktop.errors", "csm_desktop.paths"]
+CORE_MODULES = [
+    "csm_desktop.engine", "csm_desktop.engine.testing", "csm_desktop.cli", "csm_desktop.audio", "csm_desktop.errors",
+    "csm_desktop.paths", "csm_desktop.settings", "csm_desktop.dialogue.render", "csm_desktop.dialogue.export",
+    "csm_desktop.dialogue.voices", "csm_desktop.services.credentials", "csm_desktop.services.hub",
+    "csm_desktop.services.gemini", "csm_desktop.services.remote", "csm_desktop.services.engines",
+]
 
 
 def test_core_imports_without_qt():

@@ -1,0 +1,73 @@
+"""User settings: a JSON file with a ``schema_version`` in the config folder. No secrets here:
+keys and tokens live in the OS keyring (see ``services/credentials.py``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from csm_desktop.errors import CsmError
+from csm_desktop.fileio import atomic_write_text
+from csm_desktop.paths import config_dir
+
+SCHEMA_VERSION = 1
+ENGINES = ("local", "remote")
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+@dataclass
+class Settings:
+    engine: str = "local"  # "local" or "remote" (Cerebrium or `csm-desktop serve`)
+    device: str = "auto"
+    model: str = "sesame/csm-1b"  # hub repository id or local folder
+    remote_url: str = ""
+    gemini_model: str = "gemini-2.5-flash"
+    temperature: float = 0.9
+    topk: int = 50
+    max_line_ms: int = 15_000
+    default_gap_ms: int = 300
+    recent_projects: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    @staticmethod
+    def path() -> Path:
+        return config_dir() / "settings.json"
+
+    @classmethod
+    def load(cls) -> "Settings":
+        """The saved settings; defaults when there are none. A damaged file is set aside
+        (renamed ``settings.json.bad``) rather than lost, and defaults are used."""
+        path = cls.path()
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            if int(data.get("schema_version", 0)) > SCHEMA_VERSION:
+                raise CsmError("The settings file was written by a newer CSM Desktop; update the app.")
+            known = {f.name: f for f in fields(cls)}
+            settings = cls()
+            for key, value in data.items():
+                if key in known and key != "schema_version":
+                    default = getattr(settings, key)
+                    if isinstance(default, bool) or not isinstance(value, type(default)) and not (
+                            isinstance(default, float) and isinstance(value, int)):
+                        continue  # a wrong type keeps the default
+                    setattr(settings, key, value)
+            if settings.engine not in ENGINES:
+                settings.engine = "local"
+            if settings.device not in DEVICES:
+                settings.device = "auto"
+            return settings
+        except (OSError, ValueError, UnicodeDecodeError):
+            path.replace(path.with_name("settings.json.bad"))
+            return cls()
+
+    def save(self) -> Path:
+        return atomic_write_text(self.path(), json.dumps(asdict(self), indent=2) + "\n")
+
+    def add_recent(self, project_folder: str | Path, keep: int = 10) -> None:
+        p = str(project_folder)
+        self.recent_projects = [p] + [r for r in self.recent_projects if r != p][: keep - 1]

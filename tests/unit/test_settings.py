@@ -1,0 +1,50 @@
+"""Settings: defaults, round trip, damaged files set aside, no secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from csm_desktop.errors import CsmError
+from csm_desktop.services.engines import open_engine
+from csm_desktop.settings import Settings
+
+
+def test_defaults_and_round_trip():
+    s = Settings.load()
+    assert s.engine == "local" and s.device == "auto"
+    s.engine, s.remote_url, s.temperature = "remote", "https://api.example/run", 0.7
+    s.add_recent("/a.csmproj")
+    s.add_recent("/b.csmproj")
+    s.add_recent("/a.csmproj")
+    s.save()
+    t = Settings.load()
+    assert (t.engine, t.remote_url, t.temperature) == ("remote", "https://api.example/run", 0.7)
+    assert t.recent_projects == ["/a.csmproj", "/b.csmproj"]
+    assert "token" not in Settings.path().read_text().lower()
+
+
+def test_damaged_file_is_set_aside():
+    Settings.path().parent.mkdir(parents=True, exist_ok=True)
+    Settings.path().write_text("{broken")
+    assert Settings.load() == Settings()
+    assert Settings.path().with_name("settings.json.bad").read_text() == "{broken"
+
+
+def test_wrong_types_keep_defaults():
+    Settings.path().parent.mkdir(parents=True, exist_ok=True)
+    Settings.path().write_text(json.dumps({"schema_version": 1, "topk": "many", "engine": "quantum", "temperature": 1}))
+    s = Settings.load()
+    assert s.topk == 50 and s.engine == "local" and s.temperature == 1
+
+
+def test_remote_engine_needs_url_and_token(monkeypatch):
+    monkeypatch.setattr("csm_desktop.services.engines.get_secret", lambda name: None)
+    with pytest.raises(CsmError, match="no URL"):
+        open_engine(Settings(engine="remote"))
+    with pytest.raises(CsmError, match="token"):
+        open_engine(Settings(engine="remote", remote_url="http://127.0.0.1:9"))
+    monkeypatch.setattr("csm_desktop.services.engines.get_secret", lambda name: "tok")
+    engine = open_engine(Settings(engine="remote", remote_url="http://127.0.0.1:9"))
+    assert engine.url == "http://127.0.0.1:9/generate_audio"

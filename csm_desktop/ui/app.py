@@ -1,0 +1,34 @@
+"""Starting the desktop app."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from csm_desktop.services.credentials import RedactingFilter
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from csm_desktop.services.engines import open_engine
+    from csm_desktop.settings import Settings
+    from csm_desktop.ui.main_window import MainWindow
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
+    app = QApplication.instance() or QApplication(argv or sys.argv)
+    app.setApplicationName("CSM Desktop")
+    app.setOrganizationName("csm-desktop")
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "app.svg")))
+    settings = Settings.load()
+    window = MainWindow(engine_factory=lambda: open_engine(settings), settings=settings)
+    window.show()
+    return app.exec()
+
+
+def resources_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent.parent / "resources"

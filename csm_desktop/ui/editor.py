@@ -1,0 +1,207 @@
+"""The script editor: speaker tags in each speaker's colour, a gutter with each line's state,
+parse errors underlined with the message on hover."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QSyntaxHighlighter, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QPlainTextEdit, QToolTip, QWidget
+
+from csm_desktop.dialogue.script import Utterance, parse_lines
+
+PALETTE = ["#2f7ed8", "#d9534f", "#2e9e5b", "#9b59b6", "#e08e0b", "#16a2b8", "#c2185b", "#6d4c41"]
+STATE_COLORS = {
+    "none": None, "queued": "#9e9e9e", "rendering": "#e0a800", "done": "#2e9e5b", "stale": "#f08c00",
+    "failed": "#d9534f",
+}
+STATE_TIPS = {"none": "Not rendered", "queued": "Queued", "rendering": "Rendering…", "done": "Rendered",
+              "stale": "Changed since it was rendered", "failed": "Failed"}
+
+
+def speaker_color(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+class ScriptHighlighter(QSyntaxHighlighter):
+    def __init__(self, editor: "ScriptEditor") -> None:
+        super().__init__(editor.document())
+        self.editor = editor
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt name)
+        line = self.currentBlock().blockNumber() + 1
+        error = self.editor.errors.get(line)
+        stripped = text.lstrip()
+        offset = len(text) - len(stripped)
+        if stripped.startswith("#"):
+            fmt = QTextCharFormat()
+            fmt.setForeground(QColor("#8a8a8a"))
+            fmt.setFontItalic(True)
+            self.setFormat(0, len(text), fmt)
+        elif stripped.startswith("[pause"):
+            fmt = QTextCharFormat()
+            fmt.setForeground(QColor("#8a8a8a"))
+            self.setFormat(0, len(text), fmt)
+        item = self.editor.items_by_line.get(line)
+        if isinstance(item, Utterance):
+            tag_end = text.find(":") + 1 if not stripped.startswith("[") else text.find("]") + 1
+            fmt = QTextCharFormat()
+            fmt.setForeground(QColor(self.editor.color_for(item.speaker)))
+            fmt.setFontWeight(QFont.Weight.Bold)
+            self.setFormat(offset, max(0, tag_end - offset), fmt)
+        if error:
+            fmt = QTextCharFormat()
+            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+            fmt.setUnderlineColor(QColor("#d9534f"))
+            fmt.setToolTip(error)
+            self.setFormat(0, max(1, len(text)), fmt)
+
+
+class _Gutter(QWidget):
+    def __init__(self, editor: "ScriptEditor") -> None:
+        super().__init__(editor)
+        self.editor = editor
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self.editor.gutter_width(), 0)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        self.editor.paint_gutter(self, event)
+
+
+class ScriptEditor(QPlainTextEdit):
+    """Emits ``script_changed`` (debounced by the caller) and ``line_selected(utterance index)``."""
+
+    line_selected = Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("scriptEditor")
+        font = QFont("DejaVu Sans Mono")
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setPointSize(11)
+        self.setFont(font)
+        self.setPlaceholderText("Alice: Hey, how are you doing?\nBob: Pretty good, pretty good.\n[pause 800ms]\n"
+                                "Alice: I'm great. So happy to be speaking to you.")
+        self.errors: dict[int, str] = {}
+        self.items_by_line: dict[int, object] = {}
+        self.utterance_lines: list[int] = []  # text line of each utterance
+        self.states: list[str] = []  # per utterance
+        self.colors: dict[str, str] = {}
+        self._parsed_text: str | None = None
+        self._gutter = _Gutter(self)
+        self.blockCountChanged.connect(lambda _n: self._update_margins())
+        self.updateRequest.connect(self._on_update_request)
+        self.cursorPositionChanged.connect(self._emit_selection)
+        self.textChanged.connect(self.reparse)
+        self._highlighter = ScriptHighlighter(self)
+        self._update_margins()
+
+    # ----- parsing and state ----------------------------------------------------------------------
+    def color_for(self, speaker: str) -> str:
+        if speaker not in self.colors:
+            self.colors[speaker] = speaker_color(len(self.colors))
+        return self.colors[speaker]
+
+    def reparse(self, force: bool = False) -> None:
+        text = self.toPlainText()
+        if text == self._parsed_text and not force:
+            return  # re-highlighting emits textChanged too
+        self._parsed_text = text
+        items, errors = parse_lines(text)
+        self.errors = {e.line: e.problem for e in errors}
+        self.items_by_line = {getattr(i, "line", 0): i for i in items}
+        self.utterance_lines = [i.line for i in items if isinstance(i, Utterance)]
+        self.states = (self.states + ["none"] * len(self.utterance_lines))[: len(self.utterance_lines)]
+        self._highlighter.rehighlight()
+        self._gutter.update()
+
+    def set_states(self, states: list[str]) -> None:
+        self.states = list(states) + ["none"] * (len(self.utterance_lines) - len(states))
+        self._gutter.update()
+
+    def set_state(self, utterance: int, state: str) -> None:
+        if 0 <= utterance < len(self.states):
+            self.states[utterance] = state
+            self._gutter.update()
+
+    def current_utterance(self) -> int | None:
+        line = self.textCursor().blockNumber() + 1
+        before = [n for n, ln in enumerate(self.utterance_lines) if ln <= line]
+        if not before:
+            return None
+        n = before[-1]
+        return n if self.utterance_lines[n] == line else None
+
+    def select_utterance(self, n: int) -> None:
+        if 0 <= n < len(self.utterance_lines):
+            block = self.document().findBlockByNumber(self.utterance_lines[n] - 1)
+            cursor = QTextCursor(block)
+            self.setTextCursor(cursor)
+            self.centerCursor()
+
+    def _emit_selection(self) -> None:
+        n = self.current_utterance()
+        if n is not None:
+            self.line_selected.emit(n)
+
+    # ----- gutter -------------------------------------------------------------------------------
+    def gutter_width(self) -> int:
+        digits = len(str(max(1, self.blockCount())))
+        return 18 + self.fontMetrics().horizontalAdvance("9") * digits
+
+    def _update_margins(self) -> None:
+        self.setViewportMargins(self.gutter_width(), 0, 0, 0)
+
+    def _on_update_request(self, rect: QRect, dy: int) -> None:
+        if dy:
+            self._gutter.scroll(0, dy)
+        else:
+            self._gutter.update(0, rect.y(), self._gutter.width(), rect.height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        cr = self.contentsRect()
+        self._gutter.setGeometry(QRect(cr.left(), cr.top(), self.gutter_width(), cr.height()))
+
+    def paint_gutter(self, gutter: QWidget, event) -> None:
+        painter = QPainter(gutter)
+        palette = self.palette()
+        painter.fillRect(event.rect(), palette.alternateBase())
+        state_by_line = dict(zip(self.utterance_lines, self.states))
+        block = self.firstVisibleBlock()
+        top = round(self.blockBoundingGeometry(block).translated(self.contentOffset()).top())
+        height = self.fontMetrics().height()
+        while block.isValid() and top <= event.rect().bottom():
+            number = block.blockNumber() + 1
+            if block.isVisible():
+                painter.setPen(palette.placeholderText().color())
+                painter.drawText(0, top, gutter.width() - 12, height, Qt.AlignmentFlag.AlignRight, str(number))
+                state = state_by_line.get(number)
+                color = STATE_COLORS.get(state or "none")
+                if number in self.errors:
+                    color = STATE_COLORS["failed"]
+                if color:
+                    painter.setPen(Qt.PenStyle.NoPen)
+                    painter.setBrush(QColor(color))
+                    painter.drawRoundedRect(gutter.width() - 8, top + 2, 5, height - 4, 2, 2)
+            block = block.next()
+            top += round(self.blockBoundingRect(block).height()) if block.isValid() else height
+
+    def event(self, e) -> bool:
+        if e.type() == e.Type.ToolTip:
+            pos = e.pos()
+            if pos.x() < 0:
+                return super().event(e)
+            cursor = self.cursorForPosition(pos - self.viewport().pos())
+            line = cursor.blockNumber() + 1
+            if line in self.errors:
+                QToolTip.showText(e.globalPos(), self.errors[line], self)
+                return True
+            QToolTip.hideText()
+        return super().event(e)
+
+    def gutter_tooltip(self, line: int) -> str:
+        if line in self.errors:
+            return self.errors[line]
+        state = dict(zip(self.utterance_lines, self.states)).get(line)
+        return STATE_TIPS.get(state or "none", "")

@@ -1,0 +1,82 @@
+"""One long-lived inference thread that owns the engine and runs one job at a time.
+
+The worker never touches widgets: it reports through signals, each carrying the job id so that
+the window can drop results of jobs it no longer cares about. Stop sets a flag the engine
+checks every frame.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import traceback
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from csm_desktop.errors import CsmError, GenerationCancelled
+
+
+class EngineWorker(QObject):
+    started = Signal(int, str)  # job id, description
+    progress = Signal(int, object)  # job id, RenderEvent
+    chunk = Signal(int, int, object)  # job id, line, float32 ndarray
+    finished = Signal(int, object)  # job id, result
+    failed = Signal(int, str, str)  # job id, message, details
+    cancelled = Signal(int)
+    engine_ready = Signal(object)  # the engine
+    _run = Signal(int, object, str)  # internal: job id, callable(should_stop, emit_progress, emit_chunk), label
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine = None
+        self._stop = threading.Event()
+        self._ids = itertools.count(1)
+        self._run.connect(self._execute)
+
+    def submit(self, fn, label: str) -> int:
+        """Queue ``fn(worker, should_stop)`` to run on the worker thread; returns the job id."""
+        job = next(self._ids)
+        self._run.emit(job, fn, label)
+        return job
+
+    def stop(self) -> None:
+        """Ask the running job to stop (within one frame)."""
+        self._stop.set()
+
+    @Slot(int, object, str)
+    def _execute(self, job: int, fn, label: str) -> None:
+        self._stop.clear()
+        self.started.emit(job, label)
+        try:
+            result = fn(self, job, self._stop.is_set)
+        except GenerationCancelled:
+            self.cancelled.emit(job)
+        except CsmError as exc:
+            self.failed.emit(job, str(exc), traceback.format_exc())
+        except Exception as exc:  # shown to the user with details, never swallowed
+            self.failed.emit(job, f"Unexpected error: {type(exc).__name__}: {exc}", traceback.format_exc())
+        else:
+            if self._stop.is_set():
+                self.cancelled.emit(job)
+            else:
+                self.finished.emit(job, result)
+
+    def emit_chunk(self, job: int, line: int, audio) -> None:
+        self.chunk.emit(job, line, np.asarray(audio, dtype=np.float32))
+
+
+class WorkerThread:
+    """Owns the QThread and the worker in it; ``close()`` stops and joins it."""
+
+    def __init__(self) -> None:
+        self.thread = QThread()
+        self.thread.setObjectName("csm-engine")
+        self.worker = EngineWorker()
+        self.worker.moveToThread(self.thread)
+        self.thread.start()
+
+    def close(self, timeout_ms: int = 10_000) -> None:
+        self.worker.stop()
+        self.thread.quit()
+        self.thread.wait(timeout_ms)

@@ -1,0 +1,90 @@
+"""UI fixtures: a main window with a fake engine and a silent player; no thread outlives a test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QThread
+
+from fakes.engine import FakeEngine
+
+
+class SilentPlayer:
+    """Stands in for the sounddevice player: records what would be played."""
+
+    def __init__(self):
+        from PySide6.QtCore import QObject
+
+        self.played = []
+        self.playing = False
+        self._qobject = QObject()
+
+    def play(self, audio, start_s=0.0):
+        self.played.append(np.asarray(audio))
+        self.playing = True
+
+    def append(self, audio):
+        self.played[-1] = np.concatenate([self.played[-1], audio])
+
+    def stop(self):
+        self.playing = False
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    from csm_desktop.dialogue.voices import VoiceLibrary
+    from csm_desktop.settings import Settings
+    from csm_desktop.ui.main_window import MainWindow
+
+    windows = []
+
+    def make(engine_factory=FakeEngine):
+        w = MainWindow(engine_factory=engine_factory, settings=Settings(), library=VoiceLibrary(tmp_path / "lib"),
+                       player=SilentPlayer())
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.dirty = False
+        w.close()  # closeEvent stops the player and joins the worker thread
+        assert not w.workers.thread.isRunning(), "a worker thread was left running"
+        w.deleteLater()
+
+
+@pytest.fixture(autouse=True)
+def _no_threads_left():
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        running = [t for t in app.findChildren(QThread) if t.isRunning()]
+        assert not running
+
+
+@pytest.fixture
+def voice_files(tmp_path):
+    t = np.arange(int(24_000 * 4)) / 24_000
+    paths = []
+    for name, freq in (("alice.wav", 190), ("bob.flac", 120)):
+        p = tmp_path / name
+        sf.write(p, 0.3 * np.sin(2 * np.pi * freq * t), 24_000)
+        paths.append(str(p))
+    return paths
+
+
+@pytest.fixture(autouse=True)
+def _no_blocking_dialogs(monkeypatch):
+    """A modal dialog would hang a headless test: make any that opens fail loudly instead."""
+    from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a blocking dialog was opened: {args[1:3]}")
+
+    for cls, names in ((QMessageBox, ("question", "warning", "critical", "information")),
+                       (QFileDialog, ("getSaveFileName", "getOpenFileNames", "getExistingDirectory")),
+                       (QInputDialog, ("getText",))):
+        for name in names:
+            monkeypatch.setattr(cls, name, staticmethod(refuse))

@@ -1,0 +1,186 @@
+"""The whole workflow in the window with a fake engine, and once with the tiny real model."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import soundfile as sf
+from PySide6.QtCore import QTimer
+
+from csm_desktop.dialogue.export import ExportOptions
+from fakes.engine import FakeEngine
+
+SCRIPT = "Alice: Hey, how are you doing?\nBob: Pretty good, pretty good.\n[pause 500ms]\nAlice: Great!\n"
+
+
+def _render(qtbot, w, lines=None, force=False, timeout=30_000):
+    """Start a render and wait until the window has handled its end (the worker's signals reach
+    the window through its event loop, after any direct listener)."""
+    assert w.start_render(lines, force=force) is not None
+    qtbot.waitUntil(lambda: w.job is None, timeout=timeout)
+
+
+def test_type_import_assign_render_choose_play_export(make_window, qtbot, tmp_path, voice_files):
+    w = make_window()
+    w.editor.setPlainText(SCRIPT)
+    assert [s.name for s in w.project.speakers] == ["Alice", "Bob"]
+    assert w.windowTitle().startswith("*")
+    assert w.import_files(voice_files) == []
+    clips = w.library.clips()
+    assert len(clips) == 2 and w.library_panel.tree.topLevelItemCount() == 2
+    w.assign_clip("Alice", clips[0].id)
+    assert w.project.speaker("Alice").clip_ids == [clips[0].id]
+    assert w.save_as(tmp_path / "Demo")
+    assert w.windowTitle() == "Demo — CSM Desktop"
+
+    _render(qtbot, w)
+    assert w.editor.states == ["done", "done", "done"]
+    assert not w.dirty  # the chosen takes were saved with the project
+    engine = w.workers.worker.engine
+    assert [s.text for s in engine.calls[0]["context"]] == [""]  # Alice's clip, no transcript typed
+
+    # Select Bob's line, regenerate it, then go back to the first take.
+    w.editor.select_utterance(1)
+    first = w.project.line(1).chosen_take
+    _render(qtbot, w, [1], force=True)
+    assert w.project.line(1).chosen_take != first
+    w.editor.select_utterance(1)
+    assert w.takes.list.count() == 2
+    w.choose_take(first)
+    assert w.project.line(1).chosen_take == first
+    assert "✔" in w.takes.list.item(0).text()
+
+    w.play_selected()
+    assert len(w.player.played) == 1 and len(w.player.played[0]) > 0
+    w.play_all()
+    assert len(w.player.played[1]) > len(w.player.played[0])
+
+    out = tmp_path / "out" / "dialogue.wav"
+    written = w.export(out, ExportOptions(subtitles=[tmp_path / "out" / "d.srt"],
+                                          speaker_stems_dir=tmp_path / "out" / "speakers"))
+    assert out in written and sf.info(out).samplerate == 24_000
+    assert "Bob: Pretty good, pretty good." in (tmp_path / "out" / "d.srt").read_text()
+    assert sorted(p.name for p in (tmp_path / "out" / "speakers").iterdir()) == ["Alice.wav", "Bob.wav"]
+
+
+def test_editing_a_line_marks_it_and_later_lines_stale(make_window, qtbot, tmp_path):
+    w = make_window()
+    w.editor.setPlainText(SCRIPT)
+    w.save_as(tmp_path / "Stale")
+    _render(qtbot, w)
+    w.editor.setPlainText(SCRIPT.replace("Pretty good", "Not bad"))
+    qtbot.waitUntil(lambda: w.editor.states == ["done", "stale", "stale"], timeout=5000)
+
+
+def test_stop_cancels_and_keeps_finished_lines(make_window, qtbot, tmp_path):
+    class Slow(FakeEngine):
+        def stream(self, *a, **k):
+            for chunk in super().stream(*a, **k):
+                time.sleep(0.02)
+                yield chunk
+
+    w = make_window(lambda: Slow(frames_per_char=2))
+    w.editor.setPlainText(SCRIPT)
+    w.save_as(tmp_path / "Stop")
+    done = []
+    w.workers.worker.progress.connect(lambda job, e: done.append(e) if getattr(e, "state", "") == "done" else None)
+    w.start_render(None)
+    qtbot.waitUntil(lambda: len(done) >= 1, timeout=20_000)
+    w.stop()
+    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    assert "Stopped" in w.statusBar().currentMessage()
+    assert w.editor.states[0] == "done" and "done" not in w.editor.states[2:]
+
+
+def test_ui_thread_never_blocks_while_the_engine_works(make_window, qtbot, tmp_path):
+    class Busy(FakeEngine):
+        def stream(self, *a, **k):
+            for chunk in super().stream(*a, **k):
+                end = time.perf_counter() + 0.03
+                while time.perf_counter() < end:  # CPU-bound work in the worker, GIL released rarely
+                    sum(range(200))
+                yield chunk
+
+    w = make_window(lambda: Busy(frames_per_char=1))
+    w.editor.setPlainText(SCRIPT)
+    w.save_as(tmp_path / "Busy")
+    ticks = []
+    ended = []
+    # Direct connection: runs in the worker thread at the moment the engine work ends.
+    w.workers.worker.finished.connect(lambda *a: ended.append(time.perf_counter()))
+
+    def tick():
+        ticks.append(time.perf_counter())
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    timer.start()
+    qtbot.wait(20)
+    _render(qtbot, w, timeout=60_000)
+    timer.stop()
+    working = [t for t in ticks if t <= ended[0]]
+    gaps = [b - a for a, b in zip(working, working[1:])]
+    assert len(gaps) > 50
+    assert max(gaps) < 0.050, f"the event loop stalled for {max(gaps) * 1000:.0f} ms"
+
+
+def test_one_bad_file_does_not_stop_the_others(make_window, tmp_path, voice_files, qtbot):
+    w = make_window()
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio")
+    problems = w.import_files([voice_files[0], str(bad), voice_files[1]])
+    assert len(problems) == 1 and "notes.wav" in problems[0]
+    assert len(w.library.clips()) == 2
+    from PySide6.QtWidgets import QMessageBox
+
+    box = w.findChild(QMessageBox, "errorBox")
+    assert box is not None and "1 file(s) could not be imported" in box.text()
+    assert "notes.wav" in box.detailedText()
+
+
+def test_failed_engine_load_is_shown_once_not_raised(make_window, qtbot, tmp_path):
+    from csm_desktop.errors import CsmError
+
+    def broken():
+        raise CsmError("No model: choose a model folder in Settings.")
+
+    w = make_window(broken)
+    w.editor.setPlainText(SCRIPT)
+    w.save_as(tmp_path / "Broken")
+    w.start_render(None)
+    qtbot.waitUntil(lambda: w.job is None, timeout=10_000)
+    from PySide6.QtWidgets import QMessageBox
+
+    box = w.findChild(QMessageBox, "errorBox")
+    assert box is not None and "choose a model folder" in box.text()
+
+
+def test_tiny_real_model_end_to_end(make_window, qtbot, tmp_path, tiny_folder):
+    from csm_desktop.engine import load_csm_1b
+
+    w = make_window(lambda: load_csm_1b("cpu", model=tiny_folder))
+    w.editor.setPlainText("Alice: Hello there.\nBob: Hi!\n")
+    w.project.settings.max_line_ms = 800
+    w.save_as(tmp_path / "Tiny")
+    _render(qtbot, w, timeout=120_000)
+    assert w.editor.states == ["done", "done"]
+    assert not w.banner.isHidden() and "noise" in w.banner.text()
+    data, rate = sf.read(w.project.takes_dir / f"{w.project.line(0).chosen_take}.wav")
+    assert rate == 24_000 and np.isfinite(data).all()
+
+
+def test_transcribe_with_gemini_fills_the_transcript(make_window, qtbot, voice_files, monkeypatch):
+    from fakes.gemini import FakeGemini, text_reply
+
+    with FakeGemini("AIza-ui-key") as fake:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
+        monkeypatch.setenv("GOOGLE_API_KEY", "AIza-ui-key")
+        fake.replies.append(text_reply("Hello, this is my voice."))
+        w = make_window()
+        w.import_files(voice_files[:1])
+        clip = w.library.clips()[0]
+        w.transcribe_clip(clip.id)
+        qtbot.waitUntil(lambda: w.library.get(clip.id).transcript == "Hello, this is my voice.", timeout=20_000)
+        assert w.library_panel.tree.topLevelItem(0).text(3) == "Hello, this is my voice."

@@ -4,6 +4,7 @@ right; render, listen, choose, export."""
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,9 @@ class MainWindow(QMainWindow):
                  library: VoiceLibrary | None = None, player: Player | None = None) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
+        # The engine thread runs Python between torch calls; a shorter GIL switch interval
+        # (default 5 ms) lets the event loop in quickly, so the window never stutters.
+        sys.setswitchinterval(0.0005)
         self.settings = settings or Settings.load()
         self.library = library or VoiceLibrary()
         self.engine_factory = engine_factory

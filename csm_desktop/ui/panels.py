@@ -31,6 +31,16 @@ def _swatch(color: str) -> QIcon:
     return QIcon(pix)
 
 
+def _buttons(layout: QVBoxLayout, buttons) -> None:
+    """A row of push buttons under a panel: ``buttons`` is ``[(text, slot), ...]``."""
+    row = QHBoxLayout()
+    for text, slot in buttons:
+        button = QPushButton(text)
+        button.clicked.connect(slot)
+        row.addWidget(button)
+    layout.addLayout(row)
+
+
 def _header(text: str) -> QLabel:
     label = QLabel(text)
     label.setStyleSheet("font-weight: 600; padding: 2px 0;")
@@ -57,12 +67,7 @@ class SpeakersPanel(QWidget):
         self.list.dragMoveEvent = self._drag_enter
         self.list.dropEvent = self._drop
         layout.addWidget(self.list)
-        buttons = QHBoxLayout()
-        for text, slot in (("Add", self.add_requested.emit), ("Rename", self._rename), ("Remove", self._remove)):
-            b = QPushButton(text)
-            b.clicked.connect(slot)
-            buttons.addWidget(b)
-        layout.addLayout(buttons)
+        _buttons(layout, [("Add", self.add_requested.emit), ("Rename", self._rename), ("Remove", self._remove)])
 
     def show_speakers(self, speakers, colors: dict[str, str], clip_names: dict[str, str]) -> None:
         self.list.clear()
@@ -162,13 +167,8 @@ class LibraryPanel(QWidget):
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.setToolTip("Drop voice clips or folders here (WAV, FLAC, OGG, MP3).")
         layout.addWidget(self.tree)
-        buttons = QHBoxLayout()
-        for text, slot in (("Import…", self.import_requested.emit), ("Play", self._play),
-                           ("Transcribe with Gemini", self._transcribe), ("Remove", self._remove)):
-            b = QPushButton(text)
-            b.clicked.connect(slot)
-            buttons.addWidget(b)
-        layout.addLayout(buttons)
+        _buttons(layout, [("Import…", self.import_requested.emit), ("Play", self._play),
+                          ("Transcribe with Gemini", self._transcribe), ("Remove", self._remove)])
         self._filling = False
 
     def show_clips(self, clips: list[Clip]) -> None:
@@ -223,13 +223,8 @@ class TakesPanel(QWidget):
         self.list.setObjectName("takesList")
         self.list.itemDoubleClicked.connect(lambda item: self.play_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
         layout.addWidget(self.list)
-        buttons = QHBoxLayout()
-        for text, slot in (("Play", self._play), ("Use this take", self._choose),
-                           ("Regenerate", self.regenerate_requested.emit)):
-            b = QPushButton(text)
-            b.clicked.connect(slot)
-            buttons.addWidget(b)
-        layout.addLayout(buttons)
+        _buttons(layout, [("Play", self._play), ("Use this take", self._choose),
+                          ("Regenerate", self.regenerate_requested.emit)])
 
     def show_takes(self, line_label: str, takes: list[TakeInfo], chosen: str | None) -> None:
         self.title.setText(f"Takes · {line_label}" if line_label else "Takes")

@@ -25,6 +25,10 @@ def run_app(argv: list[str] | None = None) -> int:
     settings = Settings.load()
     window = MainWindow(engine_factory=lambda: open_engine(settings), settings=settings)
     window.show()
+    from csm_desktop.ui.model_setup import model_is_available
+
+    if not model_is_available(settings):
+        window.model_setup_dialog()
     return app.exec()
 
 

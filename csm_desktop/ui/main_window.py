@@ -52,7 +52,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings.load()
         self.library = library or VoiceLibrary()
         self.engine_factory = engine_factory
-        self.project = Project.new()
+        self.project = self._fresh_project()
         self.dirty = False
         self.job: int | None = None
         self._rendered_copy: Project | None = None
@@ -144,6 +144,8 @@ class MainWindow(QMainWindow):
         self.act_stop_audio = self._action("Stop playback", self.player.stop, "Ctrl+.")
         self.act_live = self._action("Listen while rendering", self._toggle_live)
         self.act_live.setCheckable(True)
+        self.act_settings = self._action("&Settings…", self.settings_dialog, K.Preferences)
+        self.act_model = self._action("&Model setup…", self.model_setup_dialog)
         self.act_undo = self._action("&Undo", self.editor.undo, K.Undo)
         self.act_redo = self._action("&Redo", self.editor.redo, K.Redo)
         menu = self.menuBar()
@@ -158,6 +160,9 @@ class MainWindow(QMainWindow):
         e = menu.addMenu("&Edit")
         e.addAction(self.act_undo)
         e.addAction(self.act_redo)
+        e.addSeparator()
+        e.addAction(self.act_settings)
+        e.addAction(self.act_model)
         r = menu.addMenu("&Render")
         for a in (self.act_render_all, self.act_render_sel, self.act_stop, self.act_live):
             r.addAction(a)
@@ -178,6 +183,13 @@ class MainWindow(QMainWindow):
         for path in self.settings.recent_projects:
             self.recent_menu.addAction(path, lambda p=path: self.open_project(p))
         self.recent_menu.setEnabled(bool(self.settings.recent_projects))
+
+    def _fresh_project(self) -> Project:
+        """A new project with the user's generation defaults."""
+        project = Project.new()
+        for name in ("temperature", "topk", "max_line_ms", "default_gap_ms"):
+            setattr(project.settings, name, getattr(self.settings, name))
+        return project
 
     # ----- project state --------------------------------------------------------------------------
     def set_dirty(self, dirty: bool = True) -> None:
@@ -250,7 +262,7 @@ class MainWindow(QMainWindow):
 
     def new_project(self) -> None:
         if self.confirm_discard():
-            self.project = Project.new()
+            self.project = self._fresh_project()
             self.dirty = False
             self.refresh_all()
 
@@ -311,6 +323,35 @@ class MainWindow(QMainWindow):
             self.settings.save()
         except OSError:
             pass  # settings are a convenience; never block work on them
+
+    # ----- settings ---------------------------------------------------------------------------------
+    def settings_dialog(self) -> None:
+        from csm_desktop.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self, self.settings)
+        if dialog.exec():
+            self.apply_settings(dialog)
+
+    def apply_settings(self, dialog) -> None:
+        if dialog.apply():
+            self.drop_engine()
+        for message in dialog.messages:
+            show_error(self, message)
+
+    def drop_engine(self) -> None:
+        """Forget the loaded engine (settings changed): the next render loads the new one."""
+        if self.job is None:
+            self.workers.worker.engine = None
+            self.banner.setVisible(False)
+
+    def model_setup_dialog(self) -> bool:
+        from csm_desktop.ui.model_setup import ModelSetupDialog
+
+        dialog = ModelSetupDialog(self, self.settings, self.workers.worker)
+        accepted = bool(dialog.exec())
+        if accepted:
+            self.drop_engine()
+        return accepted
 
     # ----- speakers and clips -------------------------------------------------------------------------
     def _add_speaker(self) -> None:

@@ -1,0 +1,185 @@
+"""First run, or no model: explain the gated model, take a token, download with byte progress
+(cancel, resume), or use a local folder, or a tiny test model that makes noise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from csm_desktop.engine.checkpoint import DEFAULT_MODEL
+from csm_desktop.paths import data_dir
+from csm_desktop.services import credentials
+from csm_desktop.settings import Settings
+from csm_desktop.ui.errors import show_error
+
+
+def model_is_available(settings: Settings) -> bool:
+    """True when the configured model can load without a download (or generation is remote)."""
+    if settings.engine == "remote":
+        return True
+    path = Path(settings.model).expanduser()
+    if path.is_dir():
+        return (path / "config.json").is_file()
+    from huggingface_hub import try_to_load_from_cache
+
+    from csm_desktop.engine.checkpoint import hub_cache_dir
+
+    found = try_to_load_from_cache(settings.model, "config.json", cache_dir=hub_cache_dir())
+    return isinstance(found, str)
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB"
+
+
+class ModelSetupDialog(QDialog):
+    def __init__(self, parent: QWidget | None, settings: Settings, worker) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelSetup")
+        self.setWindowTitle("Set up the speech model")
+        self.settings = settings
+        self.worker = worker
+        self.job: int | None = None
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "<h3>CSM Desktop needs the CSM-1B speech model</h3>"
+            f"<p><b>{DEFAULT_MODEL}</b> is a gated model on Hugging Face. Open "
+            f"<a href='https://huggingface.co/{DEFAULT_MODEL}'>its page</a>, sign in and accept the licence, then "
+            "create an access token at <a href='https://huggingface.co/settings/tokens'>huggingface.co/settings/"
+            "tokens</a> and paste it below. The download is about 6 GB and resumes if interrupted.</p>")
+        intro.setWordWrap(True)
+        intro.setOpenExternalLinks(True)
+        intro.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(intro)
+        row = QHBoxLayout()
+        self.token = QLineEdit()
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText("token stored in the keyring" if credentials.get_secret("huggingface")
+                                      else "hf_…")
+        row.addWidget(QLabel("Access token"))
+        row.addWidget(self.token)
+        layout.addLayout(row)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setVisible(False)
+        layout.addWidget(self.progress)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        buttons = QHBoxLayout()
+        self.download_button = QPushButton("Download")
+        self.download_button.setDefault(True)
+        self.download_button.clicked.connect(self.start_download)
+        self.cancel_button = QPushButton("Cancel download")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.worker.stop)
+        local = QPushButton("Use a local folder…")
+        local.clicked.connect(self._choose_folder)
+        tiny = QPushButton("Try a tiny test model (noise only)")
+        tiny.clicked.connect(self.use_test_model)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        for b in (self.download_button, self.cancel_button, local, tiny, close):
+            buttons.addWidget(b)
+        layout.addLayout(buttons)
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+
+    def start_download(self) -> int:
+        from csm_desktop.services import hub
+
+        token = self.token.text().strip()
+        if token:
+            try:
+                credentials.set_secret("huggingface", token)
+            except credentials.KeyringUnavailableError as exc:
+                self.status.setText(str(exc))
+        token = credentials.get_secret("huggingface")
+        repo = self.settings.model if not Path(self.settings.model).expanduser().is_dir() else DEFAULT_MODEL
+
+        def job_fn(worker, job, should_stop):
+            files = hub.plan_model(repo, token)
+            return hub.download(files, token, on_progress=lambda p: worker.progress.emit(job, p),
+                                should_stop=should_stop)
+
+        self.download_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setVisible(True)
+        self.status.setText("Checking the files…")
+        self.job = self.worker.submit(job_fn, "download")
+        self._repo = repo
+        return self.job
+
+    def _on_progress(self, job: int, p) -> None:
+        if job != self.job or isinstance(p, str):
+            return
+        self.progress.setValue(int(1000 * p.done / max(1, p.total)))
+        self.status.setText(f"{p.file}: {_gb(p.file_done)} of {_gb(p.file_size)} · total {_gb(p.done)} of "
+                            f"{_gb(p.total)}")
+
+    def _reset(self) -> None:
+        self.job = None
+        self.download_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _on_finished(self, job: int, _result) -> None:
+        if job != self.job:
+            return
+        self._reset()
+        self.settings.model = self._repo
+        self.settings.save()
+        self.status.setText("The model is ready.")
+        self.accept()
+
+    def _on_failed(self, job: int, message: str, details: str) -> None:
+        if job != self.job:
+            return
+        self._reset()
+        self.status.setText(message)
+        show_error(self, message, details)
+
+    def _on_cancelled(self, job: int) -> None:
+        if job != self.job:
+            return
+        self._reset()
+        self.status.setText("Download stopped. What arrived is kept: Download resumes it.")
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with the CSM model files")
+        if folder:
+            self.use_folder(folder)
+
+    def use_folder(self, folder: str | Path) -> bool:
+        folder = Path(folder)
+        if not (folder / "config.json").is_file():
+            show_error(self, f"{folder} has no config.json. Choose the folder that holds config.json, "
+                             "model.safetensors and tokenizer.json.")
+            return False
+        self.settings.model = str(folder)
+        self.settings.engine = "local"
+        self.settings.save()
+        self.accept()
+        return True
+
+    def use_test_model(self) -> Path:
+        from csm_desktop.engine.testing import make_tiny_checkpoint
+
+        folder = data_dir() / "tiny-test-model"
+        if not (folder / "config.json").is_file():
+            make_tiny_checkpoint(folder, seed=0)
+        self.use_folder(folder)
+        return folder

@@ -1,0 +1,160 @@
+"""Settings: engine (local device and model, or remote), generation defaults, credentials."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from csm_desktop.services import credentials
+from csm_desktop.settings import DEVICES, Settings
+
+
+def detected_devices() -> str:
+    import torch
+
+    found = []
+    if torch.cuda.is_available():
+        found.append(f"CUDA: {torch.cuda.get_device_name()}")
+    if torch.backends.mps.is_available():
+        found.append("Apple GPU (MPS)")
+    found.append("CPU")
+    return "Detected: " + ", ".join(found)
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; :meth:`apply` saves them and the secrets."""
+
+    def __init__(self, parent: QWidget | None, settings: Settings) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        self.messages: list[str] = []
+        tabs = QTabWidget()
+
+        engine = QWidget()
+        form = QFormLayout(engine)
+        self.engine = QComboBox()
+        self.engine.addItem("This computer", "local")
+        self.engine.addItem("Remote (Cerebrium or csm-desktop serve)", "remote")
+        self.engine.setCurrentIndex(max(0, self.engine.findData(settings.engine)))
+        form.addRow("Generate on", self.engine)
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.device.setCurrentText(settings.device)
+        form.addRow("Device", self.device)
+        form.addRow("", QLabel(detected_devices()))
+        self.model = QLineEdit(settings.model)
+        self.model.setPlaceholderText("sesame/csm-1b, or a folder with config.json and model.safetensors")
+        browse = QPushButton("Folder…")
+        browse.clicked.connect(self._browse_model)
+        row = QHBoxLayout()
+        row.addWidget(self.model)
+        row.addWidget(browse)
+        form.addRow("Model", row)
+        self.remote_url = QLineEdit(settings.remote_url)
+        self.remote_url.setPlaceholderText("https://api.cortex.cerebrium.ai/v4/<project>/csm-desktop/generate_audio")
+        form.addRow("Remote URL", self.remote_url)
+        tabs.addTab(engine, "Engine")
+
+        gen = QWidget()
+        g = QFormLayout(gen)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.05, 2.0)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setValue(settings.temperature)
+        g.addRow("Temperature", self.temperature)
+        self.topk = QSpinBox()
+        self.topk.setRange(1, 2048)
+        self.topk.setValue(settings.topk)
+        g.addRow("Top-k", self.topk)
+        self.max_line = QSpinBox()
+        self.max_line.setRange(1_000, 60_000)
+        self.max_line.setSingleStep(1_000)
+        self.max_line.setSuffix(" ms")
+        self.max_line.setValue(settings.max_line_ms)
+        g.addRow("Longest line", self.max_line)
+        self.gap = QSpinBox()
+        self.gap.setRange(0, 5_000)
+        self.gap.setSingleStep(50)
+        self.gap.setSuffix(" ms")
+        self.gap.setValue(settings.default_gap_ms)
+        g.addRow("Gap between lines", self.gap)
+        self.gemini_model = QLineEdit(settings.gemini_model)
+        g.addRow("Gemini model", self.gemini_model)
+        tabs.addTab(gen, "Generation")
+
+        cred = QWidget()
+        c = QFormLayout(cred)
+        c.addRow(QLabel("Kept in your system keyring, never in files. Leave a field empty to keep what is stored."))
+        self.secrets: dict[str, QLineEdit] = {}
+        for name, label in credentials.LABELS.items():
+            edit = QLineEdit()
+            edit.setEchoMode(QLineEdit.EchoMode.Password)
+            edit.setPlaceholderText("stored" if credentials.get_secret(name) else "not set")
+            clear = QPushButton("Remove")
+            clear.clicked.connect(lambda _=False, n=name, e=edit: self._remove_secret(n, e))
+            row = QHBoxLayout()
+            row.addWidget(edit)
+            row.addWidget(clear)
+            c.addRow(label, row)
+            self.secrets[name] = edit
+        tabs.addTab(cred, "Credentials")
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(buttons)
+
+    def _browse_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Model folder")
+        if folder:
+            self.model.setText(folder)
+
+    def _remove_secret(self, name: str, edit: QLineEdit) -> None:
+        credentials.delete_secret(name)
+        edit.clear()
+        edit.setPlaceholderText("not set")
+
+    def apply(self) -> bool:
+        """Store the edited settings and secrets. Returns whether the engine must be reloaded."""
+        s = self.settings
+        before = (s.engine, s.device, s.model, s.remote_url)
+        s.engine = self.engine.currentData()
+        s.device = self.device.currentText()
+        s.model = self.model.text().strip() or "sesame/csm-1b"
+        s.remote_url = self.remote_url.text().strip()
+        s.temperature = self.temperature.value()
+        s.topk = self.topk.value()
+        s.max_line_ms = self.max_line.value()
+        s.default_gap_ms = self.gap.value()
+        s.gemini_model = self.gemini_model.text().strip() or s.gemini_model
+        secrets_changed = False
+        for name, edit in self.secrets.items():
+            if edit.text().strip():
+                secrets_changed = True
+                try:
+                    credentials.set_secret(name, edit.text())
+                except credentials.KeyringUnavailableError as exc:
+                    self.messages.append(str(exc))
+        try:
+            s.save()
+        except OSError as exc:
+            self.messages.append(f"The settings could not be saved ({exc}); they apply until you quit.")
+        return before != (s.engine, s.device, s.model, s.remote_url) or secrets_changed

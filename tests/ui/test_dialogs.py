@@ -1,0 +1,58 @@
+"""Settings and model set-up dialogs (driven without opening them modally)."""
+
+from __future__ import annotations
+
+import keyring
+from keyring.backends import fail
+
+from csm_desktop.services import credentials
+from csm_desktop.settings import Settings
+from csm_desktop.ui.model_setup import ModelSetupDialog, model_is_available
+from csm_desktop.ui.settings_dialog import SettingsDialog
+from fakes.hub import REPO, TOKEN
+
+
+def test_settings_dialog_saves_settings_and_drops_the_engine(make_window, monkeypatch):
+    monkeypatch.delenv("CEREBRIUM_API_KEY", raising=False)
+    w = make_window()
+    w.workers.worker.engine = object()
+    dialog = SettingsDialog(w, w.settings)
+    dialog.engine.setCurrentIndex(dialog.engine.findData("remote"))
+    dialog.remote_url.setText("http://127.0.0.1:9/generate_audio")
+    dialog.temperature.setValue(0.7)
+    dialog.secrets["cerebrium"].setText("cb-token-xyz")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        w.apply_settings(dialog)
+    finally:
+        keyring.set_keyring(previous)
+    saved = Settings.load()
+    assert saved.engine == "remote" and saved.remote_url.endswith("/generate_audio") and saved.temperature == 0.7
+    assert "cb-token-xyz" not in Settings.path().read_text()
+    assert credentials.get_secret("cerebrium") == "cb-token-xyz"  # kept for the session, keyring missing
+    assert any("only until CSM Desktop closes" in m for m in dialog.messages)
+    assert w.workers.worker.engine is None
+    credentials.delete_secret("cerebrium")
+
+
+def test_model_setup_downloads_with_progress(make_window, qtbot, fake_hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    w = make_window()
+    settings = Settings(model=REPO)
+    assert not model_is_available(settings)
+    dialog = ModelSetupDialog(w, settings, w.workers.worker)
+    dialog.start_download()
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    assert dialog.progress.value() == 1000
+    assert settings.model == REPO and model_is_available(settings)
+
+
+def test_model_setup_tiny_test_model_and_bad_folder(make_window, tmp_path):
+    w = make_window()
+    settings = Settings()
+    dialog = ModelSetupDialog(w, settings, w.workers.worker)
+    assert not dialog.use_folder(tmp_path)
+    folder = dialog.use_test_model()
+    assert settings.model == str(folder) and model_is_available(settings)
+    assert Settings.load().model == str(folder)

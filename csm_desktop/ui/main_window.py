@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,9 +37,15 @@ from csm_desktop.ui.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, TakesPanel, expand_audio_paths
 from csm_desktop.ui.playback import Player, PlaybackError
+from csm_desktop.ui.waveform import Waveform
 from csm_desktop.ui.worker import WorkerThread
 
 AUTOSAVE_MS = 30_000
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +72,8 @@ class MainWindow(QMainWindow):
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
         self._live_audio = False
+        self._playing_key: str | None = None
+        self._job_started = 0.0
 
         self.editor = ScriptEditor()
         self.editor.textChanged.connect(self._on_text_changed)
@@ -99,6 +108,12 @@ class MainWindow(QMainWindow):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addWidget(self.banner)
         cl.addWidget(self.editor)
+        self.waveform = Waveform()
+        self.waveform.seek_requested.connect(self.seek)
+        cl.addWidget(self.waveform)
+        self._waveform_key: str | None = None
+        if hasattr(self.player, "position_changed"):
+            self.player.position_changed.connect(self._on_playhead)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(center)
@@ -142,6 +157,7 @@ class MainWindow(QMainWindow):
         self.act_play_line = self._action("&Play line", self.play_selected, "Ctrl+P")
         self.act_play_all = self._action("Play a&ll", self.play_all, "Ctrl+Shift+P")
         self.act_stop_audio = self._action("Stop playback", self.player.stop, "Ctrl+.")
+        self.act_play_pause = self._action("Play/pause from the selected line", self.play_pause, "Space")
         self.act_live = self._action("Listen while rendering", self._toggle_live)
         self.act_live.setCheckable(True)
         self.act_settings = self._action("&Settings…", self.settings_dialog, K.Preferences)
@@ -167,7 +183,7 @@ class MainWindow(QMainWindow):
         for a in (self.act_render_all, self.act_render_sel, self.act_stop, self.act_live):
             r.addAction(a)
         p = menu.addMenu("&Playback")
-        for a in (self.act_play_line, self.act_play_all, self.act_stop_audio):
+        for a in (self.act_play_pause, self.act_play_line, self.act_play_all, self.act_stop_audio):
             p.addAction(a)
         bar = QToolBar("Main")
         bar.setObjectName("mainToolbar")
@@ -466,8 +482,9 @@ class MainWindow(QMainWindow):
             self.takes.show_takes("", [], None)
             return
         u = utts[n]
-        self.takes.show_takes(f"{u.speaker}: {u.text[:40]}", store.takes_for(u.text, u.speaker),
-                              self.project.line(n).chosen_take)
+        chosen = self.project.line(n).chosen_take
+        self.takes.show_takes(f"{u.speaker}: {u.text[:40]}", store.takes_for(u.text, u.speaker), chosen)
+        self.show_waveform(chosen, f"Line {n + 1} · {u.speaker}")
 
     def choose_take(self, key: str) -> None:
         n = self.editor.current_utterance()
@@ -521,6 +538,7 @@ class MainWindow(QMainWindow):
                                    on_chunk=lambda i, c: worker.emit_chunk(job, i, c.numpy()),
                                    should_stop=should_stop, force=force)
 
+        self._job_started = time.monotonic()
         self.job = self.workers.worker.submit(job_fn, "render")
         self.act_stop.setEnabled(True)
         self.act_render_all.setEnabled(False)
@@ -550,8 +568,12 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, max(1, event.lines_total))
         self.progress.setValue(event.lines_done)
         if event.state == "rendering":
+            left = ""
+            if event.lines_done:
+                per_line = (time.monotonic() - self._job_started) / event.lines_done
+                left = f" · about {format_duration(per_line * (event.lines_total - event.lines_done))} left"
             self.statusBar().showMessage(f"Rendering line {event.line + 1}: {event.seconds:.1f} s of audio "
-                                         f"({event.lines_done}/{event.lines_total} lines done)")
+                                         f"({event.lines_done}/{event.lines_total} lines done){left}")
         elif event.state == "failed":
             self.statusBar().showMessage(f"Line {event.line + 1} failed: {event.error}", 8000)
 
@@ -630,17 +652,45 @@ class MainWindow(QMainWindow):
         self._end_job()
         self.statusBar().showMessage("Stopped. Finished lines are kept.", 6000)
 
+    def show_waveform(self, key: str | None, label: str = "") -> None:
+        store = self._store()
+        if not key or store is None or not store.has(key):
+            self._waveform_key = None
+            self.waveform.set_audio(None)
+            return
+        if key != self._waveform_key:
+            self._waveform_key = key
+            self.waveform.set_audio(store.load(key).numpy(), label)
+
+    def _on_playhead(self, seconds: float) -> None:
+        if self._playing_key is not None and self._playing_key == self._waveform_key:
+            self.waveform.set_playhead(seconds)
+
+    def seek(self, seconds: float) -> None:
+        if self._waveform_key:
+            self._play_take(self._waveform_key, seconds)
+
     # ----- playback -----------------------------------------------------------------------------------
-    def _play(self, audio: np.ndarray) -> None:
+    def _play(self, audio: np.ndarray, start_s: float = 0.0, key: str | None = None) -> None:
+        self._playing_key = key
         try:
-            self.player.play(audio)
+            self.player.play(audio, start_s)
         except PlaybackError as exc:
+            self._playing_key = None
             show_error(self, str(exc))
 
-    def _play_take(self, key: str) -> None:
+    def _play_take(self, key: str, start_s: float = 0.0) -> None:
         store = self._store()
         if store and store.has(key):
-            self._play(store.load(key).numpy())
+            self._play(store.load(key).numpy(), start_s, key)
+
+    def play_pause(self) -> None:
+        """Space: pause what plays, or play the dialogue from the selected line."""
+        if self.player.playing:
+            self.player.stop()
+            return
+        n = self.editor.current_utterance() or 0
+        self.play_all(from_line=n)
 
     def _play_clip(self, clip_id: str) -> None:
         try:
@@ -653,7 +703,7 @@ class MainWindow(QMainWindow):
         if n is not None and (key := self.project.line(n).chosen_take):
             self._play_take(key)
 
-    def play_all(self) -> None:
+    def play_all(self, from_line: int = 0) -> None:
         store = self._store()
         if store is None:
             return
@@ -667,7 +717,8 @@ class MainWindow(QMainWindow):
         mix = np.zeros(timeline.total, dtype=np.float32)
         for p in timeline.placements:
             mix[p.start : p.start + p.length] = store.load(p.key).numpy()[: p.length]
-        self._play(mix)
+        start = timeline.placements[from_line].start if 0 <= from_line < len(timeline.placements) else 0
+        self._play(mix, start / timeline.sample_rate)
 
     # ----- export -------------------------------------------------------------------------------------
     def export_dialog(self) -> None:

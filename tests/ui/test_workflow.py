@@ -184,3 +184,19 @@ def test_transcribe_with_gemini_fills_the_transcript(make_window, qtbot, voice_f
         w.transcribe_clip(clip.id)
         qtbot.waitUntil(lambda: w.library.get(clip.id).transcript == "Hello, this is my voice.", timeout=20_000)
         assert w.library_panel.tree.topLevelItem(0).text(3) == "Hello, this is my voice."
+
+
+def test_waveform_seek_and_space_play_pause(make_window, qtbot, tmp_path):
+    w = make_window()
+    w.editor.setPlainText(SCRIPT)
+    w.save_as(tmp_path / "Wave")
+    _render(qtbot, w)
+    w.editor.select_utterance(1)
+    assert w.waveform.duration > 0 and "Line 2" in w.waveform.label
+    w.seek(0.5)
+    assert w.player.played[-1].size == int(w.waveform.duration * 24_000)
+    w.player.stop()
+    w.play_pause()  # Space: plays the dialogue from the selected line
+    assert w.player.playing and w.player.played[-1].size > w.waveform.duration * 24_000
+    w.play_pause()
+    assert not w.player.playing

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
@@ -41,6 +41,27 @@ from csm_desktop.ui.waveform import Waveform
 from csm_desktop.ui.worker import WorkerThread
 
 AUTOSAVE_MS = 30_000
+
+
+class SpeakerEdit(QUndoCommand):
+    """An edit of the speakers (and the script text it touches), undone by restoring both."""
+
+    def __init__(self, window: "MainWindow", text: str, change: Callable[[], None]) -> None:
+        super().__init__(text)
+        self.window = window
+        self.change = change
+        self.before = window.snapshot()
+        self.after: tuple | None = None
+
+    def redo(self) -> None:
+        if self.after is None:
+            self.change()
+            self.after = self.window.snapshot()
+        else:
+            self.window.restore(self.after)
+
+    def undo(self) -> None:
+        self.window.restore(self.before)
 
 
 def format_duration(seconds: float) -> str:
@@ -162,8 +183,9 @@ class MainWindow(QMainWindow):
         self.act_live.setCheckable(True)
         self.act_settings = self._action("&Settings…", self.settings_dialog, K.Preferences)
         self.act_model = self._action("&Model setup…", self.model_setup_dialog)
-        self.act_undo = self._action("&Undo", self.editor.undo, K.Undo)
-        self.act_redo = self._action("&Redo", self.editor.redo, K.Redo)
+        self.undo_stack = QUndoStack(self)
+        self.act_undo = self._action("&Undo", self.undo, K.Undo)
+        self.act_redo = self._action("&Redo", self.redo, K.Redo)
         menu = self.menuBar()
         m = menu.addMenu("&File")
         for a in (self.act_new, self.act_open, self.act_save, self.act_save_as):
@@ -369,13 +391,48 @@ class MainWindow(QMainWindow):
             self.drop_engine()
         return accepted
 
+    # ----- undo -------------------------------------------------------------------------------------
+    def snapshot(self) -> tuple:
+        return copy.deepcopy(self.project.speakers), self.project.script_text
+
+    def restore(self, state: tuple) -> None:
+        speakers, text = state
+        self.project.speakers = copy.deepcopy(speakers)
+        if text != self.editor.toPlainText():
+            self.editor.setPlainText(text)
+        self.set_dirty()
+        self._sync_speakers()
+        self.refresh_library()
+
+    def undo(self) -> None:
+        """Typing is undone by the editor (when it has focus); speaker edits by the undo stack."""
+        if self.editor.hasFocus() and self.editor.document().isUndoAvailable():
+            self.editor.undo()
+        else:
+            self.undo_stack.undo()
+
+    def redo(self) -> None:
+        if self.editor.hasFocus() and self.editor.document().isRedoAvailable():
+            self.editor.redo()
+        else:
+            self.undo_stack.redo()
+
+    def _speaker_edit(self, text: str, change: Callable[[], None]) -> None:
+        self.undo_stack.push(SpeakerEdit(self, text, change))
+
     # ----- speakers and clips -------------------------------------------------------------------------
     def _add_speaker(self) -> None:
         name, ok = QInputDialog.getText(self, "Add speaker", "Name:")
         if ok and name.strip():
-            self.project.speaker(name.strip())
+            self.add_speaker(name.strip())
+
+    def add_speaker(self, name: str) -> None:
+        def change():
+            self.project.speaker(name)
             self.set_dirty()
             self._sync_speakers()
+
+        self._speaker_edit(f"Add speaker {name}", change)
 
     def _rename_speaker(self, old: str) -> None:
         new, ok = QInputDialog.getText(self, "Rename speaker", "New name:", text=old)
@@ -383,33 +440,42 @@ class MainWindow(QMainWindow):
             self.rename_speaker(old, new.strip())
 
     def rename_speaker(self, old: str, new: str) -> None:
-        spk = self.project.speaker(old)
-        spk.name = new
-        lines = self.project.script_text.splitlines()
-        renamed = [f"{new}:{ln.split(':', 1)[1]}" if ln.lstrip().startswith(f"{old}:") else ln for ln in lines]
-        self.editor.setPlainText("\n".join(renamed) + ("\n" if self.project.script_text.endswith("\n") else ""))
-        self.set_dirty()
+        def change():
+            spk = self.project.speaker(old)
+            spk.name = new
+            lines = self.project.script_text.splitlines()
+            renamed = [f"{new}:{ln.split(':', 1)[1]}" if ln.lstrip().startswith(f"{old}:") else ln for ln in lines]
+            self.editor.setPlainText("\n".join(renamed) + ("\n" if self.project.script_text.endswith("\n") else ""))
+            self.set_dirty()
+
+        self._speaker_edit(f"Rename {old} to {new}", change)
 
     def _remove_speaker(self, name: str) -> None:
         if name in self.editor_script_speakers():
             show_error(self, f"{name} still has lines in the script. Remove or reassign them first.")
             return
-        self.project.speakers = [s for s in self.project.speakers if s.name != name]
-        self.set_dirty()
-        self._sync_speakers()
+        def change():
+            self.project.speakers = [s for s in self.project.speakers if s.name != name]
+            self.set_dirty()
+            self._sync_speakers()
+
+        self._speaker_edit(f"Remove speaker {name}", change)
 
     def assign_clip(self, speaker: str, clip_id: str) -> None:
-        spk: Speaker = self.project.speaker(speaker)
-        if clip_id not in spk.clip_ids:
-            spk.clip_ids.append(clip_id)
-        try:
-            self.library.update(clip_id, speaker=speaker)
-        except CsmError as exc:
-            show_error(self, str(exc))
-        self.set_dirty()
-        self._sync_speakers()
-        self.refresh_library()
-        self.refresh_states()
+        def change():
+            spk: Speaker = self.project.speaker(speaker)
+            if clip_id not in spk.clip_ids:
+                spk.clip_ids.append(clip_id)
+            try:
+                self.library.update(clip_id, speaker=speaker)
+            except CsmError as exc:
+                show_error(self, str(exc))
+            self.set_dirty()
+            self._sync_speakers()
+            self.refresh_library()
+            self.refresh_states()
+
+        self._speaker_edit(f"Give {speaker} a voice clip", change)
 
     def _import_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Import voice clips", "",

@@ -200,3 +200,23 @@ def test_waveform_seek_and_space_play_pause(make_window, qtbot, tmp_path):
     assert w.player.playing and w.player.played[-1].size > w.waveform.duration * 24_000
     w.play_pause()
     assert not w.player.playing
+
+
+def test_speaker_edits_undo_and_redo(make_window, voice_files):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hi.\nBob: Hello.\n")
+    w.import_files(voice_files[:1])
+    clip = w.library.clips()[0]
+    w.assign_clip("Alice", clip.id)
+    w.rename_speaker("Bob", "Robert")
+    assert "Robert: Hello." in w.editor.toPlainText()
+    w.add_speaker("Carol")
+    assert [s.name for s in w.project.speakers] == ["Alice", "Robert", "Carol"]
+    w.undo_stack.undo()
+    assert [s.name for s in w.project.speakers] == ["Alice", "Robert"]
+    w.undo_stack.undo()
+    assert "Bob: Hello." in w.editor.toPlainText() and w.project.speakers[1].name == "Bob"
+    w.undo_stack.undo()
+    assert w.project.speaker("Alice").clip_ids == []
+    w.undo_stack.redo()
+    assert w.project.speaker("Alice").clip_ids == [clip.id]

@@ -56,3 +56,23 @@ def test_model_setup_tiny_test_model_and_bad_folder(make_window, tmp_path):
     folder = dialog.use_test_model()
     assert settings.model == str(folder) and model_is_available(settings)
     assert Settings.load().model == str(folder)
+
+
+def test_export_dialog_builds_the_options(make_window, tmp_path):
+    from csm_desktop.ui.dialogs import ExportDialog
+
+    w = make_window()
+    d = ExportDialog(w, "Demo")
+    d.path.setText(str(tmp_path / "Demo.wav"))
+    d.format.setCurrentText("FLAC")
+    assert d.output() == tmp_path / "Demo.flac"
+    assert not d.depth.model().item(2).isEnabled()  # no float FLAC
+    d.depth.setCurrentIndex(1)
+    d.normalize.setChecked(True)
+    d.speaker_stems.setChecked(True)
+    d.srt.setChecked(True)
+    d.vtt.setChecked(True)
+    opts = d.options()
+    assert (opts.format, opts.bit_depth, opts.normalize_lufs) == ("flac", "24", -16.0)
+    assert opts.speaker_stems_dir == tmp_path / "Demo_stems" / "speakers" and opts.line_stems_dir is None
+    assert opts.subtitles == [tmp_path / "Demo.srt", tmp_path / "Demo.vtt"]

@@ -35,6 +35,14 @@ def detected_devices() -> str:
     return "Detected: " + ", ".join(found)
 
 
+def _spin(box, low, high, step, value, suffix: str = ""):
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    return box
+
+
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; :meth:`apply` saves them and the secrets."""
 
@@ -73,26 +81,13 @@ class SettingsDialog(QDialog):
 
         gen = QWidget()
         g = QFormLayout(gen)
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.05, 2.0)
-        self.temperature.setSingleStep(0.05)
-        self.temperature.setValue(settings.temperature)
+        self.temperature = _spin(QDoubleSpinBox(), 0.05, 2.0, 0.05, settings.temperature)
         g.addRow("Temperature", self.temperature)
-        self.topk = QSpinBox()
-        self.topk.setRange(1, 2048)
-        self.topk.setValue(settings.topk)
+        self.topk = _spin(QSpinBox(), 1, 2048, 1, settings.topk)
         g.addRow("Top-k", self.topk)
-        self.max_line = QSpinBox()
-        self.max_line.setRange(1_000, 60_000)
-        self.max_line.setSingleStep(1_000)
-        self.max_line.setSuffix(" ms")
-        self.max_line.setValue(settings.max_line_ms)
+        self.max_line = _spin(QSpinBox(), 1_000, 60_000, 1_000, settings.max_line_ms, " ms")
         g.addRow("Longest line", self.max_line)
-        self.gap = QSpinBox()
-        self.gap.setRange(0, 5_000)
-        self.gap.setSingleStep(50)
-        self.gap.setSuffix(" ms")
-        self.gap.setValue(settings.default_gap_ms)
+        self.gap = _spin(QSpinBox(), 0, 5_000, 50, settings.default_gap_ms, " ms")
         g.addRow("Gap between lines", self.gap)
         self.gemini_model = QLineEdit(settings.gemini_model)
         g.addRow("Gemini model", self.gemini_model)

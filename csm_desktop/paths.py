@@ -25,3 +25,8 @@ def config_dir() -> Path:
 def cache_dir() -> Path:
     """Re-computable data (Mimi codes of clips): ``data_dir() / "cache"``."""
     return data_dir() / "cache"
+
+
+def resources_dir() -> Path:
+    """The ``resources/`` folder (icons) beside the package."""
+    return Path(__file__).resolve().parent.parent / "resources"

@@ -57,6 +57,7 @@ def main() -> None:
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
+    app.setStyle("Fusion")  # as run_app does
     window = MainWindow(engine_factory=lambda: SlowFake(frames_per_char=1.5), settings=Settings())
     window.resize(1400, 820)
     window.show()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from csm_desktop.paths import resources_dir
 from csm_desktop.services.credentials import RedactingFilter
 
 
@@ -22,6 +23,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setApplicationName("CSM Desktop")
     app.setOrganizationName("csm-desktop")
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "app.svg")))
+    app.setStyle("Fusion")  # Fusion follows the system's light or dark palette on every platform
     settings = Settings.load()
     window = MainWindow(engine_factory=lambda: open_engine(settings), settings=settings)
     window.show()
@@ -30,9 +32,3 @@ def run_app(argv: list[str] | None = None) -> int:
     if not model_is_available(settings):
         window.model_setup_dialog()
     return app.exec()
-
-
-def resources_dir():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parent.parent.parent / "resources"

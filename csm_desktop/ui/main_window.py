@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
@@ -32,6 +32,7 @@ from csm_desktop.dialogue.script import Utterance
 from csm_desktop.dialogue.takes import TakeStore
 from csm_desktop.dialogue.voices import VoiceLibrary
 from csm_desktop.errors import CsmError
+from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
 from csm_desktop.ui.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error
@@ -154,8 +155,10 @@ class MainWindow(QMainWindow):
         self.resize(1280, 760)
 
     # ----- actions --------------------------------------------------------------------------------
-    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    def _action(self, text: str, slot, shortcut=None, tip: str = "", icon: str | None = None) -> QAction:
         act = QAction(text, self)
+        if icon:
+            act.setIcon(QIcon(str(resources_dir() / "icons" / f"{icon}.svg")))
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
         if tip:
@@ -165,18 +168,18 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey
-        self.act_new = self._action("&New", self.new_project, K.New)
-        self.act_open = self._action("&Open…", self.open_dialog, K.Open)
-        self.act_save = self._action("&Save", self.save, K.Save)
+        self.act_new = self._action("&New", self.new_project, K.New, icon="new")
+        self.act_open = self._action("&Open…", self.open_dialog, K.Open, icon="open")
+        self.act_save = self._action("&Save", self.save, K.Save, icon="save")
         self.act_save_as = self._action("Save &As…", self.save_as_dialog, K.SaveAs)
-        self.act_export = self._action("&Export…", self.export_dialog, "Ctrl+E")
+        self.act_export = self._action("&Export…", self.export_dialog, "Ctrl+E", icon="export")
         self.act_quit = self._action("&Quit", self.close, K.Quit)
-        self.act_render_all = self._action("Render &all", self.render_all, "Ctrl+R", "Render every line that needs it")
-        self.act_render_sel = self._action("Render &selected line", self.render_selected, "Ctrl+Shift+R")
-        self.act_stop = self._action("S&top", self.stop, "Esc")
+        self.act_render_all = self._action("Render &all", self.render_all, "Ctrl+R", "Render every line that needs it", "render-all")
+        self.act_render_sel = self._action("Render &selected line", self.render_selected, "Ctrl+Shift+R", icon="render-line")
+        self.act_stop = self._action("S&top", self.stop, "Esc", icon="stop")
         self.act_stop.setEnabled(False)
-        self.act_play_line = self._action("&Play line", self.play_selected, "Ctrl+P")
-        self.act_play_all = self._action("Play a&ll", self.play_all, "Ctrl+Shift+P")
+        self.act_play_line = self._action("&Play line", self.play_selected, "Ctrl+P", icon="play")
+        self.act_play_all = self._action("Play a&ll", self.play_all, "Ctrl+Shift+P", icon="play-all")
         self.act_stop_audio = self._action("Stop playback", self.player.stop, "Ctrl+.")
         self.act_play_pause = self._action("Play/pause from the selected line", self.play_pause, "Space")
         self.act_live = self._action("Listen while rendering", self._toggle_live)
@@ -210,6 +213,7 @@ class MainWindow(QMainWindow):
         bar = QToolBar("Main")
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for a in (self.act_new, self.act_open, self.act_save, None, self.act_render_all, self.act_render_sel,
                   self.act_stop, None, self.act_play_line, self.act_play_all, None, self.act_export):
             bar.addSeparator() if a is None else bar.addAction(a)

@@ -66,6 +66,9 @@ class EngineWorker(QObject):
         self.chunk.emit(job, line, np.asarray(audio, dtype=np.float32))
 
 
+_still_running: list["WorkerThread"] = []  # threads that outlived close(): never destroy a running QThread
+
+
 class WorkerThread:
     """Owns the QThread and the worker in it; ``close()`` stops and joins it."""
 
@@ -76,7 +79,14 @@ class WorkerThread:
         self.worker.moveToThread(self.thread)
         self.thread.start()
 
-    def close(self, timeout_ms: int = 10_000) -> None:
+    def close(self, timeout_ms: int = 60_000) -> bool:
+        """Stop the job (within a frame), end the thread and wait for it. A job that cannot be
+        interrupted (a model still loading) may outlast the wait: the thread is then kept
+        referenced until it ends, because destroying a running QThread aborts the process."""
         self.worker.stop()
         self.thread.quit()
-        self.thread.wait(timeout_ms)
+        if self.thread.wait(timeout_ms):
+            return True
+        _still_running.append(self)
+        self.thread.finished.connect(lambda: _still_running.remove(self))
+        return False

@@ -1,6 +1,6 @@
 """Write screenshots of the main window (empty, mid-render, finished) to docs/screenshots/.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--dark]
 
 Uses a fake engine (tones, slowed down so that a mid-render state exists) and temporary data
 folders, so it touches nothing of yours.
@@ -57,12 +57,18 @@ def main() -> None:
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
-    app.setStyle("Fusion")  # as run_app does
+    dark = "--dark" in sys.argv
+    if dark:  # what a user with a dark desktop theme sees
+        os.environ["CSM_DESKTOP_THEME"] = "dark"
+    from csm_desktop.ui.theme import apply_color_scheme
+
+    apply_color_scheme(app)  # as run_app does
+    suffix = "-dark" if dark else ""
     window = MainWindow(engine_factory=lambda: SlowFake(frames_per_char=1.5), settings=Settings())
     window.resize(1400, 820)
     window.show()
     pump(app, 0.3)
-    window.grab().save(str(out / "empty.png"))
+    window.grab().save(str(out / f"empty{suffix}.png"))
 
     t = np.arange(24_000 * 7) / 24_000
     for name, freq in (("alice-intro.wav", 200), ("bob-reads.flac", 120)):
@@ -80,12 +86,12 @@ def main() -> None:
     while time.monotonic() < deadline and window.editor.states.count("done") < 2:
         pump(app, 0.05)
     pump(app, 0.2)
-    window.grab().save(str(out / "mid-render.png"))
+    window.grab().save(str(out / f"mid-render{suffix}.png"))
     while window.job is not None:
         pump(app, 0.05)
     window.editor.select_utterance(1)
     pump(app, 0.3)
-    window.grab().save(str(out / "finished.png"))
+    window.grab().save(str(out / f"finished{suffix}.png"))
     window.dirty = False
     window.close()
     print(f"Wrote {', '.join(p.name for p in sorted(out.glob('*.png')))} to {out}")

@@ -16,6 +16,7 @@ def run_app(argv: list[str] | None = None) -> int:
     from csm_desktop.services.engines import open_engine
     from csm_desktop.settings import Settings
     from csm_desktop.ui.main_window import MainWindow
+    from csm_desktop.ui.theme import apply_color_scheme
 
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
@@ -23,7 +24,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setApplicationName("CSM Desktop")
     app.setOrganizationName("csm-desktop")
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "app.svg")))
-    app.setStyle("Fusion")  # Fusion follows the system's light or dark palette on every platform
+    apply_color_scheme(app)
     settings = Settings.load()
     window = MainWindow(engine_factory=lambda: open_engine(settings), settings=settings)
     window.show()

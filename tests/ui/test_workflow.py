@@ -220,3 +220,46 @@ def test_speaker_edits_undo_and_redo(make_window, voice_files):
     assert w.project.speaker("Alice").clip_ids == []
     w.undo_stack.redo()
     assert w.project.speaker("Alice").clip_ids == [clip.id]
+
+
+def test_drop_files_on_the_library_and_a_clip_on_a_speaker(make_window, voice_files, tmp_path):
+    from PySide6.QtCore import QByteArray, QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    w = make_window()
+    w.editor.setPlainText("Alice: Hi.\nBob: Hello.\n")
+    folder = tmp_path / "voices"
+    folder.mkdir()
+    (folder / "b.flac").write_bytes(open(voice_files[1], "rb").read())
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(voice_files[0]), QUrl.fromLocalFile(str(folder))])
+    tree = w.library_panel.tree
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    tree.dropEvent(drop)
+    assert sorted(c.name for c in w.library.clips()) == ["alice", "b"]
+    clip = w.library.clips()[0]
+    clip_mime = QMimeData()
+    clip_mime.setData("application/x-csm-clip", QByteArray(clip.id.encode()))
+    speakers = w.speakers.list
+    target = speakers.visualItemRect(speakers.item(1)).center()
+    drop = QDropEvent(QPointF(target), Qt.DropAction.CopyAction, clip_mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    speakers.dropEvent(drop)
+    assert w.project.speaker("Bob").clip_ids == [clip.id]
+
+
+def test_no_sound_device_is_a_clear_message(monkeypatch):
+    import sounddevice as sd
+    import pytest
+
+    from csm_desktop.ui.playback import PlaybackError, Player
+
+    def no_device(*a, **k):
+        raise sd.PortAudioError("Error querying device -1")
+
+    monkeypatch.setattr(sd, "OutputStream", no_device)
+    player = Player()
+    with pytest.raises(PlaybackError, match="No sound output device"):
+        player.play(np.zeros(2400, dtype=np.float32))
+    assert not player.playing

@@ -1,0 +1,28 @@
+"""run_app: the window opens, and without a model the set-up dialog is offered first."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication
+
+from csm_desktop.ui import app as app_module
+
+
+def test_run_app_opens_the_window_and_offers_model_setup(qtbot, monkeypatch):
+    from csm_desktop.ui.main_window import MainWindow
+    from csm_desktop.ui.model_setup import ModelSetupDialog
+
+    offered = []
+    monkeypatch.setattr(ModelSetupDialog, "exec", lambda self: offered.append(self) or 0)
+    seen = []
+
+    def fake_exec(self):
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        seen.extend(windows)
+        for w in windows:
+            w.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    assert app_module.run_app([]) == 0
+    assert seen and seen[0].windowTitle() == "Untitled — CSM Desktop"
+    assert offered, "the model set-up dialog was not offered although no model is available"

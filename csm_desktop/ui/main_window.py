@@ -3,18 +3,14 @@ right; render, listen, choose, export."""
 
 from __future__ import annotations
 
-import copy
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -26,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from csm_desktop.dialogue.export import ExportOptions, export_dialogue
-from csm_desktop.dialogue.project import Project, Speaker
+from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.render import Renderer
 from csm_desktop.dialogue.script import Utterance
 from csm_desktop.dialogue.takes import TakeStore
@@ -36,41 +32,18 @@ from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
 from csm_desktop.ui.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error
-from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, TakesPanel, expand_audio_paths
-from csm_desktop.ui.playback import Player, PlaybackError
+from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, TakesPanel
+from csm_desktop.ui.playback import Player
+from csm_desktop.ui.rendering import RenderingMixin
+from csm_desktop.ui.speakers import SpeakersMixin
+from csm_desktop.ui.transport import TransportMixin
 from csm_desktop.ui.waveform import Waveform
 from csm_desktop.ui.worker import WorkerThread
 
 AUTOSAVE_MS = 30_000
 
 
-class SpeakerEdit(QUndoCommand):
-    """An edit of the speakers (and the script text it touches), undone by restoring both."""
-
-    def __init__(self, window: "MainWindow", text: str, change: Callable[[], None]) -> None:
-        super().__init__(text)
-        self.window = window
-        self.change = change
-        self.before = window.snapshot()
-        self.after: tuple | None = None
-
-    def redo(self) -> None:
-        if self.after is None:
-            self.change()
-            self.after = self.window.snapshot()
-        else:
-            self.window.restore(self.after)
-
-    def undo(self) -> None:
-        self.window.restore(self.before)
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
-
-
-class MainWindow(QMainWindow):
+class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
     def __init__(self, *, engine_factory: Callable[[], object], settings: Settings | None = None,
                  library: VoiceLibrary | None = None, player: Player | None = None) -> None:
         super().__init__()
@@ -394,401 +367,6 @@ class MainWindow(QMainWindow):
         if accepted:
             self.drop_engine()
         return accepted
-
-    # ----- undo -------------------------------------------------------------------------------------
-    def snapshot(self) -> tuple:
-        return copy.deepcopy(self.project.speakers), self.project.script_text
-
-    def restore(self, state: tuple) -> None:
-        speakers, text = state
-        self.project.speakers = copy.deepcopy(speakers)
-        if text != self.editor.toPlainText():
-            self.editor.setPlainText(text)
-        self.set_dirty()
-        self._sync_speakers()
-        self.refresh_library()
-
-    def undo(self) -> None:
-        """Typing is undone by the editor (when it has focus); speaker edits by the undo stack."""
-        if self.editor.hasFocus() and self.editor.document().isUndoAvailable():
-            self.editor.undo()
-        else:
-            self.undo_stack.undo()
-
-    def redo(self) -> None:
-        if self.editor.hasFocus() and self.editor.document().isRedoAvailable():
-            self.editor.redo()
-        else:
-            self.undo_stack.redo()
-
-    def _speaker_edit(self, text: str, change: Callable[[], None]) -> None:
-        self.undo_stack.push(SpeakerEdit(self, text, change))
-
-    # ----- speakers and clips -------------------------------------------------------------------------
-    def _add_speaker(self) -> None:
-        name, ok = QInputDialog.getText(self, "Add speaker", "Name:")
-        if ok and name.strip():
-            self.add_speaker(name.strip())
-
-    def add_speaker(self, name: str) -> None:
-        def change():
-            self.project.speaker(name)
-            self.set_dirty()
-            self._sync_speakers()
-
-        self._speaker_edit(f"Add speaker {name}", change)
-
-    def _rename_speaker(self, old: str) -> None:
-        new, ok = QInputDialog.getText(self, "Rename speaker", "New name:", text=old)
-        if ok and new.strip() and new.strip() != old:
-            self.rename_speaker(old, new.strip())
-
-    def rename_speaker(self, old: str, new: str) -> None:
-        def change():
-            spk = self.project.speaker(old)
-            spk.name = new
-            lines = self.project.script_text.splitlines()
-            renamed = [f"{new}:{ln.split(':', 1)[1]}" if ln.lstrip().startswith(f"{old}:") else ln for ln in lines]
-            self.editor.setPlainText("\n".join(renamed) + ("\n" if self.project.script_text.endswith("\n") else ""))
-            self.set_dirty()
-
-        self._speaker_edit(f"Rename {old} to {new}", change)
-
-    def _remove_speaker(self, name: str) -> None:
-        if name in self.editor_script_speakers():
-            show_error(self, f"{name} still has lines in the script. Remove or reassign them first.")
-            return
-        def change():
-            self.project.speakers = [s for s in self.project.speakers if s.name != name]
-            self.set_dirty()
-            self._sync_speakers()
-
-        self._speaker_edit(f"Remove speaker {name}", change)
-
-    def assign_clip(self, speaker: str, clip_id: str) -> None:
-        def change():
-            spk: Speaker = self.project.speaker(speaker)
-            if clip_id not in spk.clip_ids:
-                spk.clip_ids.append(clip_id)
-            try:
-                self.library.update(clip_id, speaker=speaker)
-            except CsmError as exc:
-                show_error(self, str(exc))
-            self.set_dirty()
-            self._sync_speakers()
-            self.refresh_library()
-            self.refresh_states()
-
-        self._speaker_edit(f"Give {speaker} a voice clip", change)
-
-    def _import_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Import voice clips", "",
-                                                "Audio (*.wav *.flac *.ogg *.opus *.mp3);;All files (*)")
-        if files:
-            self.import_files(files)
-
-    def import_files(self, paths: list[str]) -> list[str]:
-        """Import every file (folders expanded); one bad file does not stop the others.
-        Returns the problems, which are also shown together."""
-        problems, warnings = [], []
-        for path in expand_audio_paths(paths):
-            try:
-                clip = self.library.import_clip(path)
-            except CsmError as exc:
-                problems.append(f"{path.name}: {exc}")
-                continue
-            warnings += [f"{clip.name}: {w}" for w in clip.warnings]
-        self.refresh_library()
-        self._sync_speakers()
-        if problems:
-            show_error(self, f"{len(problems)} file(s) could not be imported.", "\n".join(problems))
-        elif warnings:
-            self.statusBar().showMessage(" · ".join(warnings), 8000)
-        return problems
-
-    def _edit_transcript(self, clip_id: str, text: str) -> None:
-        try:
-            self.library.update(clip_id, transcript=text)
-        except CsmError as exc:
-            show_error(self, str(exc))
-        self.refresh_states()
-
-    def transcribe_clip(self, clip_id: str) -> int:
-        """Ask Gemini for the clip's transcript in the background; fills it in when it arrives."""
-        from csm_desktop.services.gemini import GeminiClient
-
-        path = self.library.get(clip_id).path
-        model = self.settings.gemini_model
-
-        def job_fn(worker, job, should_stop):
-            return GeminiClient(model=model).transcribe(path)
-
-        def done(text):
-            self._edit_transcript(clip_id, text)
-            self.refresh_library()
-            self.statusBar().showMessage("Transcript filled in by Gemini. Check it against the audio.", 6000)
-
-        job = self.workers.worker.submit(job_fn, "transcribe")
-        self._side_jobs[job] = done
-        self.statusBar().showMessage("Transcribing with Gemini…")
-        return job
-
-    def _remove_clip(self, clip_id: str) -> None:
-        for s in self.project.speakers:
-            if clip_id in s.clip_ids:
-                s.clip_ids.remove(clip_id)
-        self.library.remove(clip_id)
-        self.set_dirty()
-        self.refresh_library()
-        self._sync_speakers()
-
-    # ----- takes --------------------------------------------------------------------------------------
-    def _utterances(self) -> list[Utterance]:
-        return [i for i in self.editor.items_by_line.values() if isinstance(i, Utterance)]
-
-    def _show_takes(self, n: int) -> None:
-        store, utts = self._store(), self._utterances()
-        if store is None or not 0 <= n < len(utts):
-            self.takes.show_takes("", [], None)
-            return
-        u = utts[n]
-        chosen = self.project.line(n).chosen_take
-        self.takes.show_takes(f"{u.speaker}: {u.text[:40]}", store.takes_for(u.text, u.speaker), chosen)
-        self.show_waveform(chosen, f"Line {n + 1} · {u.speaker}")
-
-    def choose_take(self, key: str) -> None:
-        n = self.editor.current_utterance()
-        store = self._store()
-        info = store.info(key) if store else None
-        if n is None or info is None:
-            return
-        state = self.project.line(n)
-        state.chosen_take, state.variant = key, info.variant
-        self.set_dirty()
-        self.refresh_states()
-        self._show_takes(n)
-
-    # ----- rendering ----------------------------------------------------------------------------------
-    def _ensure_saved(self) -> bool:
-        if self.editor.errors:
-            line = min(self.editor.errors)
-            show_error(self, f"Fix the script first. Line {line}: {self.editor.errors[line]}")
-            return False
-        if self.project.folder is None and not self.save_as_dialog():
-            return False
-        return True
-
-    def render_all(self) -> None:
-        self.start_render(None)
-
-    def render_selected(self) -> None:
-        n = self.editor.current_utterance()
-        if n is not None:
-            self.start_render([n])
-
-    def regenerate_selected(self) -> None:
-        n = self.editor.current_utterance()
-        if n is not None:
-            self.start_render([n], force=True)
-
-    def start_render(self, lines: list[int] | None, force: bool = False) -> int | None:
-        if self.job is not None or not self._ensure_saved():
-            return None
-        snapshot = copy.deepcopy(self.project)
-        self._rendered_copy = snapshot
-        library, factory = self.library, self.engine_factory
-
-        def job_fn(worker, job, should_stop):
-            if worker.engine is None:
-                worker.progress.emit(job, "Preparing the model…")
-                worker.engine = factory()
-                worker.engine_ready.emit(worker.engine)
-            renderer = Renderer(snapshot, worker.engine, library)
-            return renderer.render(lines, on_progress=lambda e: worker.progress.emit(job, e),
-                                   on_chunk=lambda i, c: worker.emit_chunk(job, i, c.numpy()),
-                                   should_stop=should_stop, force=force)
-
-        self._job_started = time.monotonic()
-        self.job = self.workers.worker.submit(job_fn, "render")
-        self.act_stop.setEnabled(True)
-        self.act_render_all.setEnabled(False)
-        self.act_render_sel.setEnabled(False)
-        self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
-        return self.job
-
-    def stop(self) -> None:
-        if self.job is not None:
-            self.workers.worker.stop()
-            self.statusBar().showMessage("Stopping…")
-
-    def _on_progress(self, job: int, event) -> None:
-        if job != self.job:
-            return
-        if isinstance(event, str):
-            self.statusBar().showMessage(event)
-            return
-        engine = self.workers.worker.engine
-        if engine is not None and getattr(engine, "is_test_model", False) and self.banner.isHidden():
-            self.banner.setText("Tiny test model: random weights, its output is noise. Choose the real model in "
-                                "Settings to hear speech.")
-            self.banner.setVisible(True)
-        state = {"reused": "done", "stopped": "none"}.get(event.state, event.state)
-        self.editor.set_state(event.line, state)
-        self.progress.setRange(0, max(1, event.lines_total))
-        self.progress.setValue(event.lines_done)
-        if event.state == "rendering":
-            left = ""
-            if event.lines_done:
-                per_line = (time.monotonic() - self._job_started) / event.lines_done
-                left = f" · about {format_duration(per_line * (event.lines_total - event.lines_done))} left"
-            self.statusBar().showMessage(f"Rendering line {event.line + 1}: {event.seconds:.1f} s of audio "
-                                         f"({event.lines_done}/{event.lines_total} lines done){left}")
-        elif event.state == "failed":
-            self.statusBar().showMessage(f"Line {event.line + 1} failed: {event.error}", 8000)
-
-    def _toggle_live(self) -> None:
-        self._live_audio = self.act_live.isChecked()
-
-    def _on_chunk(self, job: int, line: int, audio: np.ndarray) -> None:
-        if job != self.job or not self._live_audio:
-            return
-        try:
-            if self.player.playing:
-                self.player.append(audio)
-            else:
-                self.player.play(audio)
-        except PlaybackError as exc:
-            self._live_audio = False
-            self.act_live.setChecked(False)
-            show_error(self, str(exc))
-
-    def _merge_render(self) -> None:
-        """Bring the chosen takes of the rendered copy into the live project (unchanged lines)."""
-        copy_ = self._rendered_copy
-        if copy_ is None:
-            return
-        old = copy_.script().utterances
-        new = self._utterances()
-        for n, (a, b) in enumerate(zip(old, new)):
-            if (a.speaker, a.text) == (b.speaker, b.text):
-                state = copy_.line(n)
-                mine = self.project.line(n)
-                if (mine.chosen_take, mine.variant) != (state.chosen_take, state.variant):
-                    mine.chosen_take, mine.variant = state.chosen_take, state.variant
-                    self.dirty = True
-        self._rendered_copy = None
-
-    def _end_job(self) -> None:
-        self.job = None
-        self.act_stop.setEnabled(False)
-        self.act_render_all.setEnabled(True)
-        self.act_render_sel.setEnabled(True)
-        self.progress.setVisible(False)
-        self._merge_render()
-        if self.project.folder is not None and self.dirty:
-            self.save()
-        self.refresh_states()
-        n = self.editor.current_utterance()
-        if n is not None:
-            self._show_takes(n)
-
-    def _on_finished(self, job: int, report) -> None:
-        if job in self._side_jobs:
-            self._side_jobs.pop(job)(report)
-            return
-        if job != self.job:
-            return
-        self._end_job()
-        done = len(report.generated)
-        msg = f"Rendered {done} line(s); {len(report.reused)} unchanged."
-        if report.failed:
-            first = min(report.failed)
-            show_error(self, f"{len(report.failed)} line(s) failed. Line {first + 1}: {report.failed[first]}")
-        self.statusBar().showMessage(msg, 6000)
-
-    def _on_failed(self, job: int, message: str, details: str) -> None:
-        if self._side_jobs.pop(job, None) is not None:
-            show_error(self, message, details)
-            return
-        if job != self.job:
-            return
-        self._end_job()
-        show_error(self, message, details)
-
-    def _on_cancelled(self, job: int) -> None:
-        if job != self.job:
-            return
-        self._end_job()
-        self.statusBar().showMessage("Stopped. Finished lines are kept.", 6000)
-
-    def show_waveform(self, key: str | None, label: str = "") -> None:
-        store = self._store()
-        if not key or store is None or not store.has(key):
-            self._waveform_key = None
-            self.waveform.set_audio(None)
-            return
-        if key != self._waveform_key:
-            self._waveform_key = key
-            self.waveform.set_audio(store.load(key).numpy(), label)
-
-    def _on_playhead(self, seconds: float) -> None:
-        if self._playing_key is not None and self._playing_key == self._waveform_key:
-            self.waveform.set_playhead(seconds)
-
-    def seek(self, seconds: float) -> None:
-        if self._waveform_key:
-            self._play_take(self._waveform_key, seconds)
-
-    # ----- playback -----------------------------------------------------------------------------------
-    def _play(self, audio: np.ndarray, start_s: float = 0.0, key: str | None = None) -> None:
-        self._playing_key = key
-        try:
-            self.player.play(audio, start_s)
-        except PlaybackError as exc:
-            self._playing_key = None
-            show_error(self, str(exc))
-
-    def _play_take(self, key: str, start_s: float = 0.0) -> None:
-        store = self._store()
-        if store and store.has(key):
-            self._play(store.load(key).numpy(), start_s, key)
-
-    def play_pause(self) -> None:
-        """Space: pause what plays, or play the dialogue from the selected line."""
-        if self.player.playing:
-            self.player.stop()
-            return
-        n = self.editor.current_utterance() or 0
-        self.play_all(from_line=n)
-
-    def _play_clip(self, clip_id: str) -> None:
-        try:
-            self._play(self.library.get(clip_id).load().numpy())
-        except CsmError as exc:
-            show_error(self, str(exc))
-
-    def play_selected(self) -> None:
-        n = self.editor.current_utterance()
-        if n is not None and (key := self.project.line(n).chosen_take):
-            self._play_take(key)
-
-    def play_all(self, from_line: int = 0) -> None:
-        store = self._store()
-        if store is None:
-            return
-        from csm_desktop.dialogue.export import build_timeline
-
-        try:
-            timeline = build_timeline(self.project, store)
-        except CsmError as exc:
-            show_error(self, str(exc))
-            return
-        mix = np.zeros(timeline.total, dtype=np.float32)
-        for p in timeline.placements:
-            mix[p.start : p.start + p.length] = store.load(p.key).numpy()[: p.length]
-        start = timeline.placements[from_line].start if 0 <= from_line < len(timeline.placements) else 0
-        self._play(mix, start / timeline.sample_rate)
 
     # ----- export -------------------------------------------------------------------------------------
     def export_dialog(self) -> None:

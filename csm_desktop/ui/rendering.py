@@ -1,0 +1,202 @@
+"""Main-window behaviour for takes and rendering in the engine thread."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+
+from csm_desktop.dialogue.render import Renderer
+from csm_desktop.dialogue.script import Utterance
+from csm_desktop.ui.errors import show_error
+from csm_desktop.ui.playback import PlaybackError
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+class RenderingMixin:
+    """Part of :class:`~csm_desktop.ui.main_window.MainWindow`."""
+
+    # ----- takes --------------------------------------------------------------------------------------
+    def _utterances(self) -> list[Utterance]:
+        return [i for i in self.editor.items_by_line.values() if isinstance(i, Utterance)]
+
+    def _show_takes(self, n: int) -> None:
+        store, utts = self._store(), self._utterances()
+        if store is None or not 0 <= n < len(utts):
+            self.takes.show_takes("", [], None)
+            return
+        u = utts[n]
+        chosen = self.project.line(n).chosen_take
+        self.takes.show_takes(f"{u.speaker}: {u.text[:40]}", store.takes_for(u.text, u.speaker), chosen)
+        self.show_waveform(chosen, f"Line {n + 1} · {u.speaker}")
+
+    def choose_take(self, key: str) -> None:
+        n = self.editor.current_utterance()
+        store = self._store()
+        info = store.info(key) if store else None
+        if n is None or info is None:
+            return
+        state = self.project.line(n)
+        state.chosen_take, state.variant = key, info.variant
+        self.set_dirty()
+        self.refresh_states()
+        self._show_takes(n)
+
+    # ----- rendering ----------------------------------------------------------------------------------
+    def _ensure_saved(self) -> bool:
+        if self.editor.errors:
+            line = min(self.editor.errors)
+            show_error(self, f"Fix the script first. Line {line}: {self.editor.errors[line]}")
+            return False
+        if self.project.folder is None and not self.save_as_dialog():
+            return False
+        return True
+
+    def render_all(self) -> None:
+        self.start_render(None)
+
+    def render_selected(self) -> None:
+        n = self.editor.current_utterance()
+        if n is not None:
+            self.start_render([n])
+
+    def regenerate_selected(self) -> None:
+        n = self.editor.current_utterance()
+        if n is not None:
+            self.start_render([n], force=True)
+
+    def start_render(self, lines: list[int] | None, force: bool = False) -> int | None:
+        if self.job is not None or not self._ensure_saved():
+            return None
+        snapshot = copy.deepcopy(self.project)
+        self._rendered_copy = snapshot
+        library, factory = self.library, self.engine_factory
+
+        def job_fn(worker, job, should_stop):
+            if worker.engine is None:
+                worker.progress.emit(job, "Preparing the model…")
+                worker.engine = factory()
+                worker.engine_ready.emit(worker.engine)
+            renderer = Renderer(snapshot, worker.engine, library)
+            return renderer.render(lines, on_progress=lambda e: worker.progress.emit(job, e),
+                                   on_chunk=lambda i, c: worker.emit_chunk(job, i, c.numpy()),
+                                   should_stop=should_stop, force=force)
+
+        self._job_started = time.monotonic()
+        self.job = self.workers.worker.submit(job_fn, "render")
+        self.act_stop.setEnabled(True)
+        self.act_render_all.setEnabled(False)
+        self.act_render_sel.setEnabled(False)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        return self.job
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.workers.worker.stop()
+            self.statusBar().showMessage("Stopping…")
+
+    def _on_progress(self, job: int, event) -> None:
+        if job != self.job:
+            return
+        if isinstance(event, str):
+            self.statusBar().showMessage(event)
+            return
+        engine = self.workers.worker.engine
+        if engine is not None and getattr(engine, "is_test_model", False) and self.banner.isHidden():
+            self.banner.setText("Tiny test model: random weights, its output is noise. Choose the real model in "
+                                "Settings to hear speech.")
+            self.banner.setVisible(True)
+        state = {"reused": "done", "stopped": "none"}.get(event.state, event.state)
+        self.editor.set_state(event.line, state)
+        self.progress.setRange(0, max(1, event.lines_total))
+        self.progress.setValue(event.lines_done)
+        if event.state == "rendering":
+            left = ""
+            if event.lines_done:
+                per_line = (time.monotonic() - self._job_started) / event.lines_done
+                left = f" · about {format_duration(per_line * (event.lines_total - event.lines_done))} left"
+            self.statusBar().showMessage(f"Rendering line {event.line + 1}: {event.seconds:.1f} s of audio "
+                                         f"({event.lines_done}/{event.lines_total} lines done){left}")
+        elif event.state == "failed":
+            self.statusBar().showMessage(f"Line {event.line + 1} failed: {event.error}", 8000)
+
+    def _toggle_live(self) -> None:
+        self._live_audio = self.act_live.isChecked()
+
+    def _on_chunk(self, job: int, line: int, audio: np.ndarray) -> None:
+        if job != self.job or not self._live_audio:
+            return
+        try:
+            if self.player.playing:
+                self.player.append(audio)
+            else:
+                self.player.play(audio)
+        except PlaybackError as exc:
+            self._live_audio = False
+            self.act_live.setChecked(False)
+            show_error(self, str(exc))
+
+    def _merge_render(self) -> None:
+        """Bring the chosen takes of the rendered copy into the live project (unchanged lines)."""
+        copy_ = self._rendered_copy
+        if copy_ is None:
+            return
+        old = copy_.script().utterances
+        new = self._utterances()
+        for n, (a, b) in enumerate(zip(old, new)):
+            if (a.speaker, a.text) == (b.speaker, b.text):
+                state = copy_.line(n)
+                mine = self.project.line(n)
+                if (mine.chosen_take, mine.variant) != (state.chosen_take, state.variant):
+                    mine.chosen_take, mine.variant = state.chosen_take, state.variant
+                    self.dirty = True
+        self._rendered_copy = None
+
+    def _end_job(self) -> None:
+        self.job = None
+        self.act_stop.setEnabled(False)
+        self.act_render_all.setEnabled(True)
+        self.act_render_sel.setEnabled(True)
+        self.progress.setVisible(False)
+        self._merge_render()
+        if self.project.folder is not None and self.dirty:
+            self.save()
+        self.refresh_states()
+        n = self.editor.current_utterance()
+        if n is not None:
+            self._show_takes(n)
+
+    def _on_finished(self, job: int, report) -> None:
+        if job in self._side_jobs:
+            self._side_jobs.pop(job)(report)
+            return
+        if job != self.job:
+            return
+        self._end_job()
+        done = len(report.generated)
+        msg = f"Rendered {done} line(s); {len(report.reused)} unchanged."
+        if report.failed:
+            first = min(report.failed)
+            show_error(self, f"{len(report.failed)} line(s) failed. Line {first + 1}: {report.failed[first]}")
+        self.statusBar().showMessage(msg, 6000)
+
+    def _on_failed(self, job: int, message: str, details: str) -> None:
+        if self._side_jobs.pop(job, None) is not None:
+            show_error(self, message, details)
+            return
+        if job != self.job:
+            return
+        self._end_job()
+        show_error(self, message, details)
+
+    def _on_cancelled(self, job: int) -> None:
+        if job != self.job:
+            return
+        self._end_job()
+        self.statusBar().showMessage("Stopped. Finished lines are kept.", 6000)

@@ -26,7 +26,7 @@ TOKEN = "server-test-token"
 
 @pytest.fixture
 def server(tiny_generator):
-    srv = EngineServer(tiny_generator, TOKEN).start()
+    srv = EngineServer(tiny_generator, TOKEN, port=0).start()
     yield srv
     srv.stop()
 
@@ -75,7 +75,7 @@ def test_bad_requests(server):
 
 
 def test_body_over_the_limit_is_413(tiny_generator):
-    srv = EngineServer(tiny_generator, TOKEN, max_body=1000).start()
+    srv = EngineServer(tiny_generator, TOKEN, port=0, max_body=1000).start()
     try:
         r = requests.post(f"{srv.url}/generate_audio", json=_payload(), headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 413
@@ -99,7 +99,7 @@ class _BlockingEngine:
 
 def test_one_generation_at_a_time_and_503_when_the_queue_is_full():
     engine = _BlockingEngine()
-    srv = EngineServer(engine, TOKEN, queue_size=1).start()
+    srv = EngineServer(engine, TOKEN, port=0, queue_size=1).start()
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
         first = {}

@@ -58,6 +58,10 @@ class CsmModelConfig:
     audio_vocab_size: int
     audio_num_codebooks: int
     layout: str  # "original" or "transformers"
+    test_model: bool = False  # a tiny random-weight model (its output is noise)
+
+
+TEST_MODEL_MARKER = "csm_desktop_test_model"
 
 
 def _torchtune_llama(args: dict[str, Any]) -> TransformerConfig:
@@ -126,6 +130,7 @@ def parse_config(data: dict[str, Any]) -> CsmModelConfig:
                 audio_vocab_size=int(data["vocab_size"]),
                 audio_num_codebooks=int(data["num_codebooks"]),
                 layout="transformers",
+                test_model=bool(data.get(TEST_MODEL_MARKER)),
             )
         if "backbone_flavor" in data or "backbone_config" in data:
             parts = {}
@@ -145,6 +150,7 @@ def parse_config(data: dict[str, Any]) -> CsmModelConfig:
                 audio_vocab_size=int(data["audio_vocab_size"]),
                 audio_num_codebooks=int(data["audio_num_codebooks"]),
                 layout="original",
+                test_model=bool(data.get(TEST_MODEL_MARKER)),
             )
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"config.json is missing or has a malformed field: {exc}") from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from csm_desktop.errors import (
 # temperature and top-k, as the reference deployment did; the text is never cut.
 RETRY_TEMPERATURE = 0.7
 RETRY_TOPK = 20
-TEST_MODEL_MARKER = "csm_desktop_test_model"
 
 
 @dataclass
@@ -314,8 +312,4 @@ def load_csm_1b(
             f"The codec has {codec.num_codebooks} codebooks but the model expects {csm.cfg.audio_num_codebooks}."
         )
     tokenizer = TextTokenizer.from_folder(folder)
-    try:
-        is_test = bool(json.loads((folder / "config.json").read_text(encoding="utf-8")).get(TEST_MODEL_MARKER))
-    except (OSError, ValueError):
-        is_test = False
-    return Generator(csm, tokenizer, codec, model_id=str(model), is_test_model=is_test)
+    return Generator(csm, tokenizer, codec, model_id=str(model), is_test_model=csm.cfg.test_model)

@@ -16,8 +16,7 @@ from safetensors.torch import save_file
 
 from csm_desktop.engine.checkpoint import checkpoint_name_map, half_to_interleaved
 from csm_desktop.engine.codec import MIMI_CONFIG_FILE, MIMI_FILE
-from csm_desktop.engine.config import CsmModelConfig, RopeScaling, TransformerConfig
-from csm_desktop.engine.generator import TEST_MODEL_MARKER
+from csm_desktop.engine.config import TEST_MODEL_MARKER, CsmModelConfig, RopeScaling, TransformerConfig
 
 SPECIAL_TOKENS = ["<|begin_of_text|>", "<|end_of_text|>", "<|AUDIO|>", "<|audio_eos|>"]
 TEXT_VOCAB = 512

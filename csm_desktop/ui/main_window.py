@@ -120,6 +120,10 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.progress.setVisible(False)
         self.statusBar().addPermanentWidget(self.progress)
         self._build_actions()
+        self._states_timer = QTimer(self)  # line states are recomputed once typing pauses
+        self._states_timer.setSingleShot(True)
+        self._states_timer.setInterval(300)
+        self._states_timer.timeout.connect(self.refresh_states)
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.autosave)
@@ -262,7 +266,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.project.script_text = self.editor.toPlainText()
         self.set_dirty()
         self._sync_speakers()
-        QTimer.singleShot(0, self.refresh_states)
+        self._states_timer.start()
 
     # ----- files ------------------------------------------------------------------------------------
     def confirm_discard(self) -> bool:

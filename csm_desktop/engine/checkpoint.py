@@ -16,7 +16,7 @@ from safetensors import safe_open
 
 from csm_desktop.engine.config import CsmModelConfig, TransformerConfig, read_config
 from csm_desktop.engine.model import CsmModel
-from csm_desktop.errors import CheckpointError, ModelAccessError, ModelNotFoundError, NetworkError
+from csm_desktop.errors import CheckpointError, CsmError, ModelAccessError, ModelNotFoundError, NetworkError
 
 DEFAULT_MODEL = "sesame/csm-1b"
 MODEL_FILES = [
@@ -81,6 +81,16 @@ def download_model(repo_id: str, token: str | None = None, *, allow_patterns=Non
     return Path(folder)
 
 
+def hub_status_error(repo_id: str, status: int | None) -> CsmError:
+    """The error for an HTTP status from the hub (shared with services/hub.py)."""
+    if status in (401, 403):
+        # The hub answers 401 for private or gated repositories without a valid token.
+        return ModelAccessError(gated_message(repo_id))
+    if status == 404:
+        return ModelNotFoundError(f"{repo_id} or one of its files does not exist on the hub. Check the name.")
+    return NetworkError(f"Downloading {repo_id} failed: the hub answered HTTP {status}. Try again later.")
+
+
 def _hub_error(repo_id: str, exc: BaseException) -> Exception:
     """Translate huggingface_hub's errors (an HTTP error may hide behind a cache miss)."""
     from huggingface_hub import errors as hf_errors
@@ -88,16 +98,10 @@ def _hub_error(repo_id: str, exc: BaseException) -> Exception:
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, (hf_errors.GatedRepoError, hf_errors.RepositoryNotFoundError)):
-            # The hub answers 401 for private or gated repositories without a valid token.
-            return ModelAccessError(gated_message(repo_id))
+            return hub_status_error(repo_id, 401)
         # (LocalEntryNotFoundError is an HfHubHTTPError too, without a response.)
         if isinstance(cause, hf_errors.HfHubHTTPError) and cause.response is not None:
-            status = cause.response.status_code
-            if status in (401, 403):
-                return ModelAccessError(gated_message(repo_id))
-            if status == 404:
-                return ModelNotFoundError(f"{repo_id} or one of its files does not exist on the hub. Check the name.")
-            return NetworkError(f"Downloading {repo_id} failed: the hub answered HTTP {status}. Try again later.")
+            return hub_status_error(repo_id, cause.response.status_code)
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, hf_errors.LocalEntryNotFoundError):
         return NetworkError(

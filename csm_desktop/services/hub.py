@@ -18,12 +18,12 @@ from pathlib import Path
 from csm_desktop.engine.checkpoint import (
     DEFAULT_MODEL,
     MODEL_FILES,
-    gated_message,
     hub_cache_dir,
     hub_endpoint,
+    hub_status_error,
 )
 from csm_desktop.engine.codec import MIMI_FILE
-from csm_desktop.errors import CsmError, ModelAccessError, ModelNotFoundError, NetworkError
+from csm_desktop.errors import CsmError, ModelNotFoundError, NetworkError
 from csm_desktop.services.credentials import redact
 
 MIMI_REPO = "kyutai/moshiko-pytorch-bf16"
@@ -68,23 +68,15 @@ def _repo_dir(repo_id: str) -> Path:
     return _cache_root() / repo_folder_name(repo_id=repo_id, repo_type="model")
 
 
-def _http_error(repo_id: str, status: int | None) -> CsmError:
-    if status in (401, 403):
-        return ModelAccessError(gated_message(repo_id))
-    if status == 404:
-        return ModelNotFoundError(f"{repo_id} or one of its files does not exist on the hub. Check the name.")
-    return NetworkError(f"The Hugging Face hub answered HTTP {status} for {repo_id}. Try again later.")
-
-
 def _translate(repo_id: str, exc: Exception) -> CsmError:
     import requests
     from huggingface_hub import errors as hf_errors
 
     if isinstance(exc, (hf_errors.GatedRepoError, hf_errors.RepositoryNotFoundError)):
-        return ModelAccessError(gated_message(repo_id))
+        return hub_status_error(repo_id, 401)
     response = getattr(exc, "response", None)
     if isinstance(exc, (hf_errors.HfHubHTTPError, requests.HTTPError)) and response is not None:
-        return _http_error(repo_id, response.status_code)
+        return hub_status_error(repo_id, response.status_code)
     if isinstance(exc, (requests.Timeout, TimeoutError)):
         return NetworkError("The Hugging Face hub did not answer in time. Check your connection and try again.")
     return NetworkError(redact(f"The Hugging Face hub could not be reached ({type(exc).__name__}). "
@@ -195,7 +187,7 @@ def download(
                 if response.status_code == 416 and have == f.size:
                     pass  # already complete
                 elif response.status_code >= 400:
-                    raise _http_error(f.repo_id, response.status_code)
+                    raise hub_status_error(f.repo_id, response.status_code)
                 else:
                     if have and response.status_code != 206:  # the server ignored Range: start over
                         done -= have

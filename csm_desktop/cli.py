@@ -14,16 +14,26 @@ from csm_desktop.errors import CsmError, GenerationCancelled
 from csm_desktop.marker import AI_MARKER
 
 
+def _load_engine(args: argparse.Namespace):
+    """The local engine the command asks for, with the Hugging Face token from the environment
+    or the keyring; says so when it is the tiny test model."""
+    from csm_desktop.engine import load_csm_1b
+    from csm_desktop.services.credentials import get_secret
+
+    print(f"Loading {args.model} ...", file=sys.stderr)
+    engine = load_csm_1b(args.device, model=args.model, token=get_secret("huggingface"))
+    if engine.is_test_model:
+        print("Note: this is a tiny test model with random weights; its output is noise.", file=sys.stderr)
+    return engine
+
+
 def _say(args: argparse.Namespace) -> int:
     import torch
 
     from csm_desktop.audio import read_audio, write_audio
-    from csm_desktop.engine import Segment, load_csm_1b
+    from csm_desktop.engine import Segment
 
-    print(f"Loading {args.model} ...", file=sys.stderr)
-    gen = load_csm_1b(args.device, model=args.model, token=os.environ.get("HF_TOKEN"))
-    if gen.is_test_model:
-        print("Note: this is a tiny test model with random weights; its output is noise.", file=sys.stderr)
+    gen = _load_engine(args)
     context = []
     for clip, transcript, speaker in args.context or []:
         try:
@@ -104,7 +114,6 @@ def _render(args: argparse.Namespace) -> int:
     from csm_desktop.dialogue.export import ExportOptions, export_dialogue
     from csm_desktop.dialogue.render import Renderer
     from csm_desktop.dialogue.voices import VoiceLibrary
-    from csm_desktop.engine import load_csm_1b
 
     project, is_project = _open_for_render(Path(args.source))
     settings = project.settings
@@ -121,10 +130,7 @@ def _render(args: argparse.Namespace) -> int:
     if options.format not in ("wav", "flac"):
         raise CsmError(f"{output.name}: the output must end in .wav or .flac.")
 
-    print(f"Loading {args.model} ...", file=sys.stderr)
-    engine = load_csm_1b(args.device, model=args.model, token=os.environ.get("HF_TOKEN"))
-    if engine.is_test_model:
-        print("Note: this is a tiny test model with random weights; its output is noise.", file=sys.stderr)
+    engine = _load_engine(args)
     library = VoiceLibrary() if any(s.clip_ids for s in project.speakers) else None
     renderer = Renderer(project, engine, library)
     stop = threading.Event()
@@ -150,17 +156,13 @@ def _render(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import secrets
 
-    from csm_desktop.engine import load_csm_1b
     from csm_desktop.services.remote import EngineServer
 
     token = os.environ.get("CSM_SERVER_TOKEN")
     if not token:
         token = secrets.token_urlsafe(24)
         print(f"CSM_SERVER_TOKEN is not set; clients must send this token: {token}", file=sys.stderr)
-    print(f"Loading {args.model} ...", file=sys.stderr)
-    engine = load_csm_1b(args.device, model=args.model, token=os.environ.get("HF_TOKEN"))
-    if engine.is_test_model:
-        print("Note: this is a tiny test model with random weights; its output is noise.", file=sys.stderr)
+    engine = _load_engine(args)
     server = EngineServer(engine, token, args.host, args.port)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Warning: listening on {args.host}: other machines can reach this server.", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -21,17 +22,23 @@ def read_audio(path: str | os.PathLike, sample_rate: int) -> torch.Tensor:
         raise AudioFileError(f"{p} does not exist.")
     if p.is_dir():
         raise AudioFileError(f"{p} is a folder, not an audio file.")
+    return decode_audio(str(p), sample_rate, p.name)
+
+
+def decode_audio(source: str | BinaryIO, sample_rate: int, name: str) -> torch.Tensor:
+    """Audio from a file name or a file-like object (``name`` labels it in errors) as mono
+    float32 ``[samples]`` at ``sample_rate``."""
     try:
-        data, rate = sf.read(str(p), dtype="float32", always_2d=True)  # [T, C]
+        data, rate = sf.read(source, dtype="float32", always_2d=True)  # [T, C]
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
         raise AudioFileError(
-            f"{p.name} could not be read as audio ({exc}). Use a WAV, FLAC, OGG or MP3 file."
+            f"{name} could not be read as audio ({exc}). Use a WAV, FLAC, OGG or MP3 file."
         ) from None
     if data.shape[0] == 0:
-        raise AudioFileError(f"{p.name} contains no audio.")
+        raise AudioFileError(f"{name} contains no audio.")
     mono = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if not torch.isfinite(mono).all():
-        raise AudioFileError(f"{p.name} contains invalid samples (NaN or infinity).")
+        raise AudioFileError(f"{name} contains invalid samples (NaN or infinity).")
     if rate != sample_rate:
         mono = AF.resample(mono, rate, sample_rate)
     return mono.contiguous()

@@ -13,6 +13,7 @@ Response, in Cerebrium's envelope::
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import io
 import json
@@ -28,9 +29,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio.functional as AF
 
-from csm_desktop.errors import CsmError, NetworkError
+from csm_desktop.audio import decode_audio
+from csm_desktop.errors import AudioFileError, CsmError, NetworkError
 from csm_desktop.services.credentials import redact
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -54,12 +55,11 @@ def encode_wav(audio: torch.Tensor, sample_rate: int) -> str:
 def decode_wav(data: str, sample_rate: int) -> torch.Tensor:
     """Base64 audio (any format soundfile reads) -> mono float32 at ``sample_rate``."""
     try:
-        raw = base64.b64decode(data, validate=True)
-        audio, rate = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True)
-    except Exception as exc:  # binascii.Error, LibsndfileError, ...
-        raise RequestError(400, f"audio_data is not base64-encoded audio ({type(exc).__name__}).") from None
-    mono = torch.from_numpy(np.ascontiguousarray(audio.mean(axis=1)))
-    return AF.resample(mono, rate, sample_rate) if rate != sample_rate else mono
+        return decode_audio(io.BytesIO(base64.b64decode(data, validate=True)), sample_rate, "audio_data")
+    except (binascii.Error, ValueError):
+        raise RequestError(400, "audio_data is not base64-encoded.") from None
+    except AudioFileError as exc:
+        raise RequestError(400, str(exc)) from None
 
 
 def _number(payload: dict, name: str, kind, default, low, high):

@@ -30,6 +30,7 @@ from csm_desktop.dialogue.voices import VoiceLibrary
 from csm_desktop.errors import CsmError
 from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
+from csm_desktop.ui import gc_guard
 from csm_desktop.ui.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, TakesPanel
@@ -51,6 +52,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         # The engine thread runs Python between torch calls; a shorter GIL switch interval
         # (default 5 ms) lets the event loop in quickly, so the window never stutters.
         sys.setswitchinterval(0.0005)
+        gc_guard.acquire()  # the engine thread must never run the collector over Qt objects
         self.settings = settings or Settings.load()
         self.library = library or VoiceLibrary()
         self.engine_factory = engine_factory
@@ -400,4 +402,5 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
             return
         self.player.stop()
         self.workers.close()
+        gc_guard.release()
         event.accept()

@@ -68,6 +68,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
+        w.engine_ready.connect(lambda _engine: gc_guard.freeze())
         self._live_audio = False
         self._playing_key: str | None = None
         self._job_started = 0.0

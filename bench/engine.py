@@ -1,20 +1,23 @@
 """Engine benchmark: our generator against transformers' CSM on the same weights.
 
-    python bench/engine.py cpu [--frames 50] [--repeats 3]
-        Tiny checkpoint on the CPU: frames per second of our ``generate_codes`` and of
+    python bench/engine.py cpu [--frames 50] [--repeats 3] [--compile]
+        Tiny checkpoint on the CPU: frames per second of our ``generate_codes`` (eager, and
+        with --compile the inductor-compiled frame step, after its warm-up) and of
         transformers' ``generate`` (greedy, same frame count, same codes), side by side.
 
-    python bench/engine.py gpu [--frames 125] [--context-s 10]
+    python bench/engine.py gpu [--frames 125] [--context-s 10] [--compile]
         Full-size CSM-1B architecture with random bf16 weights on CUDA: real-time factor
-        (generation time / audio duration) and time to first audio chunk, ours and transformers'
-        (static cache, compiled), one run.
+        (generation time / audio duration) and time to first audio chunk of ``stream`` for each
+        frame-step mode (eager, CUDA graph, and with --compile compiled + graph), the warm-up
+        each mode costs at load, and transformers' (static cache, which ``generate`` compiles).
 
-Prints a Markdown table row block that can be pasted into bench/RESULTS.md.
+Prints a Markdown block that can be pasted into bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import statistics
 import sys
@@ -48,15 +51,22 @@ def machine() -> str:
     return f"{platform.system()} {cpu}, {threads} torch threads{gpu}, torch {torch.__version__}"
 
 
-def bench_cpu(frames: int, repeats: int) -> None:
+def bench_cpu(frames: int, repeats: int, compiled: bool) -> None:
     import transformers
 
     transformers.logging.set_verbosity_error()
 
+    engines, warm = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        ours = load_csm_1b("cpu", model=make_tiny_checkpoint(Path(tmp) / "o", seed=0))
+        folder = make_tiny_checkpoint(Path(tmp) / "o", seed=0)
+        for accel in ("off", "compile") if compiled else ("off",):
+            t = time.perf_counter()
+            engines[accel] = load_csm_1b("cpu", model=folder, accel=accel)
+            engines[accel].warm_up((1,))
+            warm[accel] = time.perf_counter() - t
         hf_dir = make_tiny_checkpoint(Path(tmp) / "t", seed=0, format="transformers")
         hf = transformers.CsmForConditionalGeneration.from_pretrained(hf_dir, dtype=torch.float32).eval()
+    ours = engines["off"]
     g = torch.Generator().manual_seed(0)
     audio = torch.randn(ours.codec.frame_size * 25, generator=g) * 0.1  # 2 s of context
     codes = ours.encode_audio(audio)
@@ -64,30 +74,34 @@ def bench_cpu(frames: int, repeats: int) -> None:
     inputs = transformers_inputs(hf, ours, CONTEXT_TEXT, audio, codes, LINE_TEXT)
     ms = frames * ours.frame_ms
 
-    def run_ours():
-        return ours.generate_codes(LINE_TEXT, 1, ctx, max_audio_length_ms=ms, topk=1)
-
     def run_hf():
         out = hf.generate(**inputs, max_new_tokens=frames, do_sample=False, depth_decoder_do_sample=False,
                           suppress_tokens=INVALID, depth_decoder_suppress_tokens=INVALID)
         return out[0].T
 
-    assert torch.equal(run_ours(), run_hf()), "ours and transformers disagree: the comparison would be unfair"
-    times = {"ours": [], "transformers": []}
-    for _ in range(repeats):
-        for name, fn in (("ours", run_ours), ("transformers", run_hf)):
+    runs = {f"ours, {'eager' if a == 'off' else 'compiled'}": functools.partial(
+        e.generate_codes, LINE_TEXT, 1, ctx, max_audio_length_ms=ms, topk=1) for a, e in engines.items()}
+    runs[f"transformers {transformers.__version__}"] = run_hf
+    reference = run_hf()
+    for name, fn in runs.items():
+        assert torch.equal(fn(), reference), f"{name} and transformers disagree: the comparison would be unfair"
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):  # interleaved, so that the machine's drift hits every engine alike
+        for name, fn in runs.items():
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
     fps = {k: frames / statistics.median(v) for k, v in times.items()}
+    base = fps[f"transformers {transformers.__version__}"]
     print(f"## CPU, tiny checkpoint ({date.today()}, {machine()})\n")
-    print(f"Greedy, {frames} frames after a 2 s context, median of {repeats} runs, identical codes.\n")
-    print("| engine | frames/s | speed-up |\n|---|---|---|")
-    print(f"| ours (csm_desktop) | {fps['ours']:.1f} | {fps['ours'] / fps['transformers']:.2f}x |")
-    print(f"| transformers {transformers.__version__} | {fps['transformers']:.1f} | 1.00x |")
+    print(f"Greedy, {frames} frames after a 2 s context, median of {repeats} interleaved runs, identical codes.\n")
+    print("| engine | frames/s | vs transformers | load + warm-up (s) |\n|---|---|---|---|")
+    for (name, value), accel in zip(fps.items(), [*engines, None]):
+        load = f"{warm[accel]:.1f}" if accel else "-"
+        print(f"| {name} | {value:.1f} | {value / base:.2f}x | {load} |")
 
 
-def bench_gpu(frames: int, context_s: float) -> None:
+def bench_gpu(frames: int, context_s: float, compiled: bool) -> None:
     import transformers
     from moshi.models import loaders
 
@@ -114,32 +128,37 @@ def bench_gpu(frames: int, context_s: float) -> None:
         tiny = make_tiny_checkpoint(Path(tmp) / "tok", seed=0)
         tokenizer = TextTokenizer.from_folder(tiny)
     mimi = loaders.get_mimi(None, device=device, num_codebooks=32)
-    codec = MimiCodec(mimi, device, "random-full-mimi")
-    ours = Generator(model, tokenizer, codec, model_id="random-csm-1b", is_test_model=True)
 
     audio = torch.randn(int(context_s * 24000)) * 0.1
-    codes = ours.encode_audio(audio)
-    ctx = [Segment(0, CONTEXT_TEXT, codes=codes)]
-    ms = frames * ours.frame_ms
-    audio_s = frames * ours.frame_ms / 1000
+    ms = frames * 80
 
-    def run_stream(gen_fn):
+    def run_stream(gen):
         sync(device)
         t0 = time.perf_counter()
-        first = None
-        n = 0
-        for _ in gen_fn():
-            n += 1
+        first, samples = None, 0
+        for chunk in gen.stream(LINE_TEXT, 1, ctx, max_audio_length_ms=ms, seed=0):
+            samples += chunk.numel()  # chunks arrive on the CPU: the device has finished them
             if first is None:
-                sync(device)
                 first = time.perf_counter() - t0
-        sync(device)
-        return time.perf_counter() - t0, first, n
+        total = time.perf_counter() - t0
+        return total / (samples / 24000), first, samples // 1920
 
-    stream = lambda: ours.stream(LINE_TEXT, 1, ctx, max_audio_length_ms=ms, seed=0)  # noqa: E731
-    run_stream(stream)  # warm-up
-    total, first, n = run_stream(stream)
-    rows = [("ours (csm_desktop, eager)", total / (n * ours.frame_ms / 1000), first * 1000)]
+    rows = []
+    ctx = None
+    for accel in ("off", "graph", "compile") if compiled else ("off", "graph"):
+        codec = MimiCodec(mimi, device, "random-full-mimi")
+        ours = Generator(model, tokenizer, codec, model_id="random-csm-1b", is_test_model=True, accel=accel)
+        if ctx is None:
+            ctx = [Segment(0, CONTEXT_TEXT, codes=ours.encode_audio(audio))]
+        sync(device)
+        t = time.perf_counter()
+        ours.warm_up()
+        sync(device)
+        warm = time.perf_counter() - t
+        run_stream(ours)  # first use: lazy initialisations outside the graphs
+        rtf, first, n = run_stream(ours)
+        mode = {"off": "eager", "graph": "CUDA graph", "compile": "compiled + CUDA graph"}[ours.accel]
+        rows.append((f"ours (csm_desktop), {mode}", rtf, first * 1000, n, f"{warm:.1f}"))
 
     hf_cfg = transformers.CsmConfig(codec_config={"model_type": "mimi", "upsample_groups": 512})
     hf = transformers.CsmForConditionalGeneration(hf_cfg).to(device, torch.bfloat16).eval()
@@ -147,9 +166,9 @@ def bench_gpu(frames: int, context_s: float) -> None:
     hf.generation_config.max_new_tokens = None
     hf.generation_config.cache_implementation = "static"
     hf.depth_decoder.generation_config.cache_implementation = "static"
-    inputs = transformers_inputs(hf, ours, CONTEXT_TEXT, audio, codes, LINE_TEXT, device)
+    inputs = transformers_inputs(hf, ours, CONTEXT_TEXT, audio, ctx[0].codes, LINE_TEXT, device)
 
-    class FirstChunk:
+    class FirstFrame:
         """generate() puts the prompt first, then each frame's codes."""
 
         def __init__(self):
@@ -165,23 +184,30 @@ def bench_gpu(frames: int, context_s: float) -> None:
             pass
 
     def run_hf():
-        streamer = FirstChunk()
+        streamer = FirstFrame()
         sync(device)
         t0 = time.perf_counter()
-        hf.generate(**inputs, max_new_tokens=frames, do_sample=True, depth_decoder_do_sample=True, top_k=50,
-                    depth_decoder_top_k=50, temperature=0.9, depth_decoder_temperature=0.9, streamer=streamer)
+        out = hf.generate(**inputs, max_new_tokens=frames, do_sample=True, depth_decoder_do_sample=True, top_k=50,
+                          depth_decoder_top_k=50, temperature=0.9, depth_decoder_temperature=0.9, streamer=streamer)
         sync(device)
-        return time.perf_counter() - t0, (streamer.t or t0) - t0
+        n = out.shape[1] if out.ndim == 3 else frames
+        return (time.perf_counter() - t0) / (n * 0.08), (streamer.t or t0) - t0, n
 
     run_hf()  # warm-up and compilation
-    hf_total, hf_first = run_hf()
-    # transformers decodes audio only at the end: its first audio is first codes + a Mimi decode.
-    rows.append((f"transformers {transformers.__version__} (static cache, compiled)", hf_total / audio_s, hf_first * 1000))
+    rtf, first, n = run_hf()
+    compiled_hf = "compiled" if getattr(hf, "_compiled_call", None) is not None else "NOT compiled"
+    # transformers decodes audio only at the end: its first audio is at least its first frame.
+    rows.append((f"transformers {transformers.__version__} (static cache, {compiled_hf}; first frame, no Mimi)",
+                 rtf, first * 1000, n, "-"))
     print(f"## GPU, full-size CSM-1B architecture, random bf16 weights ({date.today()}, {machine()})\n")
-    print(f"Batch 1, {context_s:.0f} s of audio context, {frames} frames ({audio_s:.1f} s) generated, sampling top-k 50.\n")
-    print("| engine | RTF (lower is better) | time to first audio (ms) |\n|---|---|---|")
-    for name, rtf, ttfa in rows:
-        print(f"| {name} | {rtf:.3f} | {ttfa:.0f} |")
+    print(f"Batch 1, {context_s:.0f} s of audio context, up to {frames} frames ({frames * 0.08:.1f} s) streamed, "
+          "sampling top-k 50, temperature 0.9, one timed run after a warm-up run.\n")
+    print("| engine | RTF (lower is better) | time to first audio (ms) | frames | warm-up at load (s) |")
+    print("|---|---|---|---|---|")
+    for name, rtf, ttfa, n, warm in rows:
+        print(f"| {name} | {rtf:.3f} | {ttfa:.0f} | {n} | {warm} |")
+    ours_best = min(r[1] for r in rows[:-1])
+    print(f"\nBest of ours against transformers: {rows[-1][1] / ours_best:.2f}x.")
 
 
 def main() -> None:
@@ -190,11 +216,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--context-s", type=float, default=10.0)
+    parser.add_argument("--compile", action="store_true", help="also measure the compiled frame step")
     args = parser.parse_args()
     if args.mode == "cpu":
-        bench_cpu(args.frames or 50, args.repeats)
+        bench_cpu(args.frames or 50, args.repeats, args.compile)
     else:
-        bench_gpu(args.frames or 125, args.context_s)
+        bench_gpu(args.frames or 125, args.context_s, args.compile)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from csm_desktop import __version__
 from csm_desktop.errors import CsmError, GenerationCancelled
-
 from csm_desktop.marker import AI_MARKER
+from csm_desktop.settings import ACCELS
 
 
 def _load_engine(args: argparse.Namespace):
@@ -21,7 +21,7 @@ def _load_engine(args: argparse.Namespace):
     from csm_desktop.services.credentials import get_secret
 
     print(f"Loading {args.model} ...", file=sys.stderr)
-    engine = load_csm_1b(args.device, model=args.model, token=get_secret("huggingface"))
+    engine = load_csm_1b(args.device, model=args.model, token=get_secret("huggingface"), accel=args.accel)
     if engine.is_test_model:
         print("Note: this is a tiny test model with random weights; its output is noise.", file=sys.stderr)
     return engine
@@ -198,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a voice clip, its transcript and its speaker id (repeatable)")
     say.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
     say.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    say.add_argument("--accel", choices=ACCELS, default="auto",
+                     help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")
     say.add_argument("--seed", type=int, default=None)
     say.add_argument("--temperature", type=float, default=0.9)
     say.add_argument("--topk", type=int, default=50)
@@ -210,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, help="the dialogue as .wav or .flac")
     render.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
     render.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    render.add_argument("--accel", choices=ACCELS, default="auto",
+                     help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")
     render.add_argument("--subtitles", action="append", metavar="OUT.srt|OUT.vtt", help="subtitles (repeatable)")
     render.add_argument("--stems", metavar="DIR", help="write per-line and per-speaker stems into DIR")
     render.add_argument("--max-line-ms", type=int, default=None, dest="max_line_ms")
@@ -223,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
     serve.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    serve.add_argument("--accel", choices=ACCELS, default="auto",
+                     help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")
     serve.set_defaults(func=_serve)
     return parser
 

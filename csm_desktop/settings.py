@@ -14,12 +14,16 @@ from csm_desktop.paths import config_dir
 SCHEMA_VERSION = 1
 ENGINES = ("local", "remote")
 DEVICES = ("auto", "cuda", "mps", "cpu")
+# How the engine runs each frame: auto (a CUDA graph on CUDA, plain eager elsewhere), off,
+# graph (CUDA only) or compile (torch.compile; slow first start). See engine/step.py.
+ACCELS = ("auto", "off", "graph", "compile")
 
 
 @dataclass
 class Settings:
     engine: str = "local"  # "local" or "remote" (Cerebrium or `csm-desktop serve`)
     device: str = "auto"
+    accel: str = "auto"
     model: str = "sesame/csm-1b"  # hub repository id or local folder
     remote_url: str = ""
     gemini_model: str = "gemini-2.5-flash"
@@ -60,6 +64,8 @@ class Settings:
                 settings.engine = "local"
             if settings.device not in DEVICES:
                 settings.device = "auto"
+            if settings.accel not in ACCELS:
+                settings.accel = "auto"
             return settings
         except (OSError, ValueError, UnicodeDecodeError):
             path.replace(path.with_name("settings.json.bad"))

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from csm_desktop.settings import Settings  # noqa: E402
 from csm_desktop.ui.main_window import MainWindow  # noqa: E402
+from csm_desktop.ui.settings_dialog import SettingsDialog  # noqa: E402
 from fakes.engine import FakeEngine  # noqa: E402
 
 SCRIPT = """# Episode 12: the coffee machine
@@ -92,6 +93,11 @@ def main() -> None:
     window.editor.select_utterance(1)
     pump(app, 0.3)
     window.grab().save(str(out / f"finished{suffix}.png"))
+    dialog = SettingsDialog(window, window.settings)
+    dialog.show()
+    pump(app, 0.3)
+    dialog.grab().save(str(out / f"settings{suffix}.png"))
+    dialog.reject()
     window.dirty = False
     window.close()
     print(f"Wrote {', '.join(p.name for p in sorted(out.glob('*.png')))} to {out}")

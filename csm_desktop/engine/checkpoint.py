@@ -228,7 +228,6 @@ def load_model(folder: Path, device: torch.device, dtype: torch.dtype) -> CsmMod
         model.load_state_dict(state, assign=True, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f"The weights in {folder} do not fit its config.json: {exc}") from exc
-    model.codebook_offsets = torch.arange(cfg.audio_num_codebooks, device=device) * cfg.audio_vocab_size
     model.eval().requires_grad_(False)
     model.setup_caches(batch=1)
     return model

@@ -26,6 +26,9 @@ class MimiCodec:
         self.frame_size = int(mimi.frame_size)
         self.num_codebooks = int(mimi.num_codebooks)
         self.cardinality = int(mimi.cardinality)
+        # moshi CUDA-graphs Mimi's streaming decoder on CUDA; the engine's speed-up switch
+        # turns that off together with its own graphs.
+        self.use_graphs = True
 
     @torch.inference_mode()
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
@@ -50,8 +53,12 @@ class MimiCodec:
             yield
 
     def decode_step(self, codes: torch.Tensor) -> torch.Tensor:
-        """Decode the next ``[num_codebooks, n]`` frames inside :meth:`streaming`."""
-        with torch.inference_mode():
+        """Decode the next ``[num_codebooks, n]`` frames inside :meth:`streaming` (on CUDA, with
+        graphs on, every call of one streaming block must pass the same ``n``)."""
+        from moshi.utils.compile import no_cuda_graph
+
+        graphs = contextlib.nullcontext() if self.use_graphs else no_cuda_graph()
+        with torch.inference_mode(), graphs:
             return self.mimi.decode(codes.to(self.device).unsqueeze(0))[0, 0].float().cpu()
 
 

@@ -12,7 +12,8 @@ import torch
 from csm_desktop.engine.checkpoint import DEFAULT_MODEL, load_model, resolve_model_folder
 from csm_desktop.engine.codec import MimiCodec, load_mimi
 from csm_desktop.engine.model import CsmModel
-from csm_desktop.engine.sampling import sample_topk
+from csm_desktop.engine.sampling import sampling_key
+from csm_desktop.engine.step import EndWatch, FrameStep, resolve_accel
 from csm_desktop.engine.tokenizer import TextTokenizer
 from csm_desktop.errors import (
     CheckpointError,
@@ -71,6 +72,7 @@ class Generator:
         *,
         model_id: str,
         is_test_model: bool = False,
+        accel: str | None = "auto",
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -85,6 +87,26 @@ class Generator:
         self._lock = threading.Lock()
         # Ids past the codec's cardinality exist in the model's vocabulary but not in Mimi's.
         self._valid_vocab = min(codec.cardinality, model.cfg.audio_vocab_size)
+        self._step = FrameStep(model, self._valid_vocab, resolve_accel(accel, self.device))
+        codec.use_graphs = self.accel != "off"
+        # On CUDA the host learns that a frame ended the audio one frame late, so it never
+        # waits for the frame it has just queued; the extra frame is thrown away.
+        self._end_lag = 1 if self.device.type == "cuda" else 0
+
+    @property
+    def accel(self) -> str:
+        """How frames run: ``"off"`` (eager), ``"graph"`` (CUDA graph) or ``"compile"``."""
+        return self._step.accel
+
+    def warm_up(self, topks: tuple[int, ...] = (50, 1)) -> None:
+        """Capture or compile the frame step for these top-k values and run the codec once, so
+        the first line does not pay for it. Eager CPU/MPS engines have nothing to prepare."""
+        if self.accel == "off":
+            return
+        with self._lock, torch.inference_mode(), _device_errors():
+            self._step.warm_up(topks)
+            with self.codec.streaming():
+                self.codec.decode_step(torch.zeros(self.num_codebooks, 1, dtype=torch.long))
 
     # ----- prompt -------------------------------------------------------------------------
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
@@ -156,7 +178,8 @@ class Generator:
         seed: int | None,
         should_stop: Callable[[], bool] | None,
     ) -> Iterator[torch.Tensor]:
-        """Yield frames of codes ``[num_codebooks]`` until the end-of-audio frame."""
+        """Yield frames of codes ``[num_codebooks]`` until the end-of-audio frame (views into the
+        frame step's buffer, valid until the next generation starts)."""
         stop = should_stop or (lambda: False)
         tokens, mask = self.build_prompt(text, speaker, context)
         n_prompt, n_frames = tokens.shape[0], self.max_frames(max_audio_length_ms)
@@ -168,30 +191,20 @@ class Generator:
                 f"the model's {self.max_seq_len}. Drop {excess} positions of context, or ask for shorter audio.",
                 excess=excess,
             )
-        rng = torch.Generator(device=self.device)
-        if seed is None:
-            rng.seed()
-        else:
-            rng.manual_seed(int(seed))
-
-        model = self.model
+        model, step = self.model, self._step
         if not self._lock.acquire(blocking=False):
             raise CsmError("This engine is already generating. Wait for it to finish, or stop it first.")
         try:
-            frame = None
-            for temp, k in ((temperature, topk), (min(temperature, RETRY_TEMPERATURE), min(topk, RETRY_TOPK))):
+            with torch.inference_mode(), _device_errors():
+                embeds = model.embed_prompt(tokens[None], mask[None])  # [1, T, D]
+            retry = (min(temperature, RETRY_TEMPERATURE), min(topk, RETRY_TOPK))
+            for attempt, (temp, k) in enumerate(((temperature, topk), retry)):
                 if stop():
                     return
-
-                def sample(logits, _codebook, temp=temp, k=k):
-                    return sample_topk(logits, k, temp, rng)
-
                 with torch.inference_mode(), _device_errors():
-                    embeds = model.embed_prompt(tokens[None], mask[None])
-                    pos = torch.arange(n_prompt, device=self.device)
-                    h = model.backbone_step(embeds, pos, kv_len=n_prompt)
-                    frame = model.decode_frame(h, sample, self._valid_vocab)[0]
-                    ended = bool((frame == 0).all())
+                    step.start(embeds, sampling_key(seed, attempt), temp, k)
+                    p = step.run()
+                    ended = bool(step.ended[p])  # the one wait for the device: retry or not
                 if not ended:
                     break
             else:
@@ -199,17 +212,25 @@ class Generator:
                     "The model ended this line before saying anything, twice. Rephrase the line, "
                     "change its voice clip, or try another seed."
                 )
-            yield frame
-            for i in range(1, n_frames):
+            yield step.codes[p]
+            watch = EndWatch(step, self._end_lag)
+            for _ in range(1, n_frames):
                 if stop():
                     return
                 with torch.inference_mode(), _device_errors():
-                    p = n_prompt + i - 1
-                    h = model.backbone_step(model.embed_frame(frame[None]), torch.tensor([p], device=self.device), kv_len=p + 1)
-                    frame = model.decode_frame(h, sample, self._valid_vocab)[0]
-                    if bool((frame == 0).all()):
+                    watch.push(step.run())
+                while watch.due():
+                    with _device_errors():
+                        p, ended = watch.pop()
+                    if ended:
                         return
-                yield frame
+                    yield step.codes[p]
+            while len(watch) and not stop():
+                with _device_errors():
+                    p, ended = watch.pop()
+                if ended:
+                    return
+                yield step.codes[p]
         finally:
             self._lock.release()
 
@@ -293,7 +314,12 @@ class _device_errors:
 
 
 def load_csm_1b(
-    device: str | torch.device | None = None, *, model: str | Path = DEFAULT_MODEL, token: str | None = None
+    device: str | torch.device | None = None,
+    *,
+    model: str | Path = DEFAULT_MODEL,
+    token: str | None = None,
+    accel: str | None = "auto",
+    warm_up: bool = True,
 ) -> Generator:
     """Load CSM-1B from a hub repository id or a local folder (either checkpoint layout).
 
@@ -301,6 +327,9 @@ def load_csm_1b(
         device: ``"cuda"``, ``"mps"``, ``"cpu"``, or None for the best available.
         model: hub repository id (downloaded with ``token``) or a local model folder.
         token: Hugging Face access token for the gated repository.
+        accel: ``"auto"`` (CUDA graph on CUDA, eager elsewhere), ``"off"``, ``"graph"`` or
+            ``"compile"``; the ``CSM_DESKTOP_ACCEL`` environment variable overrides it.
+        warm_up: prepare the frame step (graph capture, compilation) before returning.
     """
     dev = pick_device(device)
     folder = resolve_model_folder(model, token)
@@ -312,4 +341,7 @@ def load_csm_1b(
             f"The codec has {codec.num_codebooks} codebooks but the model expects {csm.cfg.audio_num_codebooks}."
         )
     tokenizer = TextTokenizer.from_folder(folder)
-    return Generator(csm, tokenizer, codec, model_id=str(model), is_test_model=csm.cfg.test_model)
+    gen = Generator(csm, tokenizer, codec, model_id=str(model), is_test_model=csm.cfg.test_model, accel=accel)
+    if warm_up:
+        gen.warm_up()
+    return gen

@@ -174,10 +174,13 @@ class CsmModel(nn.Module):
             torch.arange(cfg.audio_num_codebooks) * cfg.audio_vocab_size,
             persistent=False,
         )
+        self.register_buffer("decoder_positions", torch.arange(cfg.audio_num_codebooks), persistent=False)
 
     def setup_caches(self, batch: int = 1) -> None:
         dtype, device = self.projection.weight.dtype, self.projection.weight.device
-        self.codebook_offsets = self.codebook_offsets.to(device)
+        n = self.cfg.audio_num_codebooks  # index buffers made here: a meta-built model has none
+        self.codebook_offsets = torch.arange(n, device=device) * self.cfg.audio_vocab_size
+        self.decoder_positions = torch.arange(n, device=device)
         self.backbone.setup_caches(batch, self.cfg.backbone.max_seq_len, dtype, device)
         # Depth decoder positions: the backbone state, then codebooks 0..N-2.
         self.decoder.setup_caches(batch, self.cfg.audio_num_codebooks, dtype, device)
@@ -202,17 +205,20 @@ class CsmModel(nn.Module):
         ``sample(logits [B, V], codebook) -> [B]`` picks each code. Only the first
         ``valid_vocab`` logits are computed: ids past the codec's cardinality (CSM's 2048-2050
         padding/special rows) cannot be decoded by Mimi, so audio never contains them.
+
+        Shapes are static (the decoder attends over its whole 32-position cache, masked), so
+        the frame can be captured in a CUDA graph when ``sample`` can.
         """
         n = self.cfg.audio_num_codebooks
         c0 = sample(F.linear(last_h, self.codebook0_head.weight[:valid_vocab]), 0)  # [B]
         codes = [c0]
         x = torch.stack([last_h, self.audio_embeddings(c0)], dim=1)  # [B, 2, Db]
-        pos = torch.arange(2, device=last_h.device)
+        pos = self.decoder_positions[:2]
         for i in range(1, n):
-            h = self.decoder(self.projection(x), pos, kv_len=i + 1)[:, -1]  # [B, Dd]
+            h = self.decoder(self.projection(x), pos)[:, -1]  # [B, Dd]
             ci = sample(h @ self.audio_head[i - 1, :, :valid_vocab], i)
             codes.append(ci)
             if i < n - 1:
                 x = self.audio_embeddings(ci + self.codebook_offsets[i]).unsqueeze(1)
-                pos = pos[-1:] + 1
+                pos = self.decoder_positions[i + 1 : i + 2]
         return torch.stack(codes, dim=1)

@@ -1,22 +1,69 @@
-"""Top-k sampling without host synchronisation."""
+"""Top-k sampling that a CUDA graph can hold: no host synchronisation, no generator state.
+
+The random numbers are a counter-based hash of (key, position, index), computed with integer
+tensor ops: a frame's noise depends only on the seed and where the frame sits, so the same
+seed gives the same codes on every device and whether or not the step is graphed or compiled,
+and nothing has to be re-seeded inside a captured graph.
+"""
 
 from __future__ import annotations
 
+import random
+
 import torch
 
+_MASK32 = 0xFFFFFFFF
 
-def sample_topk(
-    logits: torch.Tensor, topk: int, temperature: float, generator: torch.Generator | None
-) -> torch.Tensor:
-    """Sample ids ``[B]`` from logits ``[B, V]``; ``topk=1`` (or temperature 0) is greedy.
 
-    Uses the exponential-race trick (argmax of p / Exp(1)) instead of ``torch.multinomial``,
-    which would synchronise with the host.
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash on int64 tensors holding values in ``[0, 2**32)``.
+
+    xorshift-multiply rounds (the shape of Wellons' "lowbias32"), with multipliers below 2**31
+    so that no product leaves int64.
     """
-    if topk <= 1 or temperature <= 0:
+    x = x ^ (x >> 16)
+    x = (x * 0x21F0AAAD) & _MASK32
+    x = x ^ (x >> 15)
+    x = (x * 0x735A2D97) & _MASK32
+    return x ^ (x >> 15)
+
+
+def sampling_key(seed: int | None, attempt: int = 0) -> int:
+    """A 32-bit key for :func:`gumbel_noise` from a user seed (None: a fresh random one)."""
+    if seed is None:
+        return random.getrandbits(32)
+    x = torch.tensor([(int(seed) ^ (int(seed) >> 32)) & _MASK32], dtype=torch.long)
+    x = _mix32((_mix32(x) + attempt * 0x632BE5AB) & _MASK32)
+    return int(x)
+
+
+def gumbel_noise(key: torch.Tensor, position: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """Standard Gumbel noise ``[rows, cols]`` (float32) for one frame.
+
+    Args:
+        key: int64 scalar tensor from :func:`sampling_key`.
+        position: int64 ``[1]`` tensor, the frame's position in the sequence.
+    """
+    stream = _mix32((key + position * 0x9E3779B1) & _MASK32)  # [1]
+    index = torch.arange(rows * cols, device=position.device, dtype=torch.long)
+    bits = _mix32((_mix32(index) + stream) & _MASK32) >> 8  # 24 uniform bits
+    u = (bits.float() + 0.5) * (1.0 / (1 << 24))  # (0, 1), never 0 or 1
+    return (-torch.log(-torch.log(u))).view(rows, cols)
+
+
+def pick_codes(
+    logits: torch.Tensor, topk: int, temperature: torch.Tensor | float, noise: torch.Tensor | None
+) -> torch.Tensor:
+    """Ids ``[B]`` from logits ``[B, V]``: greedy when ``topk <= 1`` or ``noise`` is None, else a
+    top-k sample at ``temperature`` by the Gumbel-max trick (argmax of logits / T + Gumbel noise,
+    which draws from the softmax without a multinomial call that would synchronise with the host).
+
+    Args:
+        noise: ``[V]`` or ``[B, V]`` Gumbel noise, see :func:`gumbel_noise`.
+    """
+    if topk <= 1 or noise is None:
         return logits.argmax(dim=-1)
-    logits = logits.float() / temperature
-    kth = torch.topk(logits, min(topk, logits.shape[-1]), dim=-1).values[..., -1:]
-    probs = torch.softmax(logits.masked_fill(logits < kth, float("-inf")), dim=-1)
-    race = torch.empty_like(probs).exponential_(1, generator=generator)
-    return torch.argmax(probs / race, dim=-1)
+    scores = logits.float() / temperature
+    kth = torch.topk(scores, min(topk, scores.shape[-1]), dim=-1).values[..., -1:]
+    scores = scores.masked_fill(scores < kth, float("-inf")) + noise
+    return scores.argmax(dim=-1)

@@ -21,4 +21,4 @@ def open_engine(settings: Settings):
     from csm_desktop.engine import load_csm_1b
 
     device = None if settings.device == "auto" else settings.device
-    return load_csm_1b(device, model=settings.model, token=get_secret("huggingface"))
+    return load_csm_1b(device, model=settings.model, token=get_secret("huggingface"), accel=settings.accel)

@@ -22,6 +22,13 @@ from PySide6.QtWidgets import (
 from csm_desktop.services import credentials
 from csm_desktop.settings import DEVICES, Settings
 
+ACCEL_LABELS = (
+    ("Automatic (CUDA graphs on NVIDIA GPUs)", "auto"),
+    ("Off (plain PyTorch)", "off"),
+    ("CUDA graphs", "graph"),
+    ("Compile (slow first start)", "compile"),
+)
+
 
 def detected_devices() -> str:
     import torch
@@ -66,6 +73,14 @@ class SettingsDialog(QDialog):
         self.device.setCurrentText(settings.device)
         form.addRow("Device", self.device)
         form.addRow("", QLabel(detected_devices()))
+        self.accel = QComboBox()
+        for label, value in ACCEL_LABELS:
+            self.accel.addItem(label, value)
+        self.accel.setCurrentIndex(max(0, self.accel.findData(settings.accel)))
+        self.accel.setToolTip("How each audio frame runs. Graphs and compilation make NVIDIA GPUs several times\n"
+                              "faster; turn them off if generation fails on your GPU. Compiling takes a few minutes\n"
+                              "the first time the model loads.")
+        form.addRow("Speed-up", self.accel)
         self.model = QLineEdit(settings.model)
         self.model.setPlaceholderText("sesame/csm-1b, or a folder with config.json and model.safetensors")
         browse = QPushButton("Folder…")
@@ -130,9 +145,10 @@ class SettingsDialog(QDialog):
     def apply(self) -> bool:
         """Store the edited settings and secrets. Returns whether the engine must be reloaded."""
         s = self.settings
-        before = (s.engine, s.device, s.model, s.remote_url)
+        before = (s.engine, s.device, s.accel, s.model, s.remote_url)
         s.engine = self.engine.currentData()
         s.device = self.device.currentText()
+        s.accel = self.accel.currentData()
         s.model = self.model.text().strip() or "sesame/csm-1b"
         s.remote_url = self.remote_url.text().strip()
         s.temperature = self.temperature.value()
@@ -152,4 +168,4 @@ class SettingsDialog(QDialog):
             s.save()
         except OSError as exc:
             self.messages.append(f"The settings could not be saved ({exc}); they apply until you quit.")
-        return before != (s.engine, s.device, s.model, s.remote_url) or secrets_changed
+        return before != (s.engine, s.device, s.accel, s.model, s.remote_url) or secrets_changed

@@ -88,7 +88,9 @@ def test_render_killed_midway_resumes_with_finished_takes(tiny_folder, tmp_path)
 
 
 def test_ctrl_c_stops_cleanly_and_saves_finished_takes(tiny_folder, tmp_path):
-    project = Project.new("\n".join(f"Bob: Sentence {i}." for i in range(6)))
+    # Enough lines that the render cannot finish between the first take and the signal, even
+    # on a loaded machine (it did once with 6 lines while pip ran beside it).
+    project = Project.new("\n".join(f"Bob: Sentence {i}." for i in range(40)))
     project.settings.max_line_ms = 4_000
     project.save(tmp_path / "Interrupted")
     proc = subprocess.Popen(

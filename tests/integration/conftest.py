@@ -35,6 +35,10 @@ def secret_service():
 
     previous = keyring.get_keyring()
     backend = SecretService.Keyring()
+    # The "login" collection that --unlock creates, not the default alias: asking for the
+    # default before the daemon has made it makes gnome-keyring prompt to create one, and with
+    # no prompter that fails ("Prompt dismissed"); it did once in a full run on a busy machine.
+    backend.preferred_collection = "/org/freedesktop/secrets/collection/login"
     # Wait until the daemon has claimed its bus name.
     import time
 

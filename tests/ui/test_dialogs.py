@@ -6,7 +6,7 @@ import keyring
 from keyring.backends import fail
 
 from csm_desktop.services import credentials
-from csm_desktop.settings import Settings
+from csm_desktop.settings import ACCELS, Settings
 from csm_desktop.ui.model_setup import ModelSetupDialog, model_is_available
 from csm_desktop.ui.settings_dialog import SettingsDialog
 from fakes.hub import REPO, TOKEN
@@ -20,6 +20,8 @@ def test_settings_dialog_saves_settings_and_drops_the_engine(make_window, monkey
     dialog.engine.setCurrentIndex(dialog.engine.findData("remote"))
     dialog.remote_url.setText("http://127.0.0.1:9/generate_audio")
     dialog.temperature.setValue(0.7)
+    assert sorted(dialog.accel.itemData(i) for i in range(dialog.accel.count())) == sorted(ACCELS)
+    dialog.accel.setCurrentIndex(dialog.accel.findData("off"))
     dialog.secrets["cerebrium"].setText("cb-token-xyz")
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
@@ -29,6 +31,7 @@ def test_settings_dialog_saves_settings_and_drops_the_engine(make_window, monkey
         keyring.set_keyring(previous)
     saved = Settings.load()
     assert saved.engine == "remote" and saved.remote_url.endswith("/generate_audio") and saved.temperature == 0.7
+    assert saved.accel == "off"
     assert "cb-token-xyz" not in Settings.path().read_text()
     assert credentials.get_secret("cerebrium") == "cb-token-xyz"  # kept for the session, keyring missing
     assert any("only until CSM Desktop closes" in m for m in dialog.messages)

@@ -34,9 +34,10 @@ def test_damaged_file_is_set_aside():
 
 def test_wrong_types_keep_defaults():
     Settings.path().parent.mkdir(parents=True, exist_ok=True)
-    Settings.path().write_text(json.dumps({"schema_version": 1, "topk": "many", "engine": "quantum", "temperature": 1}))
+    Settings.path().write_text(json.dumps({"schema_version": 1, "topk": "many", "engine": "quantum", "temperature": 1,
+                                           "accel": "turbo"}))
     s = Settings.load()
-    assert s.topk == 50 and s.engine == "local" and s.temperature == 1
+    assert s.topk == 50 and s.engine == "local" and s.temperature == 1 and s.accel == "auto"
 
 
 def test_remote_engine_needs_url_and_token(monkeypatch):

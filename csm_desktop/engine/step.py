@@ -1,0 +1,202 @@
+"""One audio frame as one step without host synchronisation: run eagerly, as a CUDA graph, or compiled.
+
+CSM spends a frame in 140-odd small layer calls (one backbone step, 31 depth-decoder steps),
+so on a GPU the time goes to launching kernels, not to arithmetic. :class:`FrameStep` keeps
+everything a frame needs in device buffers (input embedding, position, sampling key,
+temperature) and writes everything it makes back into device buffers (codes, end flag, the
+next input embedding), so the whole frame can be captured once and replayed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections import deque
+from collections.abc import Callable
+
+import torch
+
+from csm_desktop.engine.model import CsmModel
+from csm_desktop.engine.sampling import gumbel_noise, pick_codes
+from csm_desktop.errors import CsmError
+from csm_desktop.settings import ACCELS
+
+log = logging.getLogger(__name__)
+
+ACCEL_ENV = "CSM_DESKTOP_ACCEL"  # overrides the setting, e.g. CSM_DESKTOP_ACCEL=off to rule graphs out
+_WARMUP_RUNS = 2  # eager runs before a capture: lazy inits, cuBLAS workspaces, compilation
+
+
+def resolve_accel(choice: str | None, device: torch.device) -> str:
+    """The frame-step mode to use: ``"off"`` (eager), ``"graph"`` or ``"compile"``.
+
+    ``auto`` means a CUDA graph on CUDA and eager elsewhere (MPS and CPU have no graphs, and
+    compiling on them costs more start-up than it saves for most users). ``graph`` falls back
+    to eager off CUDA; ``compile`` works everywhere inductor does (a C++ compiler on CPU).
+    """
+    choice = os.environ.get(ACCEL_ENV) or choice or "auto"
+    if choice not in ACCELS:
+        raise CsmError(f"Unknown speed-up mode {choice!r}: use one of {', '.join(ACCELS)}.")
+    if choice == "auto":
+        return "graph" if device.type == "cuda" else "off"
+    if choice == "graph" and device.type != "cuda":
+        return "off"
+    return choice
+
+
+class FrameStep:
+    """Generates one frame per :meth:`run`; the state between frames lives in device buffers.
+
+    A frame: the backbone reads :attr:`embeds` at :attr:`pos`, the depth decoder picks the 32
+    codes, the codes and their end-of-audio flag are stored at ``pos`` in :attr:`codes` and
+    :attr:`ended`, the frame's embedding becomes the next input, and ``pos`` advances.
+    """
+
+    def __init__(self, model: CsmModel, valid_vocab: int, accel: str) -> None:
+        cfg = model.cfg
+        weight = model.projection.weight
+        self.model = model
+        self.valid_vocab = valid_vocab
+        self.accel = accel
+        self.device = weight.device
+        n_pos, n_cb = cfg.backbone.max_seq_len, cfg.audio_num_codebooks
+        kw = {"device": self.device}
+        self.embeds = torch.zeros(1, 1, cfg.backbone.embed_dim, dtype=weight.dtype, **kw)  # [1, 1, D]
+        self.pos = torch.zeros(1, dtype=torch.long, **kw)  # [1]
+        self.key = torch.zeros((), dtype=torch.long, **kw)
+        self.temperature = torch.ones((), dtype=torch.float32, **kw)
+        self.codes = torch.zeros(n_pos, n_cb, dtype=torch.long, **kw)  # [S, N] codes made at each position
+        self.ended = torch.zeros(n_pos, dtype=torch.bool, **kw)  # [S] that frame is all zeros
+        self.topk = 1
+        self._host_pos = 0  # the host's copy of pos: known without asking the device
+        self._runners: dict[int, Callable[[], object]] = {}
+        self._pool = None
+        self.fallback_reason: str | None = None
+
+    # ----- per generation ---------------------------------------------------------------------
+    def start(self, prompt_embeds: torch.Tensor, key: int, temperature: float, topk: int) -> None:
+        """Prefill the prompt ``[1, T, D]`` but its last position, whose embedding is the first
+        step's input. ``temperature <= 0`` or ``topk <= 1`` is greedy."""
+        t = prompt_embeds.shape[1]
+        if t > 1:
+            self.model.backbone(prompt_embeds[:, :-1], torch.arange(t - 1, device=self.device), kv_len=t - 1)
+        self.embeds.copy_(prompt_embeds[:, -1:])
+        self.pos.fill_(t - 1)
+        self.key.fill_(key)
+        self.temperature.fill_(max(temperature, 1e-5))
+        self.topk = 1 if temperature <= 0 else max(1, int(topk))
+        self._host_pos = t - 1
+
+    def run(self) -> int:
+        """Queue the frame at the current position and return that position."""
+        runner = self._runners.get(self.topk)
+        if runner is None:
+            runner = self._runners[self.topk] = self._build(self.topk)
+        p = self._host_pos
+        runner()
+        self._host_pos += 1
+        return p
+
+    def warm_up(self, topks: tuple[int, ...]) -> None:
+        """Build (capture, compile) the runners for these top-k values now, not at first use."""
+        for k in topks:
+            if k not in self._runners:
+                self._runners[k] = self._build(k)
+
+    # ----- the frame ----------------------------------------------------------------------------
+    def _body(self, topk: int, kv_len: int | None = None) -> None:
+        model, n_cb, vocab = self.model, self.model.cfg.audio_num_codebooks, self.valid_vocab
+        h = model.backbone_step(self.embeds, self.pos, kv_len)  # [1, D]
+        noise = gumbel_noise(self.key, self.pos, n_cb, vocab) if topk > 1 else None  # [N, V]
+
+        def sample(logits: torch.Tensor, codebook: int) -> torch.Tensor:
+            return pick_codes(logits, topk, self.temperature, None if noise is None else noise[codebook])
+
+        codes = model.decode_frame(h, sample, vocab)  # [1, N]
+        self.codes.index_copy_(0, self.pos, codes)
+        self.ended.index_copy_(0, self.pos, (codes == 0).all(dim=1))
+        self.embeds.copy_(model.embed_frame(codes))
+        self.pos.add_(1)
+
+    def _eager(self, topk: int) -> Callable[[], None]:
+        # Eager attention reads only the filled part of the cache (the host knows how long it is).
+        return lambda: self._body(topk, self._host_pos + 1)
+
+    def _build(self, topk: int) -> Callable[[], object]:
+        if self.accel == "off":
+            return self._eager(topk)
+        try:
+            fn: Callable[[], object] = functools.partial(self._body, topk)
+            if self.accel == "compile":
+                fn = torch.compile(fn, fullgraph=True, dynamic=False)
+            return self._prepared(fn)
+        except Exception as exc:  # noqa: BLE001 - any capture/compile failure: run eagerly instead
+            self.fallback_reason = f"{type(exc).__name__}: {exc}"
+            log.warning("The %s frame step failed (%s); generating without it.", self.accel, self.fallback_reason)
+            self.accel = "off"
+            self._runners.clear()
+            return self._eager(topk)
+
+    def _prepared(self, fn: Callable[[], object]) -> Callable[[], object]:
+        """Warm ``fn`` up (and on CUDA capture it as a graph) without disturbing the generation
+        state: warm-up frames write caches and buffers at positions a real frame rewrites
+        before anything reads them; only the input embedding and the position are put back."""
+        saved = self.embeds.clone(), self.pos.clone()
+        if self.device.type != "cuda":
+            for _ in range(_WARMUP_RUNS):
+                fn()
+            self.embeds.copy_(saved[0])
+            self.pos.copy_(saved[1])
+            return fn
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(_WARMUP_RUNS):
+                fn()
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=self._pool):
+            fn()
+        self._pool = graph.pool()
+        self.embeds.copy_(saved[0])
+        self.pos.copy_(saved[1])
+        return graph.replay
+
+
+class EndWatch:
+    """Reads each frame's end-of-audio flag ``lag`` frames behind the newest queued frame.
+
+    On CUDA the flag is copied to pinned memory with an event, so the host waits only for a
+    frame the GPU has (nearly) finished while the next one is already queued; elsewhere it is
+    read directly (the device ran the frame synchronously anyway).
+    """
+
+    def __init__(self, step: FrameStep, lag: int) -> None:
+        self.step = step
+        self.lag = lag
+        self._cuda = step.device.type == "cuda"
+        self._host = torch.zeros(step.ended.shape, dtype=torch.bool, pin_memory=self._cuda)
+        self._pending: deque[tuple[int, torch.cuda.Event | None]] = deque()
+
+    def push(self, p: int) -> None:
+        event = None
+        if self._cuda:
+            self._host[p : p + 1].copy_(self.step.ended[p : p + 1], non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+        self._pending.append((p, event))
+
+    def due(self) -> bool:
+        return len(self._pending) > self.lag
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def pop(self) -> tuple[int, bool]:
+        """The oldest pending position and whether its frame ended the audio."""
+        p, event = self._pending.popleft()
+        if event is None:
+            return p, bool(self.step.ended[p])
+        event.synchronize()
+        return p, bool(self._host[p])

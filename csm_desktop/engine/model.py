@@ -47,9 +47,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * xf.to(x.dtype)
+        # Normalise in float32, scale in the model dtype (as Llama does); one fused op, not eight.
+        return self.weight * F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(x.dtype)
 
 
 class Attention(nn.Module):
@@ -74,15 +73,15 @@ class Attention(nn.Module):
         cos: torch.Tensor,  # [T, hd]
         sin: torch.Tensor,
         input_pos: torch.Tensor,  # [T]
-        mask: torch.Tensor,  # [T, S] bool, True = attend
+        mask: torch.Tensor,  # [T, S] additive: 0 = attend, -inf = not
     ) -> torch.Tensor:
         b, t, _ = x.shape
         q_size, kv_size = self.n_heads * self.head_dim, self.n_kv * self.head_dim
-        q, k, v = self.wqkv(x).split([q_size, kv_size, kv_size], dim=-1)
-        q = q.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)  # [B, H, T, hd]
-        k = k.view(b, t, self.n_kv, self.head_dim).transpose(1, 2)
+        qk, v = self.wqkv(x).split([q_size + kv_size, kv_size], dim=-1)
+        # RoPE on queries and keys together: half the small ops of rotating them apart.
+        qk = apply_rope(qk.view(b, t, self.n_heads + self.n_kv, self.head_dim).transpose(1, 2), cos, sin)
+        q, k = qk.split([self.n_heads, self.n_kv], dim=1)  # [B, H, T, hd], [B, KV, T, hd]
         v = v.view(b, t, self.n_kv, self.head_dim).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         assert self.k_cache is not None and self.v_cache is not None, "call setup_caches() first"
         self.k_cache.index_copy_(2, input_pos, k)
         self.v_cache.index_copy_(2, input_pos, v)
@@ -128,7 +127,7 @@ class Transformer(nn.Module):
         self.norm = RMSNorm(cfg.embed_dim, cfg.norm_eps)
         self.register_buffer("cos", None, persistent=False)  # [S, hd] after setup_caches
         self.register_buffer("sin", None, persistent=False)
-        self.register_buffer("causal", None, persistent=False)  # [S, S] bool
+        self.register_buffer("causal", None, persistent=False)  # [S, S] additive mask
 
     def setup_caches(self, batch: int, length: int, dtype: torch.dtype, device: torch.device) -> None:
         hd = self.cfg.attn_head_dim
@@ -137,8 +136,9 @@ class Transformer(nn.Module):
         emb = torch.cat((freqs, freqs), dim=-1)
         self.register_buffer("cos", emb.cos().to(device=device, dtype=dtype), persistent=False)
         self.register_buffer("sin", emb.sin().to(device=device, dtype=dtype), persistent=False)
-        causal = torch.tril(torch.ones(length, length, dtype=torch.bool, device=device))
-        self.register_buffer("causal", causal, persistent=False)
+        allowed = torch.tril(torch.ones(length, length, dtype=torch.bool, device=device))
+        causal = torch.zeros(length, length, dtype=dtype, device=device).masked_fill(~allowed, float("-inf"))
+        self.register_buffer("causal", causal, persistent=False)  # additive: SDPA skips a bool->float step
         for layer in self.layers:
             layer.attn.setup_cache(batch, length, dtype, device)
 

@@ -5,11 +5,12 @@
         with --compile the inductor-compiled frame step, after its warm-up) and of
         transformers' ``generate`` (greedy, same frame count, same codes), side by side.
 
-    python bench/engine.py gpu [--frames 125] [--context-s 10] [--compile]
+    python bench/engine.py gpu [--frames 125] [--context-s 10] [--compile] [--smoke]
         Full-size CSM-1B architecture with random bf16 weights on CUDA: real-time factor
         (generation time / audio duration) and time to first audio chunk of ``stream`` for each
         frame-step mode (eager, CUDA graph, and with --compile compiled + graph), the warm-up
         each mode costs at load, and transformers' (static cache, which ``generate`` compiles).
+        --smoke runs the same code on the CPU with the tiny checkpoint: a check of the script.
 
 Prints a Markdown block that can be pasted into bench/RESULTS.md.
 """
@@ -101,7 +102,9 @@ def bench_cpu(frames: int, repeats: int, compiled: bool) -> None:
         print(f"| {name} | {value:.1f} | {value / base:.2f}x | {load} |")
 
 
-def bench_gpu(frames: int, context_s: float, compiled: bool) -> None:
+def _full_size_engines(device: torch.device, tmp: Path):
+    """Full-size CSM-1B architecture with random bf16 weights, Mimi with random weights, and
+    transformers' CSM of the same shape: speed does not depend on the weights' values."""
     import transformers
     from moshi.models import loaders
 
@@ -111,10 +114,6 @@ def bench_gpu(frames: int, context_s: float, compiled: bool) -> None:
     from csm_desktop.engine.model import CsmModel
     from csm_desktop.engine.tokenizer import TextTokenizer
 
-    transformers.logging.set_verbosity_error()
-    if not torch.cuda.is_available():
-        sys.exit("The gpu benchmark needs CUDA.")
-    device = torch.device("cuda")
     cfg = parse_config({"audio_num_codebooks": 32, "audio_vocab_size": 2051, "backbone_flavor": "llama-1B",
                         "decoder_flavor": "llama-100M", "text_vocab_size": 128256})
     torch.manual_seed(0)
@@ -124,13 +123,50 @@ def bench_gpu(frames: int, context_s: float, compiled: bool) -> None:
         nn.init.normal_(p, std=0.02)
     model.eval().requires_grad_(False)
     model.setup_caches(1)
-    with tempfile.TemporaryDirectory() as tmp:  # a tokenizer with the Llama-3 special tokens
-        tiny = make_tiny_checkpoint(Path(tmp) / "tok", seed=0)
-        tokenizer = TextTokenizer.from_folder(tiny)
+    # A tokenizer with the Llama-3 special tokens (speed does not depend on the vocabulary).
+    tokenizer = TextTokenizer.from_folder(make_tiny_checkpoint(tmp / "tok", seed=0))
     mimi = loaders.get_mimi(None, device=device, num_codebooks=32)
 
-    audio = torch.randn(int(context_s * 24000)) * 0.1
+    def ours(accel: str) -> Generator:
+        codec = MimiCodec(mimi, device, "random-full-mimi")
+        return Generator(model, tokenizer, codec, model_id="random-csm-1b", is_test_model=True, accel=accel)
+
+    hf_cfg = transformers.CsmConfig(codec_config={"model_type": "mimi", "upsample_groups": 512})
+    hf = transformers.CsmForConditionalGeneration(hf_cfg).to(device, torch.bfloat16).eval()
+    return ours, hf
+
+
+def _tiny_engines(device: torch.device, tmp: Path):
+    """The tiny checkpoint on the CPU, for --smoke: it runs the script, it measures nothing."""
+    import transformers
+
+    folder = make_tiny_checkpoint(tmp / "o", seed=0)
+    hf = transformers.CsmForConditionalGeneration.from_pretrained(
+        make_tiny_checkpoint(tmp / "t", seed=0, format="transformers"), dtype=torch.float32).eval()
+    return functools.partial(load_csm_1b, "cpu", model=folder, warm_up=False), hf
+
+
+def bench_gpu(frames: int, context_s: float, compiled: bool, smoke: bool) -> None:
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    if smoke:
+        device = torch.device("cpu")
+    elif torch.cuda.is_available():
+        device = torch.device("cuda")
+    else:
+        sys.exit("The gpu benchmark needs CUDA (--smoke runs the script on the CPU with a tiny model).")
+    with tempfile.TemporaryDirectory() as tmp:
+        make_ours, hf = (_tiny_engines if smoke else _full_size_engines)(device, Path(tmp))
+        _measure(make_ours, hf, device, frames, context_s, compiled, smoke)
+
+
+def _measure(make_ours, hf, device: torch.device, frames: int, context_s: float, compiled: bool, smoke: bool):
+    import transformers
+
+    audio = torch.randn(round(context_s * 12.5) * 1920) * 0.1  # whole 80 ms frames
     ms = frames * 80
+    ctx: list[Segment] = []
 
     def run_stream(gen):
         sync(device)
@@ -144,12 +180,10 @@ def bench_gpu(frames: int, context_s: float, compiled: bool) -> None:
         return total / (samples / 24000), first, samples // 1920
 
     rows = []
-    ctx = None
     for accel in ("off", "graph", "compile") if compiled else ("off", "graph"):
-        codec = MimiCodec(mimi, device, "random-full-mimi")
-        ours = Generator(model, tokenizer, codec, model_id="random-csm-1b", is_test_model=True, accel=accel)
-        if ctx is None:
-            ctx = [Segment(0, CONTEXT_TEXT, codes=ours.encode_audio(audio))]
+        ours = make_ours(accel=accel)
+        if not ctx:
+            ctx.append(Segment(0, CONTEXT_TEXT, codes=ours.encode_audio(audio)))
         sync(device)
         t = time.perf_counter()
         ours.warm_up()
@@ -157,11 +191,11 @@ def bench_gpu(frames: int, context_s: float, compiled: bool) -> None:
         warm = time.perf_counter() - t
         run_stream(ours)  # first use: lazy initialisations outside the graphs
         rtf, first, n = run_stream(ours)
-        mode = {"off": "eager", "graph": "CUDA graph", "compile": "compiled + CUDA graph"}[ours.accel]
+        mode = {"off": "eager", "graph": "CUDA graph", "compile": "compiled"}[ours.accel]
+        if ours.accel == "compile" and device.type == "cuda":
+            mode += " + CUDA graph"
         rows.append((f"ours (csm_desktop), {mode}", rtf, first * 1000, n, f"{warm:.1f}"))
 
-    hf_cfg = transformers.CsmConfig(codec_config={"model_type": "mimi", "upsample_groups": 512})
-    hf = transformers.CsmForConditionalGeneration(hf_cfg).to(device, torch.bfloat16).eval()
     hf.generation_config.max_length = 2048
     hf.generation_config.max_new_tokens = None
     hf.generation_config.cache_implementation = "static"
@@ -188,26 +222,30 @@ def bench_gpu(frames: int, context_s: float, compiled: bool) -> None:
         sync(device)
         t0 = time.perf_counter()
         out = hf.generate(**inputs, max_new_tokens=frames, do_sample=True, depth_decoder_do_sample=True, top_k=50,
-                          depth_decoder_top_k=50, temperature=0.9, depth_decoder_temperature=0.9, streamer=streamer)
+                          depth_decoder_top_k=50, temperature=0.9, depth_decoder_temperature=0.9, streamer=streamer,
+                          suppress_tokens=INVALID, depth_decoder_suppress_tokens=INVALID)
         sync(device)
-        n = out.shape[1] if out.ndim == 3 else frames
+        n = out.shape[1]  # [B, frames, codebooks]
         return (time.perf_counter() - t0) / (n * 0.08), (streamer.t or t0) - t0, n
 
     run_hf()  # warm-up and compilation
     rtf, first, n = run_hf()
     compiled_hf = "compiled" if getattr(hf, "_compiled_call", None) is not None else "NOT compiled"
-    # transformers decodes audio only at the end: its first audio is at least its first frame.
+    # transformers decodes audio only at the end: its first audio comes no sooner than its first frame.
     rows.append((f"transformers {transformers.__version__} (static cache, {compiled_hf}; first frame, no Mimi)",
                  rtf, first * 1000, n, "-"))
-    print(f"## GPU, full-size CSM-1B architecture, random bf16 weights ({date.today()}, {machine()})\n")
+    if smoke:
+        print("## SMOKE RUN: tiny checkpoint on the CPU. It checks that the script runs; it measures nothing.\n")
+    else:
+        print(f"## GPU, full-size CSM-1B architecture, random bf16 weights ({date.today()}, {machine()})\n")
     print(f"Batch 1, {context_s:.0f} s of audio context, up to {frames} frames ({frames * 0.08:.1f} s) streamed, "
           "sampling top-k 50, temperature 0.9, one timed run after a warm-up run.\n")
     print("| engine | RTF (lower is better) | time to first audio (ms) | frames | warm-up at load (s) |")
     print("|---|---|---|---|---|")
     for name, rtf, ttfa, n, warm in rows:
         print(f"| {name} | {rtf:.3f} | {ttfa:.0f} | {n} | {warm} |")
-    ours_best = min(r[1] for r in rows[:-1])
-    print(f"\nBest of ours against transformers: {rows[-1][1] / ours_best:.2f}x.")
+    best = min(r[1] for r in rows[:-1])
+    print(f"\nBest of ours against transformers: {rows[-1][1] / best:.2f}x.")
 
 
 def main() -> None:
@@ -217,11 +255,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--context-s", type=float, default=10.0)
     parser.add_argument("--compile", action="store_true", help="also measure the compiled frame step")
+    parser.add_argument("--smoke", action="store_true", help="gpu mode: run the script on the CPU, tiny model")
     args = parser.parse_args()
     if args.mode == "cpu":
         bench_cpu(args.frames or 50, args.repeats, args.compile)
     else:
-        bench_gpu(args.frames or 125, args.context_s, args.compile)
+        bench_gpu(args.frames or 125, args.context_s, args.compile, args.smoke)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,24 @@
+"""The benchmark scripts run (their figures come from real runs; see bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gpu_benchmark_runs_end_to_end_in_smoke_mode():
+    """bench/engine.py gpu is measured only where a GPU is lent; its smoke mode runs the same
+    code on the CPU with the tiny model, so the script does not rot between GPU sessions."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "engine.py"), "gpu", "--smoke", "--frames", "4", "--context-s", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "SMOKE RUN" in out and "measures nothing" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ours") or line.startswith("| transformers")]
+    assert len(rows) == 3
+    assert all(row.split("|")[4].strip() == "4" for row in rows)  # every engine made the 4 frames asked for

@@ -76,10 +76,13 @@ class RenderingMixin:
         snapshot = copy.deepcopy(self.project)
         self._rendered_copy = snapshot
         library, factory = self.library, self.engine_factory
+        preparing = "Preparing the model…"
+        if self.settings.engine == "local" and self.settings.accel == "compile":
+            preparing = "Preparing the model (compiling: minutes the first time, faster later)…"
 
         def job_fn(worker, job, should_stop):
             if worker.engine is None:
-                worker.progress.emit(job, "Preparing the model…")
+                worker.progress.emit(job, preparing)
                 worker.engine = factory()
                 worker.engine_ready.emit(worker.engine)
             renderer = Renderer(snapshot, worker.engine, library)

@@ -263,3 +263,18 @@ def test_no_sound_device_is_a_clear_message(monkeypatch):
     with pytest.raises(PlaybackError, match="No sound output device"):
         player.play(np.zeros(2400, dtype=np.float32))
     assert not player.playing
+
+
+def test_preparing_message_says_when_the_model_compiles(make_window, qtbot, tmp_path):
+    def slow_factory():
+        time.sleep(0.5)  # loading + warm-up
+        return FakeEngine()
+
+    for accel, expected in (("auto", "Preparing the model…"), ("compile", "compiling: minutes the first time")):
+        w = make_window(engine_factory=slow_factory)
+        w.settings.accel = accel
+        w.editor.setPlainText(SCRIPT)
+        assert w.save_as(tmp_path / f"Prep-{accel}")
+        assert w.start_render(None) is not None
+        qtbot.waitUntil(lambda w=w, expected=expected: expected in w.statusBar().currentMessage(), timeout=5_000)
+        qtbot.waitUntil(lambda w=w: w.job is None, timeout=30_000)

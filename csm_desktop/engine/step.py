@@ -159,8 +159,18 @@ class FrameStep:
         with torch.cuda.graph(graph, pool=self._pool):
             fn()
         self._pool = graph.pool()
+        # The replay must make the very frame the function makes when called: checked once here,
+        # so that a capture that went wrong costs speed (eager fallback), never wrong audio.
+        made = []
+        for run in (fn, graph.replay):
+            self.embeds.copy_(saved[0])
+            self.pos.copy_(saved[1])
+            run()
+            made.append(self.codes[saved[1]].clone())
         self.embeds.copy_(saved[0])
         self.pos.copy_(saved[1])
+        if not torch.equal(made[0], made[1]):
+            raise RuntimeError("the captured CUDA graph made other codes than the step it captured")
         return graph.replay
 
 

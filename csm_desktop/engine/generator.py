@@ -135,6 +135,10 @@ class Generator:
 
     def build_prompt(self, text: str, speaker: int, context: Sequence[Segment]) -> tuple[torch.Tensor, torch.Tensor]:
         """Tokens and mask ``[T, num_codebooks + 1]`` for the context and the new text."""
+        tokens, mask = self._prompt_on_cpu(text, speaker, context)
+        return tokens.to(self.device), mask.to(self.device)
+
+    def _prompt_on_cpu(self, text: str, speaker: int, context: Sequence[Segment]) -> tuple[torch.Tensor, torch.Tensor]:
         rows = []
         for seg in context:
             rows.append(self._text_rows(seg.text, seg.speaker))
@@ -147,9 +151,7 @@ class Generator:
                 raise CsmError(f"Context codes must be [{self.num_codebooks}, frames], got {tuple(codes.shape)}.")
             rows.append(self._audio_rows(codes))
         rows.append(self._text_rows(text, speaker))
-        tokens = torch.cat([r[0] for r in rows]).to(self.device)
-        mask = torch.cat([r[1] for r in rows]).to(self.device)
-        return tokens, mask
+        return torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows])
 
     @property
     def codec_identity(self) -> str:
@@ -181,7 +183,9 @@ class Generator:
         """Yield frames of codes ``[num_codebooks]`` until the end-of-audio frame (views into the
         frame step's buffer, valid until the next generation starts)."""
         stop = should_stop or (lambda: False)
-        tokens, mask = self.build_prompt(text, speaker, context)
+        tokens, mask = self._prompt_on_cpu(text, speaker, context)
+        row_ids = torch.where(mask, tokens, -1)  # [T, N+1]: what each prompt position holds
+        tokens, mask = tokens.to(self.device), mask.to(self.device)
         n_prompt, n_frames = tokens.shape[0], self.max_frames(max_audio_length_ms)
         excess = n_prompt + n_frames - self.max_seq_len
         if excess > 0:
@@ -202,7 +206,7 @@ class Generator:
                 if stop():
                     return
                 with torch.inference_mode(), _device_errors():
-                    step.start(embeds, sampling_key(seed, attempt), temp, k)
+                    step.start(embeds, sampling_key(seed, attempt), temp, k, row_ids)
                     p = step.run()
                     ended = bool(step.ended[p])  # the one wait for the device: retry or not
                 if not ended:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 ACCEL_ENV = "CSM_DESKTOP_ACCEL"  # overrides the setting, e.g. CSM_DESKTOP_ACCEL=off to rule graphs out
 _WARMUP_RUNS = 2  # eager runs before a capture: lazy inits, cuBLAS workspaces, compilation
+PREFILL_BLOCK = 64  # prompt positions per prefill call, aligned to multiples of it
 
 
 def resolve_accel(choice: str | None, device: torch.device) -> str:
@@ -70,17 +71,40 @@ class FrameStep:
         self.ended = torch.zeros(n_pos, dtype=torch.bool, **kw)  # [S] that frame is all zeros
         self.topk = 1
         self._host_pos = 0  # the host's copy of pos: known without asking the device
+        self._cached_rows: torch.Tensor | None = None  # [P, N+1] prompt rows whose keys/values are cached
+        self.prefilled: tuple[int, int] = (0, 0)  # the positions the last start() computed
         self._runners: dict[int, Callable[[], object]] = {}
         self._pool = None
         self.fallback_reason: str | None = None
 
     # ----- per generation ---------------------------------------------------------------------
-    def start(self, prompt_embeds: torch.Tensor, key: int, temperature: float, topk: int) -> None:
+    def start(
+        self, prompt_embeds: torch.Tensor, key: int, temperature: float, topk: int, rows: torch.Tensor | None = None
+    ) -> None:
         """Prefill the prompt ``[1, T, D]`` but its last position, whose embedding is the first
-        step's input. ``temperature <= 0`` or ``topk <= 1`` is greedy."""
+        step's input. ``temperature <= 0`` or ``topk <= 1`` is greedy.
+
+        ``rows`` (``[T, N+1]`` on the CPU, what each position holds) lets the next prompt reuse
+        the cached keys and values of the positions it shares with this one from the start:
+        the voice clips that open every line's context, or the whole prompt when a line is
+        regenerated. The prompt is computed in blocks of :data:`PREFILL_BLOCK` positions at
+        fixed offsets and only complete blocks are kept for reuse, so every kept position was
+        computed in the same call shape as a fresh prefill computes it: the codes do not depend
+        on what was cached (a test checks them bit for bit).
+        """
         t = prompt_embeds.shape[1]
-        if t > 1:
-            self.model.backbone(prompt_embeds[:, :-1], torch.arange(t - 1, device=self.device), kv_len=t - 1)
+        n = t - 1  # positions to prefill
+        reuse = 0
+        if rows is not None and self._cached_rows is not None:
+            m = min(n, len(self._cached_rows))
+            same = (rows[:m] == self._cached_rows[:m]).all(dim=1)
+            reuse = m if bool(same.all()) else int((~same).int().argmax())
+        begin = reuse // PREFILL_BLOCK * PREFILL_BLOCK
+        for s in range(begin, n, PREFILL_BLOCK):
+            e = min(s + PREFILL_BLOCK, n)
+            self.model.backbone(prompt_embeds[:, s:e], torch.arange(s, e, device=self.device), kv_len=e)
+        self._cached_rows = None if rows is None else rows[: n // PREFILL_BLOCK * PREFILL_BLOCK]
+        self.prefilled = (begin, n)
         self.embeds.copy_(prompt_embeds[:, -1:])
         self.pos.fill_(t - 1)
         self.key.fill_(key)
@@ -143,6 +167,7 @@ class FrameStep:
         state: warm-up frames write caches and buffers at positions a real frame rewrites
         before anything reads them; only the input embedding and the position are put back."""
         saved = self.embeds.clone(), self.pos.clone()
+        self._cached_rows = None  # warm-up frames may write where a prompt was cached
         if self.device.type != "cuda":
             for _ in range(_WARMUP_RUNS):
                 fn()

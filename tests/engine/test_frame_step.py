@@ -105,3 +105,29 @@ def test_compiled_step_gives_the_same_codes(tiny_folder):
         b = compiled.generate_codes(TEXT, 1, _context(), max_audio_length_ms=1600, topk=topk, seed=seed)
         assert torch.equal(a, b)
     assert compiled.accel == "compile" and compiled._step.fallback_reason is None
+
+
+def test_prompt_prefix_is_reused_and_gives_the_same_codes(tiny_folder):
+    """Lines share their opening context (the voice clips), and a regenerated line shares all of
+    it: those positions are not computed again, and the codes do not depend on whether they were."""
+    audio = torch.randn(1920 * 150, generator=torch.Generator().manual_seed(1)) * 0.1  # 151 positions
+    gen = load_csm_1b("cpu", model=tiny_folder)
+    ctx = [Segment(0, "A voice clip that opens every line's context.", codes=gen.encode_audio(audio))]
+    n_prompt = gen.prompt_length(TEXT, 1, ctx)
+
+    first = gen.generate_codes(TEXT, 1, ctx, max_audio_length_ms=800, seed=6)
+    assert gen._step.prefilled == (0, n_prompt - 1)
+    gen.generate_codes("Another line entirely.", 0, ctx + [Segment(1, TEXT, codes=first)],
+                       max_audio_length_ms=800, seed=2)
+    # The new prompt opens with the whole of the last one (its context grew by appending): all of
+    # the last prompt's full blocks were kept.
+    assert gen._step.prefilled[0] == (n_prompt - 1) // 64 * 64 >= 128
+    again = gen.generate_codes(TEXT, 1, ctx, max_audio_length_ms=800, seed=6)
+    assert gen._step.prefilled[0] == (n_prompt - 1) // 64 * 64  # only the last, partial block
+    assert torch.equal(again, first)
+
+    fresh = load_csm_1b("cpu", model=tiny_folder)  # nothing cached: every block computed
+    assert torch.equal(fresh.generate_codes(TEXT, 1, ctx, max_audio_length_ms=800, seed=6), first)
+    other = [Segment(1, "Another clip first.", codes=ctx[0].codes)]
+    fresh.generate_codes(TEXT, 1, other, max_audio_length_ms=800, seed=6)
+    assert fresh._step.prefilled[0] == 0  # differs from the first position on

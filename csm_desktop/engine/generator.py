@@ -98,6 +98,11 @@ class Generator:
         """How frames run: ``"off"`` (eager), ``"graph"`` (CUDA graph) or ``"compile"``."""
         return self._step.accel
 
+    def forget_prompt(self) -> None:
+        """Prefill the next prompt in full instead of reusing the positions it shares with the
+        last one (for timing a first line; after running ``self.model`` directly)."""
+        self._step.forget_prompt()
+
     def warm_up(self, topks: tuple[int, ...] = (50, 1)) -> None:
         """Capture or compile the frame step for these top-k values and run the codec once, so
         the first line does not pay for it. Eager CPU/MPS engines have nothing to prepare."""

@@ -52,6 +52,9 @@ class FrameStep:
     A frame: the backbone reads :attr:`embeds` at :attr:`pos`, the depth decoder picks the 32
     codes, the codes and their end-of-audio flag are stored at ``pos`` in :attr:`codes` and
     :attr:`ended`, the frame's embedding becomes the next input, and ``pos`` advances.
+
+    The model's KV caches belong to one step: it remembers which prompt positions they hold.
+    Whoever runs the model otherwise must call :meth:`forget_prompt` before the next start.
     """
 
     def __init__(self, model: CsmModel, valid_vocab: int, accel: str) -> None:
@@ -112,6 +115,10 @@ class FrameStep:
         self.topk = 1 if temperature <= 0 else max(1, int(topk))
         self._host_pos = t - 1
 
+    def forget_prompt(self) -> None:
+        """Compute the next prompt in full (the caches were used elsewhere, or to time it)."""
+        self._cached_rows = None
+
     def run(self) -> int:
         """Queue the frame at the current position and return that position."""
         runner = self._runners.get(self.topk)
@@ -167,7 +174,7 @@ class FrameStep:
         state: warm-up frames write caches and buffers at positions a real frame rewrites
         before anything reads them; only the input embedding and the position are put back."""
         saved = self.embeds.clone(), self.pos.clone()
-        self._cached_rows = None  # warm-up frames may write where a prompt was cached
+        self.forget_prompt()  # warm-up frames may write where a prompt was cached
         if self.device.type != "cuda":
             for _ in range(_WARMUP_RUNS):
                 fn()

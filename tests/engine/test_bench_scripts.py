@@ -21,4 +21,4 @@ def test_gpu_benchmark_runs_end_to_end_in_smoke_mode():
     assert "SMOKE RUN" in out and "measures nothing" in out
     rows = [line for line in out.splitlines() if line.startswith("| ours") or line.startswith("| transformers")]
     assert len(rows) == 3
-    assert all(row.split("|")[4].strip() == "4" for row in rows)  # every engine made the 4 frames asked for
+    assert all(row.split("|")[5].strip() == "4" for row in rows)  # every engine made the 4 frames asked for

@@ -36,9 +36,11 @@ def resolve_accel(choice: str | None, device: torch.device) -> str:
     compiling on them costs more start-up than it saves for most users). ``graph`` falls back
     to eager off CUDA; ``compile`` works everywhere inductor does (a C++ compiler on CPU).
     """
-    choice = os.environ.get(ACCEL_ENV) or choice or "auto"
+    from_env = os.environ.get(ACCEL_ENV)
+    choice = from_env or choice or "auto"
     if choice not in ACCELS:
-        raise CsmError(f"Unknown speed-up mode {choice!r}: use one of {', '.join(ACCELS)}.")
+        where = f"The environment variable {ACCEL_ENV} says" if from_env else "Unknown speed-up mode"
+        raise CsmError(f"{where} {choice!r}: use one of {', '.join(ACCELS)}" + (", or unset it." if from_env else "."))
     if choice == "auto":
         return "graph" if device.type == "cuda" else "off"
     if choice == "graph" and device.type != "cuda":

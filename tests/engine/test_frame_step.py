@@ -29,8 +29,11 @@ def test_accel_modes(monkeypatch):
     monkeypatch.setenv("CSM_DESKTOP_ACCEL", "off")
     assert resolve_accel("graph", CUDA) == "off"
     monkeypatch.setenv("CSM_DESKTOP_ACCEL", "warp")
-    with pytest.raises(CsmError, match="warp"):
+    with pytest.raises(CsmError, match="CSM_DESKTOP_ACCEL says 'warp'.*unset it"):
         resolve_accel("auto", CUDA)
+    monkeypatch.delenv("CSM_DESKTOP_ACCEL")
+    with pytest.raises(CsmError, match="Unknown speed-up mode 'turbo'"):
+        resolve_accel("turbo", CPU)
 
 
 def test_frame_step_traces_as_one_graph_without_host_syncs(tiny_folder):

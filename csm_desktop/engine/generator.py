@@ -98,6 +98,11 @@ class Generator:
         """How frames run: ``"off"`` (eager), ``"graph"`` (CUDA graph) or ``"compile"``."""
         return self._step.accel
 
+    @property
+    def accel_problem(self) -> str | None:
+        """Why the requested graph or compilation was given up for eager frames, if it was."""
+        return self._step.fallback_reason
+
     def forget_prompt(self) -> None:
         """Prefill the next prompt in full instead of reusing the positions it shares with the
         last one (for timing a first line; after running ``self.model`` directly)."""

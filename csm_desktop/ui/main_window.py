@@ -69,6 +69,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
         w.engine_ready.connect(lambda _engine: gc_guard.freeze())
+        w.engine_ready.connect(self._show_engine)
         self._live_audio = False
         self._playing_key: str | None = None
         self._job_started = 0.0
@@ -121,6 +122,9 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setVisible(False)
+        self.engine_label = QLabel()  # which device and speed-up the loaded engine uses
+        self.engine_label.setObjectName("engineLabel")
+        self.statusBar().addPermanentWidget(self.engine_label)
         self.statusBar().addPermanentWidget(self.progress)
         self._build_actions()
         self._states_timer = QTimer(self)  # line states are recomputed once typing pauses
@@ -365,6 +369,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         if self.job is None:
             self.workers.worker.engine = None
             self.banner.setVisible(False)
+            self._show_engine(None)
 
     def model_setup_dialog(self) -> bool:
         from csm_desktop.ui.model_setup import ModelSetupDialog

@@ -9,8 +9,29 @@ import numpy as np
 
 from csm_desktop.dialogue.render import Renderer
 from csm_desktop.dialogue.script import Utterance
+from csm_desktop.services.remote import RemoteEngine
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.playback import PlaybackError
+
+
+ACCEL_NAMES = {"off": "plain PyTorch", "graph": "CUDA graph", "compile": "compiled"}
+
+
+def describe_engine(engine) -> tuple[str, str]:
+    """A short status-bar text for the loaded engine, and a tooltip with more."""
+    if isinstance(engine, RemoteEngine):
+        return "Remote engine", f"Generating on {engine.url}"
+    device = getattr(engine, "device", None)
+    if device is None:  # another SpeechEngine: nothing to say
+        return "", ""
+    text = f"{device.type.upper()} · {ACCEL_NAMES.get(engine.accel, engine.accel)}"
+    tip = f"Model: {engine.model_id}\nDevice: {device}\nSpeed-up: {ACCEL_NAMES.get(engine.accel, engine.accel)}"
+    problem = getattr(engine, "accel_problem", None)
+    if problem:
+        text += " (speed-up failed)"
+        tip += (f"\nThe speed-up could not be used, so frames run without it:\n{problem}\n"
+                "Settings > Engine > Speed-up turns it off; updating PyTorch or the GPU driver may fix it.")
+    return text, tip
 
 
 def format_duration(seconds: float) -> str:
@@ -22,6 +43,11 @@ class RenderingMixin:
     """Part of :class:`~csm_desktop.ui.main_window.MainWindow`."""
 
     # ----- takes --------------------------------------------------------------------------------------
+    def _show_engine(self, engine) -> None:
+        text, tip = describe_engine(engine) if engine is not None else ("", "")
+        self.engine_label.setText(text)
+        self.engine_label.setToolTip(tip)
+
     def _utterances(self) -> list[Utterance]:
         return [i for i in self.editor.items_by_line.values() if isinstance(i, Utterance)]
 

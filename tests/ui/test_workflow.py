@@ -167,6 +167,9 @@ def test_tiny_real_model_end_to_end(make_window, qtbot, tmp_path, tiny_folder):
     _render(qtbot, w, timeout=120_000)
     assert w.editor.states == ["done", "done"]
     assert not w.banner.isHidden() and "noise" in w.banner.text()
+    assert w.engine_label.text() == "CPU · plain PyTorch"
+    w.drop_engine()
+    assert w.engine_label.text() == ""
     data, rate = sf.read(w.project.takes_dir / f"{w.project.line(0).chosen_take}.wav")
     assert rate == 24_000 and np.isfinite(data).all()
 
@@ -278,3 +281,23 @@ def test_preparing_message_says_when_the_model_compiles(make_window, qtbot, tmp_
         assert w.start_render(None) is not None
         qtbot.waitUntil(lambda w=w, expected=expected: expected in w.statusBar().currentMessage(), timeout=5_000)
         qtbot.waitUntil(lambda w=w: w.job is None, timeout=30_000)
+
+
+def test_engine_label_says_device_speed_up_and_a_failed_speed_up():
+    import torch
+
+    from csm_desktop.services.remote import RemoteEngine
+    from csm_desktop.ui.rendering import describe_engine
+
+    class Local:
+        device, model_id, accel, accel_problem = torch.device("cuda", 0), "sesame/csm-1b", "graph", None
+
+    assert describe_engine(Local())[0] == "CUDA · CUDA graph"
+    failed = Local()
+    failed.accel, failed.accel_problem = "off", "RuntimeError: capture failed"
+    text, tip = describe_engine(failed)
+    assert text == "CUDA · plain PyTorch (speed-up failed)"
+    assert "capture failed" in tip and "Settings > Engine > Speed-up" in tip
+    text, tip = describe_engine(RemoteEngine("http://127.0.0.1:9", "token"))
+    assert text == "Remote engine" and "127.0.0.1:9/generate_audio" in tip
+    assert describe_engine(FakeEngine()) == ("", "")

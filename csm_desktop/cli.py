@@ -186,6 +186,14 @@ def _app(args: argparse.Namespace) -> int:
     return run_app()
 
 
+def _add_engine_options(command: argparse.ArgumentParser) -> None:
+    """The options :func:`_load_engine` reads."""
+    command.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
+    command.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    command.add_argument("--accel", choices=ACCELS, default="auto",
+                         help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="csm-desktop", description="Multi-speaker dialogue with CSM-1B.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -196,10 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--speaker", type=int, default=0, help="CSM speaker id (default 0)")
     say.add_argument("--context", nargs=3, action="append", metavar=("CLIP", "TRANSCRIPT", "SPEAKER"),
                      help="a voice clip, its transcript and its speaker id (repeatable)")
-    say.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
-    say.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    say.add_argument("--accel", choices=ACCELS, default="auto",
-                     help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")
+    _add_engine_options(say)
     say.add_argument("--seed", type=int, default=None)
     say.add_argument("--temperature", type=float, default=0.9)
     say.add_argument("--topk", type=int, default=50)
@@ -210,10 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render a script or project to an audio file")
     render.add_argument("source", help="a script (.txt) or a project folder (NAME.csmproj)")
     render.add_argument("-o", "--output", required=True, help="the dialogue as .wav or .flac")
-    render.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
-    render.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    render.add_argument("--accel", choices=ACCELS, default="auto",
-                     help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")
+    _add_engine_options(render)
     render.add_argument("--subtitles", action="append", metavar="OUT.srt|OUT.vtt", help="subtitles (repeatable)")
     render.add_argument("--stems", metavar="DIR", help="write per-line and per-speaker stems into DIR")
     render.add_argument("--max-line-ms", type=int, default=None, dest="max_line_ms")
@@ -225,10 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the engine over HTTP (token from CSM_SERVER_TOKEN)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
-    serve.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    serve.add_argument("--accel", choices=ACCELS, default="auto",
-                     help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")
+    _add_engine_options(serve)
     serve.set_defaults(func=_serve)
     return parser
 

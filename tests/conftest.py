@@ -38,14 +38,26 @@ def tiny_generator(tiny_folder):
     return load_csm_1b("cpu", model=tiny_folder)
 
 
+@pytest.fixture(scope="session")
+def upstream_folders(tmp_path_factory):
+    """One tiny CSM made by transformers itself, saved twice by upstream tools: ``resaved`` (what
+    ``save_pretrained`` writes) and ``sesame`` (the hub repository sesame/csm-1b, file for file)."""
+    from fakes.csm_repo import build_sesame_repo, save_resaved, tiny_transformers_model
+
+    model, tok = tiny_transformers_model(seed=0)
+    root = tmp_path_factory.mktemp("upstream")
+    return {"resaved": save_resaved(model, tok, root / "resaved"),
+            "sesame": build_sesame_repo(model, tok, root / "csm-1b")}
+
+
 @pytest.fixture
-def fake_hub(tiny_folder, monkeypatch):
-    """The tiny model served as the gated sesame/csm-1b on 127.0.0.1 (token ``fakes.hub.TOKEN``),
+def fake_hub(upstream_folders, monkeypatch):
+    """The tiny sesame/csm-1b repository served, gated, on 127.0.0.1 (token ``fakes.hub.TOKEN``),
     with huggingface_hub online and pointed at it for this test."""
     from fakes.hub import REPO, TOKEN, FakeHub, set_offline
 
     with FakeHub() as hub:
-        hub.add_folder(REPO, tiny_folder, token=TOKEN, gated=True)
+        hub.add_folder(REPO, upstream_folders["sesame"], token=TOKEN, gated=True)
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         set_offline(monkeypatch, False)
         yield hub

@@ -1,114 +1,24 @@
-"""Finding a model folder (local, or downloaded from the hub) and loading its weights.
+"""Loading a model folder's weights, in either layout, into :class:`~csm_desktop.engine.model.CsmModel`.
 
-Both layouts map onto :class:`~csm_desktop.engine.model.CsmModel`'s names. The model is built
-on the meta device and the memory-mapped tensors are assigned, so loading needs no second copy.
+The layout and files come from :func:`csm_desktop.engine.weights.choose`. The model is built on
+the meta device and the memory-mapped tensors are assigned, so loading needs no second copy.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
+import dataclasses
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 
+from csm_desktop.engine import weights
 from csm_desktop.engine.config import CsmModelConfig, TransformerConfig, read_config
 from csm_desktop.engine.model import CsmModel
-from csm_desktop.errors import CheckpointError, CsmError, ModelAccessError, ModelNotFoundError, NetworkError
+from csm_desktop.engine.repository import DEFAULT_MODEL, read_small_json
+from csm_desktop.errors import CheckpointError
 
-DEFAULT_MODEL = "sesame/csm-1b"
-MODEL_FILES = [
-    "config.json",
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "model-*.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "mimi.safetensors",
-    "mimi_config.json",
-]
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def hub_endpoint() -> str | None:
-    """``HF_ENDPOINT`` read at call time (huggingface_hub reads it only at import)."""
-    return os.environ.get("HF_ENDPOINT") or None
-
-
-def hub_cache_dir() -> str | None:
-    return os.environ.get("HF_HUB_CACHE") or None
-
-
-def gated_message(repo_id: str) -> str:
-    return (
-        f"Access to {repo_id} was refused. It is a gated model: open https://huggingface.co/{repo_id}, "
-        "sign in and accept its licence, then add a Hugging Face access token (Settings > Credentials, "
-        "or the HF_TOKEN environment variable) and try again."
-    )
-
-
-def resolve_model_folder(model: str | os.PathLike, token: str | None = None) -> Path:
-    """A local folder as it is, or a hub repository id downloaded (or found in the cache)."""
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    name = str(model)
-    if path.exists() or not _REPO_ID.match(name):
-        raise ModelNotFoundError(
-            f"{name} is neither a model folder nor a Hugging Face repository id (like {DEFAULT_MODEL})."
-        )
-    return download_model(name, token=token)
-
-
-def download_model(repo_id: str, token: str | None = None, *, allow_patterns=None) -> Path:
-    """Download (or reuse from the cache) the files of a model repository; returns its folder."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub import errors as hf_errors
-
-    try:
-        folder = snapshot_download(
-            repo_id,
-            token=token or None,
-            allow_patterns=allow_patterns or MODEL_FILES,
-            endpoint=hub_endpoint(),
-            cache_dir=hub_cache_dir(),
-        )
-    except (hf_errors.HfHubHTTPError, hf_errors.LocalEntryNotFoundError, OSError) as exc:
-        raise _hub_error(repo_id, exc) from None
-    return Path(folder)
-
-
-def hub_status_error(repo_id: str, status: int | None) -> CsmError:
-    """The error for an HTTP status from the hub (shared with services/hub.py)."""
-    if status in (401, 403):
-        # The hub answers 401 for private or gated repositories without a valid token.
-        return ModelAccessError(gated_message(repo_id))
-    if status == 404:
-        return ModelNotFoundError(f"{repo_id} or one of its files does not exist on the hub. Check the name.")
-    return NetworkError(f"Downloading {repo_id} failed: the hub answered HTTP {status}. Try again later.")
-
-
-def _hub_error(repo_id: str, exc: BaseException) -> Exception:
-    """Translate huggingface_hub's errors (an HTTP error may hide behind a cache miss)."""
-    from huggingface_hub import errors as hf_errors
-
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, (hf_errors.GatedRepoError, hf_errors.RepositoryNotFoundError)):
-            return hub_status_error(repo_id, 401)
-        # (LocalEntryNotFoundError is an HfHubHTTPError too, without a response.)
-        if isinstance(cause, hf_errors.HfHubHTTPError) and cause.response is not None:
-            return hub_status_error(repo_id, cause.response.status_code)
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(exc, hf_errors.LocalEntryNotFoundError):
-        return NetworkError(
-            f"{repo_id} is not in the local cache and the Hugging Face hub cannot be reached. "
-            "Connect to the internet, or choose a local model folder."
-        )
-    return NetworkError(f"Downloading {repo_id} failed: {exc}. Check the connection and free disk space.")
+__all__ = ["DEFAULT_MODEL", "checkpoint_name_map", "folder_weights", "load_model", "read_tensors"]
 
 
 def _interleaved_to_half(w: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -161,48 +71,70 @@ def checkpoint_name_map(cfg: CsmModelConfig) -> dict[str, str]:
     return names
 
 
-def _weight_files(folder: Path) -> list[Path]:
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        except (OSError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"{index} is malformed ({exc}). Download the model again.") from exc
-        return [folder / s for s in shards]
-    single = folder / "model.safetensors"
-    if not single.is_file():
-        raise CheckpointError(
-            f"{folder} has no model.safetensors. Choose the folder that holds the CSM model files "
-            "(config.json, model.safetensors, tokenizer.json)."
-        )
-    return [single]
+# transformers' save_pretrained stores the tied audio embedding once, under the depth decoder.
+_TIED_AUDIO_EMBEDDING = "depth_decoder.model.embed_tokens.weight"
 
 
-def read_tensors(folder: Path, wanted: set[str], device: torch.device) -> dict[str, torch.Tensor]:
-    tensors: dict[str, torch.Tensor] = {}
-    for path in _weight_files(folder):
+def _safetensors_keys(path: Path) -> list[str]:
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return list(f.keys())
+    except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
+        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}). Download the model again.") from exc
+
+
+def folder_weights(folder: Path) -> weights.WeightSet:
+    """The weight files of a model folder to load, and their layout (from their tensor names)."""
+    return weights.choose(lambda name: (folder / name).is_file(),
+                          lambda name: read_small_json(folder / name),
+                          lambda name: _safetensors_keys(folder / name))
+
+
+def read_tensors(folder: Path, chosen: weights.WeightSet, wanted: dict[str, tuple[str, ...]],
+                 device: torch.device) -> dict[str, torch.Tensor]:
+    """``wanted``: our name -> the checkpoint names that may hold it, first found wins."""
+    sources = {src for names in wanted.values() for src in names}
+    found: dict[str, torch.Tensor] = {}
+    for name in chosen.files:
+        path = folder / name
+        if chosen.weight_map is not None and not any(chosen.weight_map.get(src) == name for src in sources):
+            continue
         if not path.is_file():
-            raise CheckpointError(f"Weight file {path.name} is missing from {folder}. Download the model again.")
+            raise CheckpointError(f"Weight file {name} is missing from {folder}. Download the model again.")
         try:
             with safe_open(str(path), framework="pt", device=str(device)) as f:
                 for key in f.keys():
-                    if key in wanted:
-                        tensors[key] = f.get_tensor(key)
+                    if key in sources:
+                        found[key] = f.get_tensor(key)
         except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
             raise CheckpointError(f"{path} is not a readable safetensors file ({exc}). Download the model again.") from exc
-    missing = sorted(wanted - tensors.keys())
+    tensors, missing = {}, []
+    for ours, names in wanted.items():
+        src = next((n for n in names if n in found), None)
+        if src is None:
+            missing.append(names[0])
+        else:
+            tensors[ours] = found[src]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise CheckpointError(f"The model files lack {len(missing)} weights ({shown}). Download the model again.")
     return tensors
 
 
-def load_model(folder: Path, device: torch.device, dtype: torch.dtype) -> CsmModel:
-    """Build :class:`CsmModel` from a folder of either layout, on ``device`` in ``dtype``."""
-    cfg = read_config(folder)
+def load_model(folder: Path, device: torch.device, dtype: torch.dtype,
+               chosen: weights.WeightSet | None = None) -> CsmModel:
+    """Build :class:`CsmModel` from a folder of either layout, on ``device`` in ``dtype``.
+
+    Sizes come from ``config.json`` (a transformers ``CsmConfig`` or Sesame's ``ModelArgs``);
+    the layout from the weights' own tensor names.
+    """
+    chosen = chosen or folder_weights(folder)
+    cfg = dataclasses.replace(read_config(folder), layout=chosen.layout)
     names = checkpoint_name_map(cfg)
-    raw = read_tensors(folder, set(names.values()), device)
-    ours = {name: raw[src] for name, src in names.items()}
+    wanted = {ours: (src,) for ours, src in names.items()}
+    if cfg.layout == "transformers":
+        wanted["audio_embeddings.weight"] += (_TIED_AUDIO_EMBEDDING,)
+    ours = read_tensors(folder, chosen, wanted, device)
 
     state: dict[str, torch.Tensor] = {}
     parts: dict[str, TransformerConfig] = {"backbone": cfg.backbone, "decoder": cfg.decoder}

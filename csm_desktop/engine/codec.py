@@ -9,10 +9,9 @@ from pathlib import Path
 
 import torch
 
+from csm_desktop.engine import mimi_weights
+from csm_desktop.engine.weights import CODEC_PREFIX, MIMI_CONFIG_FILE, MIMI_FILE, WeightSet
 from csm_desktop.errors import CheckpointError
-
-MIMI_FILE = "mimi.safetensors"
-MIMI_CONFIG_FILE = "mimi_config.json"
 
 
 class MimiCodec:
@@ -62,17 +61,53 @@ class MimiCodec:
             return self.mimi.decode(codes.to(self.device).unsqueeze(0))[0, 0].float().cpu()
 
 
-def _file_identity(path: Path) -> str:
-    st = path.stat()
-    h = hashlib.sha256(f"{path.name}:{st.st_size}".encode())
-    with path.open("rb") as f:  # the header and the first MiB name the weights well enough
-        h.update(f.read(1 << 20))
+def _file_identity(*paths: Path, tag: str = "") -> str:
+    h = hashlib.sha256(tag.encode())
+    for path in paths:
+        st = path.stat()
+        h.update(f"{path.name}:{st.st_size}".encode())
+        with path.open("rb") as f:  # the header and the first MiB name the weights well enough
+            h.update(f.read(1 << 20))
     return h.hexdigest()[:16]
 
 
-def load_mimi(folder: Path | None, device: torch.device, num_codebooks: int, token: str | None = None) -> MimiCodec:
-    """Mimi from ``folder/mimi.safetensors`` (and ``mimi_config.json`` for a non-standard size)
-    if present, else moshi's release file from the hub."""
+def _codec_from_checkpoint(folder: Path, chosen: WeightSet, device: torch.device, num_codebooks: int) -> MimiCodec:
+    """moshi's Mimi with the ``codec_model.*`` tensors of a transformers checkpoint."""
+    from moshi.models import loaders
+    from safetensors import safe_open
+
+    from csm_desktop.engine.repository import read_small_json
+
+    config = read_small_json(folder / "config.json") if (folder / "config.json").is_file() else {}
+    codec_config = config.get("codec_config") if isinstance(config, dict) else None
+    mimi_config = mimi_weights.moshi_config(codec_config if isinstance(codec_config, dict) else {})
+    tensors: dict[str, torch.Tensor] = {}
+    files = [f for f in chosen.files if chosen.weight_map is None
+             or any(v == f and k.startswith(CODEC_PREFIX) for k, v in chosen.weight_map.items())]
+    for name in files:
+        try:
+            with safe_open(str(folder / name), framework="pt", device="cpu") as f:
+                for key in f.keys():
+                    if key.startswith(CODEC_PREFIX):
+                        tensors[key[len(CODEC_PREFIX):]] = f.get_tensor(key)
+        except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
+            raise CheckpointError(f"{folder / name} is not a readable safetensors file ({exc}). "
+                                  "Download the model again.") from exc
+    try:
+        mimi = loaders.get_mimi(None, mimi_config=mimi_config, device="cpu", num_codebooks=num_codebooks)
+        state = mimi_weights.moshi_state(list(mimi.state_dict()), tensors, mimi_config["transformer"]["num_heads"])
+        mimi.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"The codec weights in {folder} could not be loaded ({exc}). "
+                              "Download the model again.") from exc
+    return MimiCodec(mimi.to(device), device, _file_identity(*(folder / f for f in files), tag=CODEC_PREFIX))
+
+
+def load_mimi(folder: Path | None, device: torch.device, num_codebooks: int, token: str | None = None,
+              chosen: WeightSet | None = None) -> MimiCodec:
+    """Mimi from the model folder when it holds one (``mimi.safetensors``, with ``mimi_config.json``
+    for a non-standard size; or ``codec_model.*`` in the chosen weights), else moshi's release
+    file from the hub."""
     from moshi.models import loaders
 
     config = None
@@ -84,8 +119,10 @@ def load_mimi(folder: Path | None, device: torch.device, num_codebooks: int, tok
                 config = json.loads(cfg_path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise CheckpointError(f"{cfg_path} is malformed ({exc}).") from exc
+    elif folder is not None and chosen is not None and chosen.has_codec:
+        return _codec_from_checkpoint(folder, chosen, device, num_codebooks)
     else:
-        from csm_desktop.engine.checkpoint import download_model
+        from csm_desktop.engine.repository import download_model
 
         repo = download_model(loaders.DEFAULT_REPO, token=token, allow_patterns=[loaders.MIMI_NAME])
         path = repo / loaders.MIMI_NAME

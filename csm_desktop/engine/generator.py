@@ -9,7 +9,8 @@ from pathlib import Path
 
 import torch
 
-from csm_desktop.engine.checkpoint import DEFAULT_MODEL, load_model, resolve_model_folder
+from csm_desktop.engine.checkpoint import folder_weights, load_model
+from csm_desktop.engine.repository import DEFAULT_MODEL, resolve_model_folder
 from csm_desktop.engine.codec import MimiCodec, load_mimi
 from csm_desktop.engine.model import CsmModel
 from csm_desktop.engine.sampling import sampling_key
@@ -347,9 +348,10 @@ def load_csm_1b(
     """
     dev = pick_device(device)
     folder = resolve_model_folder(model, token)
+    chosen = folder_weights(folder)
     with _device_errors():
-        csm = load_model(folder, dev, default_dtype(dev))
-        codec = load_mimi(folder, dev, csm.cfg.audio_num_codebooks, token)
+        csm = load_model(folder, dev, default_dtype(dev), chosen)
+        codec = load_mimi(folder, dev, csm.cfg.audio_num_codebooks, token, chosen)
     if codec.num_codebooks != csm.cfg.audio_num_codebooks:
         raise CheckpointError(
             f"The codec has {codec.num_codebooks} codebooks but the model expects {csm.cfg.audio_num_codebooks}."

@@ -246,15 +246,17 @@ class ContextCodesCodec(torch.nn.Module):
 
 
 def transformers_inputs(hf, generator, context_text: str, audio: torch.Tensor, codes: torch.Tensor,
-                        line_text: str, device="cpu") -> dict:
+                        line_text: str, device="cpu", *, own_codec: bool = False) -> dict:
     """``CsmForConditionalGeneration.generate`` inputs for one context segment (speaker 0, with
     ``audio`` whose codes are ``codes``) and a line for speaker 1, tokenised as our engine does.
-    Installs :class:`ContextCodesCodec` on ``hf``."""
+    Installs :class:`ContextCodesCodec` on ``hf`` unless ``own_codec`` (then transformers encodes
+    the audio with the checkpoint's own Mimi)."""
     tok = generator.tokenizer
     ids = (tok.encode_segment(context_text, 0) + [hf.config.audio_token_id] * codes.shape[1]
            + [hf.config.audio_eos_token_id] + tok.encode_segment(line_text, 1))
     ids = torch.tensor([ids], device=device)
-    hf.codec_model = ContextCodesCodec(codes.to(device), generator.codec.frame_size)
+    if not own_codec:
+        hf.codec_model = ContextCodesCodec(codes.to(device), generator.codec.frame_size)
     # attention_mask must be explicit: the audio placeholder id doubles as the pad id.
     return dict(input_ids=ids, attention_mask=torch.ones_like(ids), input_values=audio[None, None].to(device),
                 input_values_cutoffs=torch.tensor([[audio.numel()]], device=device))

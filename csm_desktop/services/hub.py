@@ -15,21 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from csm_desktop.engine.checkpoint import (
+from csm_desktop.engine.repository import (
     DEFAULT_MODEL,
-    MODEL_FILES,
+    TIMEOUT_S,
     hub_cache_dir,
     hub_endpoint,
+    hub_error,
     hub_status_error,
+    model_files,
 )
-from csm_desktop.engine.codec import MIMI_FILE
-from csm_desktop.errors import CsmError, ModelNotFoundError, NetworkError
+from csm_desktop.errors import CsmError, NetworkError
 from csm_desktop.services.credentials import redact
 
 MIMI_REPO = "kyutai/moshiko-pytorch-bf16"
 MIMI_RELEASE_FILE = "tokenizer-e351c8d8-checkpoint125.safetensors"  # moshi.models.loaders.MIMI_NAME
 CHUNK = 1 << 20
-TIMEOUT_S = 30.0
 _report_interval_s = 0.1
 
 
@@ -69,50 +69,55 @@ def _repo_dir(repo_id: str) -> Path:
 
 
 def _translate(repo_id: str, exc: Exception) -> CsmError:
+    error = hub_error(repo_id, exc)
+    return type(error)(redact(str(error)))
+
+
+def _describe(repo_id: str, names, revision: str, token: str | None) -> list[RemoteFile]:
+    """Sizes and addresses of ``names`` (HEAD requests, no download)."""
     import requests
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub import errors as hf_errors
 
-    if isinstance(exc, (hf_errors.GatedRepoError, hf_errors.RepositoryNotFoundError)):
-        return hub_status_error(repo_id, 401)
-    response = getattr(exc, "response", None)
-    if isinstance(exc, (hf_errors.HfHubHTTPError, requests.HTTPError)) and response is not None:
-        return hub_status_error(repo_id, response.status_code)
-    if isinstance(exc, (requests.Timeout, TimeoutError)):
-        return NetworkError("The Hugging Face hub did not answer in time. Check your connection and try again.")
-    return NetworkError(redact(f"The Hugging Face hub could not be reached ({type(exc).__name__}). "
-                               "Check your connection, or choose a local model folder."))
-
-
-def plan(repo_id: str, token: str | None, patterns=None) -> list[RemoteFile]:
-    """The repository's files that match ``patterns`` (the model files by default), with sizes."""
-    import requests
-    from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
-    from huggingface_hub import errors as hf_errors
-
-    patterns = patterns or MODEL_FILES
     endpoint = hub_endpoint()
+    files = []
     try:
-        info = HfApi(endpoint=endpoint).model_info(repo_id, token=token or None, timeout=TIMEOUT_S)
-        names = [s.rfilename for s in info.siblings or [] if any(fnmatch.fnmatch(s.rfilename, p) for p in patterns)]
-        files = []
         for name in names:
-            url = hf_hub_url(repo_id, name, revision=info.sha, endpoint=endpoint)
+            url = hf_hub_url(repo_id, name, revision=revision, endpoint=endpoint)
             meta = get_hf_file_metadata(url, token=token or None, timeout=TIMEOUT_S, endpoint=endpoint)
-            files.append(RemoteFile(repo_id, name, info.sha or meta.commit_hash or "main", meta.size or 0,
+            files.append(RemoteFile(repo_id, name, meta.commit_hash or revision, meta.size or 0,
                                     meta.etag or "", meta.location or url))
     except (hf_errors.HfHubHTTPError, requests.RequestException, OSError) as exc:
         raise _translate(repo_id, exc) from None
     return files
 
 
+def plan(repo_id: str, token: str | None, patterns: list[str]) -> list[RemoteFile]:
+    """The repository's files that match ``patterns``, with sizes."""
+    import requests
+    from huggingface_hub import HfApi
+    from huggingface_hub import errors as hf_errors
+
+    try:
+        info = HfApi(endpoint=hub_endpoint()).model_info(repo_id, token=token or None, timeout=TIMEOUT_S)
+    except (hf_errors.HfHubHTTPError, requests.RequestException, OSError) as exc:
+        raise _translate(repo_id, exc) from None
+    names = [s.rfilename for s in info.siblings or [] if any(fnmatch.fnmatch(s.rfilename, p) for p in patterns)]
+    return _describe(repo_id, names, info.sha or "main", token)
+
+
 def plan_model(repo_id: str = DEFAULT_MODEL, token: str | None = None) -> list[RemoteFile]:
-    """The model's files plus, unless the repository has its own, moshi's Mimi release file."""
-    files = plan(repo_id, token)
-    if not files:
-        raise ModelNotFoundError(f"{repo_id} has no model files (config.json, model.safetensors).")
-    if not any(f.name == MIMI_FILE for f in files):
+    """The model's files, with ONE copy of the weights (as loading will read them), plus moshi's
+    Mimi release file when neither the weights nor the repository carry the codec."""
+    chosen = model_files(repo_id, token)
+    files = _describe(repo_id, chosen.names, chosen.revision, token)
+    if chosen.needs_mimi_release:
         files += plan(MIMI_REPO, token, [MIMI_RELEASE_FILE])
     return files
+
+
+def total_bytes(files: list[RemoteFile]) -> int:
+    return sum(f.size for f in files)
 
 
 def _blob(f: RemoteFile) -> Path:

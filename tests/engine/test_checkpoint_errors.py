@@ -18,7 +18,7 @@ def folder(tiny_folder, tmp_path):
 
 def test_missing_weights_file(folder):
     (folder / "model.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="no model.safetensors"):
+    with pytest.raises(CheckpointError, match="No CSM-1B weights were found"):
         load_csm_1b("cpu", model=folder)
 
 

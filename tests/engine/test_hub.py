@@ -10,21 +10,21 @@ from csm_desktop.errors import ModelAccessError, NetworkError
 from fakes.hub import REPO, TOKEN, set_offline
 
 
-def test_download_sends_token_as_bearer_and_loads(fake_hub, tiny_generator):
+def test_download_sends_token_as_bearer_and_loads(fake_hub, upstream_folders):
     gen = load_csm_1b("cpu", model=REPO, token=TOKEN)
-    assert gen.is_test_model
+    local = load_csm_1b("cpu", model=upstream_folders["sesame"])
     file_requests = [r for r in fake_hub.requests if "/resolve/" in r[1]]
     assert file_requests, "nothing was downloaded"
     assert all(auth == f"Bearer {TOKEN}" for _, _, auth in fake_hub.requests)
     # the downloaded model is the served one
     a = gen.generate_codes("Hi.", 0, max_audio_length_ms=240, topk=1)
-    b = tiny_generator.generate_codes("Hi.", 0, max_audio_length_ms=240, topk=1)
+    b = local.generate_codes("Hi.", 0, max_audio_length_ms=240, topk=1)
     assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("gated", [True, False])
-def test_refused_download_explains_licence_and_token(fake_hub, tiny_folder, gated):
-    fake_hub.add_folder(REPO, tiny_folder, token=TOKEN, gated=gated)  # 403 GatedRepo or 401
+def test_refused_download_explains_licence_and_token(fake_hub, upstream_folders, gated):
+    fake_hub.add_folder(REPO, upstream_folders["sesame"], token=TOKEN, gated=gated)  # 403 GatedRepo or 401
     with pytest.raises(ModelAccessError) as info:
         load_csm_1b("cpu", model=REPO, token="hf_wrong")
     message = str(info.value)

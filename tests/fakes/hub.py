@@ -28,6 +28,7 @@ class FakeHub:
         self.repos: dict[str, Repo] = {}
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Authorization)
         self.ranges: list[str] = []  # Range headers of file requests
+        self.served: dict[str, int] = {}  # "repo/file" -> body bytes sent (GET only)
         self.fail_status: int | None = None
         hub = self
 
@@ -86,6 +87,10 @@ class FakeHub:
         self._send(h, status, body, {"X-Error-Code": code, "X-Error-Message": code,
                                      "Content-Type": "application/json"}, head)
 
+    def _count(self, repo_id: str, filename: str, n: int) -> None:
+        key = f"{repo_id}/{filename}"
+        self.served[key] = self.served.get(key, 0) + n
+
     def _handle(self, h: BaseHTTPRequestHandler, head: bool) -> None:
         auth = h.headers.get("Authorization")
         path = h.path.split("?", 1)[0]
@@ -119,9 +124,15 @@ class FakeHub:
                        "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
             rng = h.headers.get("Range")
             if rng and rng.startswith("bytes=") and not head:
-                start = int(rng[6:].split("-")[0])
-                headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-                return self._send(h, 206, data[start:], headers)
+                first, _, last = rng[6:].partition("-")
+                start, end = int(first), min(int(last) if last else len(data) - 1, len(data) - 1)
+                if start >= len(data):
+                    return self._error(h, 416, "RangeNotSatisfiable", head)
+                headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+                self._count(repo_id, filename, end + 1 - start)
+                return self._send(h, 206, data[start:end + 1], headers)
+            if not head:
+                self._count(repo_id, filename, len(data))
             return self._send(h, 200, data, headers, head)
         return self._error(h, 404, "NotFound", head)
 

@@ -15,7 +15,9 @@ from fakes.hub import REPO, TOKEN, set_offline
 def test_download_reports_bytes_and_lands_in_the_hf_cache(fake_hub, monkeypatch):
     files = hubsvc.plan_model(REPO, TOKEN)
     names = {f.name for f in files}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "mimi.safetensors"} <= names
+    assert {"config.json", "transformers.safetensors.index.json", "transformers-00001-of-00002.safetensors",
+            "transformers-00002-of-00002.safetensors", "tokenizer.json"} <= names
+    assert not names & {"model.safetensors", "ckpt.pt"}  # one copy of the weights
     total = sum(f.size for f in files)
     events = []
     folders = hubsvc.download(files, TOKEN, on_progress=events.append)
@@ -23,7 +25,7 @@ def test_download_reports_bytes_and_lands_in_the_hf_cache(fake_hub, monkeypatch)
     dones = [e.done for e in events]
     assert dones == sorted(dones)
     assert all(auth == f"Bearer {TOKEN}" for _, path, auth in fake_hub.requests)
-    assert (folders[REPO] / "model.safetensors").is_file()
+    assert (folders[REPO] / "transformers-00001-of-00002.safetensors").is_file()
     # huggingface_hub (and so the engine) finds the files offline
     set_offline(monkeypatch, True)
     gen = load_csm_1b("cpu", model=REPO)
@@ -53,13 +55,13 @@ def test_cancel_keeps_partial_data_and_the_next_download_resumes(fake_hub, monke
 
 
 @pytest.mark.parametrize("gated", [True, False])
-def test_refused_token(fake_hub, tiny_folder, gated):
-    fake_hub.add_folder(REPO, tiny_folder, token=TOKEN, gated=gated)
+def test_refused_token(fake_hub, upstream_folders, gated):
+    fake_hub.add_folder(REPO, upstream_folders["sesame"], token=TOKEN, gated=gated)
     with pytest.raises(ModelAccessError, match="accept its licence"):
         hubsvc.plan_model(REPO, "wrong")
 
 
-def test_missing_repo_file_and_server_errors(fake_hub, tiny_folder):
+def test_missing_repo_file_and_server_errors(fake_hub):
     files = hubsvc.plan_model(REPO, TOKEN)
     del fake_hub.repos[REPO].files["tokenizer.json"]
     with pytest.raises(ModelNotFoundError):

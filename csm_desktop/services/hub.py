@@ -120,6 +120,12 @@ def total_bytes(files: list[RemoteFile]) -> int:
     return sum(f.size for f in files)
 
 
+def bytes_already_here(files: list[RemoteFile]) -> int:
+    """What a download of ``files`` need not fetch again: finished files and partial data."""
+    return sum(f.size if _is_cached(f) else (_partial(f).stat().st_size if _partial(f).is_file() else 0)
+               for f in files)
+
+
 def _blob(f: RemoteFile) -> Path:
     return _repo_dir(f.repo_id) / "blobs" / f.etag
 
@@ -166,8 +172,7 @@ def download(
     stop = should_stop or (lambda: False)
     total = sum(f.size for f in files)
     done = sum(f.size for f in files if _is_cached(f))
-    needed = total - done - sum(_partial(f).stat().st_size for f in files
-                                if not _is_cached(f) and _partial(f).is_file())
+    needed = total - bytes_already_here(files)
     root = _cache_root()
     root.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(root).free

@@ -26,18 +26,28 @@ from csm_desktop.ui.errors import show_error
 
 
 def model_is_available(settings: Settings) -> bool:
-    """True when the configured model can load without a download (or generation is remote)."""
+    """True when the configured model can load without a download (or generation is remote):
+    its folder (or cached snapshot) holds a complete set of weights and the tokenizer."""
     if settings.engine == "remote":
         return True
+    from csm_desktop.engine.checkpoint import folder_weights
+    from csm_desktop.errors import CheckpointError
+
     path = Path(settings.model).expanduser()
-    if path.is_dir():
-        return (path / "config.json").is_file()
-    from huggingface_hub import try_to_load_from_cache
+    if not path.is_dir():
+        from huggingface_hub import try_to_load_from_cache
 
-    from csm_desktop.engine.checkpoint import hub_cache_dir
+        from csm_desktop.engine.repository import hub_cache_dir
 
-    found = try_to_load_from_cache(settings.model, "config.json", cache_dir=hub_cache_dir())
-    return isinstance(found, str)
+        found = try_to_load_from_cache(settings.model, "config.json", cache_dir=hub_cache_dir())
+        if not isinstance(found, str):
+            return False
+        path = Path(found).parent
+    try:
+        folder_weights(path)
+    except CheckpointError:
+        return False
+    return (path / "tokenizer.json").is_file()
 
 
 def _gb(n: int) -> str:
@@ -52,13 +62,16 @@ class ModelSetupDialog(QDialog):
         self.settings = settings
         self.worker = worker
         self.job: int | None = None
+        self.planned: list | None = None  # the files to download, once their sizes are known
+        self._repo: str | None = None
         layout = QVBoxLayout(self)
         intro = QLabel(
             "<h3>CSM Desktop needs the CSM-1B speech model</h3>"
             f"<p><b>{DEFAULT_MODEL}</b> is a gated model on Hugging Face. Open "
             f"<a href='https://huggingface.co/{DEFAULT_MODEL}'>its page</a>, sign in and accept the licence, then "
             "create an access token at <a href='https://huggingface.co/settings/tokens'>huggingface.co/settings/"
-            "tokens</a> and paste it below. The download is about 6 GB and resumes if interrupted.</p>")
+            "tokens</a> and paste it below. The download is about 7 GB (you see the exact size before it "
+            "starts) and resumes if interrupted.</p>")
         intro.setWordWrap(True)
         intro.setOpenExternalLinks(True)
         intro.setTextFormat(Qt.TextFormat.RichText)
@@ -100,6 +113,8 @@ class ModelSetupDialog(QDialog):
         worker.cancelled.connect(self._on_cancelled)
 
     def start_download(self) -> int:
+        """First press: find the files and their sizes, and say how much will be downloaded.
+        Second press: download them."""
         from csm_desktop.services import hub
 
         token = self.token.text().strip()
@@ -110,19 +125,34 @@ class ModelSetupDialog(QDialog):
                 self.status.setText(str(exc))
         token = credentials.get_secret("huggingface")
         repo = self.settings.model if not Path(self.settings.model).expanduser().is_dir() else DEFAULT_MODEL
-
-        def job_fn(worker, job, should_stop):
-            files = hub.plan_model(repo, token)
-            return hub.download(files, token, on_progress=lambda p: worker.progress.emit(job, p),
-                                should_stop=should_stop)
-
-        self.download_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setVisible(True)
-        self.status.setText("Checking the files…")
-        self.job = self.worker.submit(job_fn, "download")
+        files = self.planned if self._repo == repo else None
         self._repo = repo
+        if files is None:
+            def job_fn(worker, job, should_stop):
+                return hub.plan_model(repo, token)
+
+            self.status.setText("Checking the files…")
+        else:
+            def job_fn(worker, job, should_stop):
+                return hub.download(files, token, on_progress=lambda p: worker.progress.emit(job, p),
+                                    should_stop=should_stop)
+
+            self.progress.setVisible(True)
+            self.cancel_button.setEnabled(True)
+        self.download_button.setEnabled(False)
+        self.job = self.worker.submit(job_fn, "download")
         return self.job
+
+    def _show_plan(self, files: list) -> None:
+        from csm_desktop.services import hub
+
+        self.planned = files
+        total, here = hub.total_bytes(files), hub.bytes_already_here(files)
+        weights = sum(1 for f in files if f.name.endswith(".safetensors"))
+        self.status.setText(
+            f"{self._repo}: <b>{_gb(total - here)}</b> to download ({len(files)} files, {weights} of them weights"
+            + (f"; {_gb(here)} already downloaded" if here else "") + "). Press Download to start.")
+        self.download_button.setText(f"Download {_gb(total - here)}")
 
     def _on_progress(self, job: int, p) -> None:
         if job != self.job or isinstance(p, str):
@@ -136,10 +166,13 @@ class ModelSetupDialog(QDialog):
         self.download_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
 
-    def _on_finished(self, job: int, _result) -> None:
+    def _on_finished(self, job: int, result) -> None:
         if job != self.job:
             return
         self._reset()
+        if isinstance(result, list):  # the plan: wait for the second press
+            self._show_plan(result)
+            return
         self.settings.model = self._repo
         self.settings.save()
         self.status.setText("The model is ready.")
@@ -149,6 +182,8 @@ class ModelSetupDialog(QDialog):
         if job != self.job:
             return
         self._reset()
+        self.planned = None  # a new token or connection: plan again
+        self.download_button.setText("Download")
         self.status.setText(message)
         show_error(self, message, details)
 

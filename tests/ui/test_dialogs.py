@@ -45,7 +45,12 @@ def test_model_setup_downloads_with_progress(make_window, qtbot, fake_hub, monke
     settings = Settings(model=REPO)
     assert not model_is_available(settings)
     dialog = ModelSetupDialog(w, settings, w.workers.worker)
-    dialog.start_download()
+    dialog.start_download()  # first press: the size, before anything big is fetched
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    total = sum(f.size for f in dialog.planned)
+    assert f"{total / 1e9:.2f} GB" in dialog.status.text() and dialog.download_button.text().startswith("Download ")
+    assert not any(k.endswith("00001-of-00002.safetensors") for k in fake_hub.served)
+    dialog.start_download()  # second press: the download
     qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
     assert dialog.progress.value() == 1000
     assert settings.model == REPO and model_is_available(settings)

@@ -43,5 +43,9 @@ class AudioFileError(CsmError):
     """An audio file could not be read or written."""
 
 
-class GenerationCancelled(CsmError):
-    """The user stopped a generation. Not shown as an error."""
+class Cancelled(CsmError):
+    """The user stopped a job (a generation, a download). Never shown as an error."""
+
+
+class GenerationCancelled(Cancelled):
+    """The user stopped a generation."""

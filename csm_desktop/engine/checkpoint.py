@@ -15,7 +15,8 @@ from safetensors import safe_open
 from csm_desktop.engine import weights
 from csm_desktop.engine.config import CsmModelConfig, TransformerConfig, read_config
 from csm_desktop.engine.model import CsmModel
-from csm_desktop.engine.repository import DEFAULT_MODEL, read_small_json
+from csm_desktop.engine.repository import DEFAULT_MODEL
+from csm_desktop.engine.weights import folder_weights
 from csm_desktop.errors import CheckpointError
 
 __all__ = ["DEFAULT_MODEL", "checkpoint_name_map", "folder_weights", "load_model", "read_tensors"]
@@ -73,21 +74,6 @@ def checkpoint_name_map(cfg: CsmModelConfig) -> dict[str, str]:
 
 # transformers' save_pretrained stores the tied audio embedding once, under the depth decoder.
 _TIED_AUDIO_EMBEDDING = "depth_decoder.model.embed_tokens.weight"
-
-
-def _safetensors_keys(path: Path) -> list[str]:
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            return list(f.keys())
-    except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
-        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}). Download the model again.") from exc
-
-
-def folder_weights(folder: Path) -> weights.WeightSet:
-    """The weight files of a model folder to load, and their layout (from their tensor names)."""
-    return weights.choose(lambda name: (folder / name).is_file(),
-                          lambda name: read_small_json(folder / name),
-                          lambda name: _safetensors_keys(folder / name))
 
 
 def read_tensors(folder: Path, chosen: weights.WeightSet, wanted: dict[str, tuple[str, ...]],

@@ -76,7 +76,7 @@ def _codec_from_checkpoint(folder: Path, chosen: WeightSet, device: torch.device
     from moshi.models import loaders
     from safetensors import safe_open
 
-    from csm_desktop.engine.repository import read_small_json
+    from csm_desktop.engine.weights import read_small_json
 
     config = read_small_json(folder / "config.json") if (folder / "config.json").is_file() else {}
     codec_config = config.get("codec_config") if isinstance(config, dict) else None

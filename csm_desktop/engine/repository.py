@@ -6,7 +6,6 @@ shared with the app's downloader (``services/hub.py``), so both fetch one copy o
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from csm_desktop.errors import CheckpointError, CsmError, ModelAccessError, Mode
 DEFAULT_MODEL = "sesame/csm-1b"
 TIMEOUT_S = 30.0
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_MAX_JSON_BYTES = 16 << 20  # config and index files are kilobytes; a huge one is not ours
 
 
 def hub_endpoint() -> str | None:
@@ -33,8 +31,9 @@ def hub_cache_dir() -> str | None:
 def gated_message(repo_id: str) -> str:
     return (
         f"Access to {repo_id} was refused. It is a gated model: open https://huggingface.co/{repo_id}, "
-        "sign in and accept its licence, then add a Hugging Face access token (Settings > Credentials, "
-        "or the HF_TOKEN environment variable) and try again."
+        "sign in and accept its licence, then use an access token of that account (create one at "
+        "https://huggingface.co/settings/tokens; paste it in Model setup or Settings > Credentials, or set "
+        "HF_TOKEN) and try again. If you just entered a token, check that it is complete and still valid."
     )
 
 
@@ -112,7 +111,7 @@ def model_files(repo_id: str, token: str | None) -> ModelFiles:
         def read_json(name: str):
             path = Path(hf_hub_download(repo_id, name, revision=revision, token=token or None,
                                         endpoint=hub_endpoint(), cache_dir=hub_cache_dir(), etag_timeout=TIMEOUT_S))
-            return read_small_json(path)
+            return weights.read_small_json(path)
 
         def read_keys(name: str):
             return api.parse_safetensors_file_metadata(repo_id, name, revision=revision, token=token or None).tensors
@@ -126,17 +125,6 @@ def model_files(repo_id: str, token: str | None) -> ModelFiles:
     if not chosen.has_codec:
         names += [n for n in (weights.MIMI_FILE, weights.MIMI_CONFIG_FILE) if n in listed]
     return ModelFiles(repo_id, revision, tuple(names), chosen)
-
-
-def read_small_json(path: Path):
-    """A config or index file's JSON, with a size limit."""
-    try:
-        if path.stat().st_size > _MAX_JSON_BYTES:
-            raise CheckpointError(f"{path.name} is {path.stat().st_size} bytes, too large for a model description. "
-                                  "Download the model again.")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} could not be read as JSON ({exc}). Download the model again.") from exc
 
 
 def resolve_model_folder(model: str | os.PathLike, token: str | None = None) -> Path:
@@ -158,6 +146,8 @@ def download_model(repo_id: str, token: str | None = None, *, allow_patterns=Non
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub import errors as hf_errors
 
+    if allow_patterns is None and (cached := _complete_in_cache(repo_id)) is not None:
+        return cached  # no network on every start, and it works offline
     try:
         if allow_patterns is None and not constants.HF_HUB_OFFLINE:
             allow_patterns = [glob.escape(n) for n in model_files(repo_id, token).names]
@@ -174,3 +164,16 @@ def download_model(repo_id: str, token: str | None = None, *, allow_patterns=Non
     except (hf_errors.HfHubHTTPError, hf_errors.LocalEntryNotFoundError, OSError) as exc:
         raise hub_error(repo_id, exc) from None
     return Path(folder)
+
+
+def _complete_in_cache(repo_id: str) -> Path | None:
+    """The cached snapshot of ``repo_id`` if it holds a complete model (weights, tokenizer)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub import errors as hf_errors
+
+    try:
+        folder = Path(snapshot_download(repo_id, local_files_only=True, cache_dir=hub_cache_dir()))
+        weights.folder_weights(folder)
+    except (hf_errors.LocalEntryNotFoundError, OSError, ValueError, CheckpointError):
+        return None
+    return folder if (folder / "tokenizer.json").is_file() else None

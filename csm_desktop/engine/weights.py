@@ -10,9 +10,11 @@ fetches exactly the files that loading will read.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from csm_desktop.errors import CheckpointError
@@ -27,6 +29,7 @@ MIMI_CONFIG_FILE = "mimi_config.json"
 # Files besides the weights that loading reads (tokenizer) or that describe the model.
 SUPPORT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                  "generation_config.json")
+_MAX_JSON_BYTES = 16 << 20  # config and index files are kilobytes; a huge one is not ours
 
 
 @dataclass(frozen=True)
@@ -138,3 +141,32 @@ def choose(
         f"No CSM-1B weights were found{detail}. Choose the folder that holds config.json, the weights "
         "(model.safetensors, or the transformers shards and their index) and tokenizer.json, "
         "or download the model again.")
+
+
+def read_small_json(path: Path) -> Any:
+    """A config or index file's JSON, with a size limit."""
+    try:
+        size = path.stat().st_size
+        if size > _MAX_JSON_BYTES:
+            raise CheckpointError(f"{path.name} is {size} bytes, too large for a model description. "
+                                  "Download the model again.")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} could not be read as JSON ({exc}). Download the model again.") from exc
+
+
+def _safetensors_keys(path: Path) -> list[str]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return list(f.keys())
+    except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
+        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}). Download the model again.") from exc
+
+
+def folder_weights(folder: Path) -> WeightSet:
+    """The weight files of a model folder to load, and their layout (from their tensor names)."""
+    return choose(lambda name: (folder / name).is_file(),
+                  lambda name: read_small_json(folder / name),
+                  lambda name: _safetensors_keys(folder / name))

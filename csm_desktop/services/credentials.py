@@ -73,6 +73,16 @@ def get_secret(name: str) -> str | None:
     return _remember(value or _session.get(name))
 
 
+def secret_source(name: str) -> str | None:
+    """Where :func:`get_secret` finds the secret: "environment", "session" (no keyring),
+    "keyring", or None."""
+    if env_override(name) is not None:
+        return "environment"
+    if name in _session:
+        return "session"
+    return "keyring" if get_secret(name) is not None else None
+
+
 def set_secret(name: str, value: str) -> None:
     """Store a secret in the keyring.
 

@@ -24,7 +24,7 @@ from csm_desktop.engine.repository import (
     hub_status_error,
     model_files,
 )
-from csm_desktop.errors import CsmError, NetworkError
+from csm_desktop.errors import Cancelled, CsmError, NetworkError
 from csm_desktop.services.credentials import redact
 
 MIMI_REPO = "kyutai/moshiko-pytorch-bf16"
@@ -33,7 +33,7 @@ CHUNK = 1 << 20
 _report_interval_s = 0.1
 
 
-class DownloadCancelled(CsmError):
+class DownloadCancelled(Cancelled):
     """The user stopped the download; what arrived is kept for the next try."""
 
 

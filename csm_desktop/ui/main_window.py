@@ -378,6 +378,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         accepted = bool(dialog.exec())
         if accepted:
             self.drop_engine()
+            self.statusBar().showMessage(f"Model ready: {self.settings.model}. It loads when you first render.", 10_000)
         return accepted
 
     # ----- export -------------------------------------------------------------------------------------

@@ -54,6 +54,11 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:.2f} GB"
 
 
+def _size(n: int) -> str:
+    """Bytes as a person reads them: MB below a gigabyte."""
+    return _gb(n) if n >= 1e9 else f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{max(n, 0) / 1e3:.0f} kB"
+
+
 class ModelSetupDialog(QDialog):
     def __init__(self, parent: QWidget | None, settings: Settings, worker) -> None:
         super().__init__(parent)
@@ -64,9 +69,13 @@ class ModelSetupDialog(QDialog):
         self.job: int | None = None
         self.planned: list | None = None  # the files to download, once their sizes are known
         self._repo: str | None = None
+        self._notes: list[str] = []  # said once, kept above later status lines (a missing keyring)
+        self.setMinimumWidth(640)
         layout = QVBoxLayout(self)
+        heading = ("The CSM-1B speech model is set up" if model_is_available(settings)
+                   else "CSM Desktop needs the CSM-1B speech model")
         intro = QLabel(
-            "<h3>CSM Desktop needs the CSM-1B speech model</h3>"
+            f"<h3>{heading}</h3>"
             f"<p><b>{DEFAULT_MODEL}</b> is a gated model on Hugging Face. Open "
             f"<a href='https://huggingface.co/{DEFAULT_MODEL}'>its page</a>, sign in and accept the licence, then "
             "create an access token at <a href='https://huggingface.co/settings/tokens'>huggingface.co/settings/"
@@ -79,8 +88,7 @@ class ModelSetupDialog(QDialog):
         row = QHBoxLayout()
         self.token = QLineEdit()
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token.setPlaceholderText("token stored in the keyring" if credentials.get_secret("huggingface")
-                                      else "hf_…")
+        self.token.setPlaceholderText(self._token_placeholder())
         row.addWidget(QLabel("Access token"))
         row.addWidget(self.token)
         layout.addLayout(row)
@@ -97,7 +105,8 @@ class ModelSetupDialog(QDialog):
         self.download_button.clicked.connect(self.start_download)
         self.cancel_button = QPushButton("Cancel download")
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.worker.stop)
+        # A direct call: a queued one would wait behind the download it is meant to stop.
+        self.cancel_button.clicked.connect(lambda: self.worker.stop())
         local = QPushButton("Use a local folder…")
         local.clicked.connect(self._choose_folder)
         tiny = QPushButton("Try a tiny test model (noise only)")
@@ -112,6 +121,17 @@ class ModelSetupDialog(QDialog):
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
 
+    @staticmethod
+    def _token_placeholder() -> str:
+        return {"environment": "token from the HF_TOKEN environment variable",
+                "session": "token kept until CSM Desktop closes (no keyring)",
+                "keyring": "token stored in the keyring"}.get(credentials.secret_source("huggingface") or "", "hf_…")
+
+    def _say(self, text: str) -> None:
+        """Show a status line (under any lasting note) and let the dialog grow to fit it."""
+        self.status.setText("<br>".join([*self._notes, text]))
+        self.adjustSize()
+
     def start_download(self) -> int:
         """First press: find the files and their sizes, and say how much will be downloaded.
         Second press: download them."""
@@ -122,7 +142,9 @@ class ModelSetupDialog(QDialog):
             try:
                 credentials.set_secret("huggingface", token)
             except credentials.KeyringUnavailableError as exc:
-                self.status.setText(str(exc))
+                self._notes = [str(exc)]
+            self.token.clear()
+            self.token.setPlaceholderText(self._token_placeholder())
         token = credentials.get_secret("huggingface")
         repo = self.settings.model if not Path(self.settings.model).expanduser().is_dir() else DEFAULT_MODEL
         files = self.planned if self._repo == repo else None
@@ -131,7 +153,7 @@ class ModelSetupDialog(QDialog):
             def job_fn(worker, job, should_stop):
                 return hub.plan_model(repo, token)
 
-            self.status.setText("Checking the files…")
+            self._say("Checking the files…")
         else:
             def job_fn(worker, job, should_stop):
                 return hub.download(files, token, on_progress=lambda p: worker.progress.emit(job, p),
@@ -149,17 +171,22 @@ class ModelSetupDialog(QDialog):
         self.planned = files
         total, here = hub.total_bytes(files), hub.bytes_already_here(files)
         weights = sum(1 for f in files if f.name.endswith(".safetensors"))
-        self.status.setText(
-            f"{self._repo}: <b>{_gb(total - here)}</b> to download ({len(files)} files, {weights} of them weights"
-            + (f"; {_gb(here)} already downloaded" if here else "") + "). Press Download to start.")
-        self.download_button.setText(f"Download {_gb(total - here)}")
+        if here >= total:
+            self._say(f"All {len(files)} files of {self._repo} ({_size(total)}) are already downloaded.")
+            self.download_button.setText("Use this model")
+        else:
+            self._say(f"{self._repo}: <b>{_size(total - here)}</b> to download ({len(files)} files, {weights} of "
+                      f"them weights" + (f"; {_size(here)} already here" if here >= 1e6 else "")
+                      + "). Press Download to start.")
+            self.download_button.setText(f"Download {_size(total - here)}")
+        self.download_button.setFocus()
 
     def _on_progress(self, job: int, p) -> None:
         if job != self.job or isinstance(p, str):
             return
         self.progress.setValue(int(1000 * p.done / max(1, p.total)))
-        self.status.setText(f"{p.file}: {_gb(p.file_done)} of {_gb(p.file_size)} · total {_gb(p.done)} of "
-                            f"{_gb(p.total)}")
+        self._say(f"{p.file}: {_size(p.file_done)} of {_size(p.file_size)} · total {_size(p.done)} of "
+                  f"{_size(p.total)}")
 
     def _reset(self) -> None:
         self.job = None
@@ -175,7 +202,7 @@ class ModelSetupDialog(QDialog):
             return
         self.settings.model = self._repo
         self.settings.save()
-        self.status.setText("The model is ready.")
+        self._say("The model is ready.")
         self.accept()
 
     def _on_failed(self, job: int, message: str, details: str) -> None:
@@ -184,14 +211,14 @@ class ModelSetupDialog(QDialog):
         self._reset()
         self.planned = None  # a new token or connection: plan again
         self.download_button.setText("Download")
-        self.status.setText(message)
+        self._say(message)
         show_error(self, message, details)
 
     def _on_cancelled(self, job: int) -> None:
         if job != self.job:
             return
         self._reset()
-        self.status.setText("Download stopped. What arrived is kept: Download resumes it.")
+        self._say("Download stopped. What arrived is kept: Download resumes it.")
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder with the CSM model files")
@@ -199,10 +226,18 @@ class ModelSetupDialog(QDialog):
             self.use_folder(folder)
 
     def use_folder(self, folder: str | Path) -> bool:
+        from csm_desktop.engine.checkpoint import folder_weights
+        from csm_desktop.errors import CheckpointError
+
         folder = Path(folder)
         if not (folder / "config.json").is_file():
             show_error(self, f"{folder} has no config.json. Choose the folder that holds config.json, "
-                             "model.safetensors and tokenizer.json.")
+                             "the weights (model.safetensors, or transformers shards) and tokenizer.json.")
+            return False
+        try:
+            folder_weights(folder)
+        except CheckpointError as exc:
+            show_error(self, str(exc))
             return False
         self.settings.model = str(folder)
         self.settings.engine = "local"

@@ -14,7 +14,7 @@ import traceback
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from csm_desktop.errors import CsmError, GenerationCancelled
+from csm_desktop.errors import Cancelled, CsmError
 
 
 class EngineWorker(QObject):
@@ -50,7 +50,7 @@ class EngineWorker(QObject):
         self.started.emit(job, label)
         try:
             result = fn(self, job, self._stop.is_set)
-        except GenerationCancelled:
+        except Cancelled:
             self.cancelled.emit(job)
         except CsmError as exc:
             self.failed.emit(job, str(exc), traceback.format_exc())

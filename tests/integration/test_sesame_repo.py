@@ -49,8 +49,12 @@ def test_default_model_downloads_one_layout_and_speaks_like_transformers(fake_hu
                              max_audio_length_ms=640, topk=1)
     assert torch.equal(got, expected)
 
-    # Offline, from the cache: nothing asked of the hub, same model.
+    # A complete cache is used as it is, without asking the hub (fast starts, no surprise updates).
     seen = len(fake_hub.requests)
+    load_csm_1b("cpu", model=REPO, token=TOKEN)
+    assert len(fake_hub.requests) == seen
+
+    # Offline, from the cache: nothing asked of the hub, same model.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     set_offline(monkeypatch, True)
     again = load_csm_1b("cpu", model=REPO)

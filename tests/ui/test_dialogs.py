@@ -48,7 +48,8 @@ def test_model_setup_downloads_with_progress(make_window, qtbot, fake_hub, monke
     dialog.start_download()  # first press: the size, before anything big is fetched
     qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
     total = sum(f.size for f in dialog.planned)
-    assert f"{total / 1e9:.2f} GB" in dialog.status.text() and dialog.download_button.text().startswith("Download ")
+    assert f"<b>{total / 1e6:.0f} MB</b> to download" in dialog.status.text()
+    assert dialog.download_button.text() == f"Download {total / 1e6:.0f} MB"
     assert not any(k.endswith("00001-of-00002.safetensors") for k in fake_hub.served)
     dialog.start_download()  # second press: the download
     qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
@@ -84,3 +85,53 @@ def test_export_dialog_builds_the_options(make_window, tmp_path):
     assert (opts.format, opts.bit_depth, opts.normalize_lufs) == ("flac", "24", -16.0)
     assert opts.speaker_stems_dir == tmp_path / "Demo_stems" / "speakers" and opts.line_stems_dir is None
     assert opts.subtitles == [tmp_path / "Demo.srt", tmp_path / "Demo.vtt"]
+
+
+def test_cancel_download_stops_the_running_download_and_is_not_an_error(make_window, qtbot, fake_hub, monkeypatch):
+    """Cancel is a direct call (a queued one waited behind the download), and a stopped download
+    is reported as stopped, not as a failure (no error box: it would fail this test)."""
+    import threading
+
+    from csm_desktop.services import hub
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    w = make_window()
+    dialog = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    dialog.start_download()
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    running = threading.Event()
+
+    def slow_download(files, token, *, on_progress=None, should_stop=None):
+        running.set()
+        while not should_stop():
+            threading.Event().wait(0.01)
+        raise hub.DownloadCancelled("The download was stopped. What arrived is kept: downloading again resumes it.")
+
+    monkeypatch.setattr(hub, "download", slow_download)
+    dialog.start_download()
+    qtbot.waitUntil(running.is_set, timeout=10_000)
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=10_000)
+    assert "Download stopped" in dialog.status.text()
+    assert dialog.planned is not None  # the plan is kept: Download resumes
+
+
+def test_setup_dialog_grows_with_its_status_and_says_when_everything_is_here(make_window, qtbot, fake_hub,
+                                                                            monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    w = make_window()
+    dialog = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    dialog.show()
+    height = dialog.height()
+    dialog.start_download()
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    assert dialog.height() >= height and dialog.height() >= dialog.sizeHint().height()
+    assert "MB</b> to download" in dialog.status.text()  # a tiny model: in MB, not "0.05 GB"
+    dialog.start_download()
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    again = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    assert "token from the HF_TOKEN" in again.token.placeholderText()
+    again.start_download()
+    qtbot.waitUntil(lambda: again.job is None, timeout=30_000)
+    assert "already downloaded" in again.status.text() and again.download_button.text() == "Use this model"
+    dialog.close()

@@ -3,6 +3,7 @@ right; render, listen, choose, export."""
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,6 @@ from csm_desktop.dialogue.voices import VoiceLibrary
 from csm_desktop.errors import CsmError
 from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
-from csm_desktop.ui import gc_guard
 from csm_desktop.ui.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, TakesPanel
@@ -44,6 +44,14 @@ from csm_desktop.ui.worker import WorkerThread
 AUTOSAVE_MS = 30_000
 
 
+def freeze_long_lived(_engine=None) -> None:
+    """Move what exists now (libraries; once loaded, the engine) out of the cyclic collector's
+    sight: it lives as long as the window, and full collections over it stalled the window (with
+    the model loaded 110-118 ms, 0.0 ms frozen)."""
+    gc.collect()
+    gc.freeze()
+
+
 class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
     def __init__(self, *, engine_factory: Callable[[], object], settings: Settings | None = None,
                  library: VoiceLibrary | None = None, player: Player | None = None) -> None:
@@ -52,7 +60,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         # The engine thread runs Python between torch calls; a shorter GIL switch interval
         # (default 5 ms) lets the event loop in quickly, so the window never stutters.
         sys.setswitchinterval(0.0005)
-        gc_guard.acquire()  # the engine thread must never run the collector over Qt objects
+        freeze_long_lived()
         self.settings = settings or Settings.load()
         self.library = library or VoiceLibrary()
         self.engine_factory = engine_factory
@@ -68,7 +76,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
-        w.engine_ready.connect(lambda _engine: gc_guard.freeze())
+        w.engine_ready.connect(freeze_long_lived)
         w.engine_ready.connect(self._show_engine)
         self._live_audio = False
         self._playing_key: str | None = None
@@ -409,5 +417,5 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
             return
         self.player.stop()
         self.workers.close()
-        gc_guard.release()
+        gc.unfreeze()  # what the window kept alive may be garbage now
         event.accept()

@@ -62,6 +62,19 @@ ensure_system_packages() {
     fi
 }
 
+remove_other_qt_binding() {
+    # Moving between PySide6 versions leaves pieces of the other one behind (6.12 adds
+    # PySide6_Pdf and PySide6_WebEngine, whose files overlap Addons'): remove them all first.
+    local want have
+    want="$(sed -n 's/^ *"PySide6==\([^"]*\)".*/\1/p' "$ROOT/pyproject.toml" | head -n1)"
+    have="$("$VENV/bin/python" -m pip show PySide6 2>/dev/null | sed -n 's/^Version: //p')"
+    if [ -n "$have" ] && [ "$have" != "$want" ]; then
+        say "replacing PySide6 $have with $want"
+        "$VENV/bin/python" -m pip list --format=freeze 2>/dev/null | cut -d= -f1 |
+            grep -i -E '^(pyside6|shiboken6)' | xargs -r "$VENV/bin/python" -m pip uninstall -q -y
+    fi
+}
+
 ensure_venv() {
     PYTHON="$(find_python)" || { say "Python 3.10 or newer is required"; exit 1; }
     if [ ! -x "$VENV/bin/python" ]; then
@@ -75,6 +88,7 @@ ensure_venv() {
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         say "installing Python packages into .venv (a few minutes the first time)"
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+        remove_other_qt_binding
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[test]"
         echo "$want" > "$stamp"
     fi

@@ -70,7 +70,7 @@ class ModelSetupDialog(QDialog):
         self.planned: list | None = None  # the files to download, once their sizes are known
         self._repo: str | None = None
         self._notes: list[str] = []  # said once, kept above later status lines (a missing keyring)
-        self.setMinimumWidth(640)
+        self.setMinimumWidth(720)
         layout = QVBoxLayout(self)
         heading = ("The CSM-1B speech model is set up" if model_is_available(settings)
                    else "CSM Desktop needs the CSM-1B speech model")
@@ -109,7 +109,7 @@ class ModelSetupDialog(QDialog):
         self.cancel_button.clicked.connect(lambda: self.worker.stop())
         local = QPushButton("Use a local folder…")
         local.clicked.connect(self._choose_folder)
-        tiny = QPushButton("Try a tiny test model (noise only)")
+        tiny = QPushButton("Tiny test model (noise only)")
         tiny.clicked.connect(self.use_test_model)
         close = QPushButton("Close")
         close.clicked.connect(self.reject)

@@ -67,7 +67,7 @@ remove_other_qt_binding() {
     # PySide6_Pdf and PySide6_WebEngine, whose files overlap Addons'): remove them all first.
     local want have
     want="$(sed -n 's/^ *"PySide6==\([^"]*\)".*/\1/p' "$ROOT/pyproject.toml" | head -n1)"
-    have="$("$VENV/bin/python" -m pip show PySide6 2>/dev/null | sed -n 's/^Version: //p')"
+    have="$("$VENV/bin/python" -m pip show PySide6 2>/dev/null | sed -n 's/^Version: //p' || true)"
     if [ -n "$have" ] && [ "$have" != "$want" ]; then
         say "replacing PySide6 $have with $want"
         "$VENV/bin/python" -m pip list --format=freeze 2>/dev/null | cut -d= -f1 |

@@ -18,9 +18,10 @@ def _load_engine(args: argparse.Namespace):
     """The local engine the command asks for, with the Hugging Face token from the environment
     or the keyring; says so when it is the tiny test model."""
     from csm_desktop.engine import load_csm_1b
+    from csm_desktop.redaction import redact
     from csm_desktop.services.credentials import get_secret
 
-    print(f"Loading {args.model} ...", file=sys.stderr)
+    print(redact(f"Loading {args.model} ..."), file=sys.stderr)
     engine = load_csm_1b(args.device, model=args.model, token=get_secret("huggingface"), accel=args.accel)
     if engine.is_test_model:
         print("Note: this is a tiny test model with random weights; its output is noise.", file=sys.stderr)
@@ -233,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from csm_desktop import redaction
+
+    redaction.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", _app)
@@ -242,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Stopped.", file=sys.stderr)
         return 130
     except CsmError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(redaction.redact(f"Error: {exc}"), file=sys.stderr)
         return 1
 
 

@@ -14,10 +14,17 @@ from dataclasses import dataclass
 from csm_desktop.errors import CsmError
 
 MAX_PAUSE_MS = 60_000
+MAX_SPEAKER_ID = 9_999  # CSM takes any id in its text; a larger one is a typo, and int() of 4,301 digits fails
 _NAME_TAG = re.compile(r"^(?P<name>[^\W\d_][\w .'\-]{0,47}?)\s*:(?P<text>.*)$")
 _ID_TAG = re.compile(r"^\[\s*(?P<id>\d+)\s*\](?P<text>.*)$")
 _DIRECTIVE = re.compile(r"^\[(?P<body>[^\]]*)\]\s*$")
-_PAUSE = re.compile(r"^pause\s+(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s)$", re.IGNORECASE)
+_PAUSE = re.compile(r"^pause\s+(?P<value>\d{1,9}(?:\.\d{1,9})?)\s*(?P<unit>ms|s)$", re.IGNORECASE)
+# One line numbering for the parser and the editor (Qt's text blocks): CR LF, CR and the
+# paragraph separator end a block in Qt; U+2028 and NEL are line breaks too (Shift+Enter types
+# U+2028, and Qt's plain text turns it into a line feed). Other separators that Python's
+# splitlines() honours are whitespace inside a line.
+_LINE_CHARS = str.maketrans({"\u2028": "\n", "\u2029": "\n", "\x85": "\n",
+                             "\x0b": " ", "\x0c": " ", "\x1c": " ", "\x1d": " ", "\x1e": " "})
 
 
 class ScriptError(CsmError):
@@ -87,6 +94,17 @@ class Script:
         return ids
 
 
+def normalise_text(text: str) -> str:
+    """Script text with one kind of line break (``\\n``) and no byte-order mark: what the editor
+    holds and what is saved."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").translate(_LINE_CHARS)
+
+
+def script_lines(text: str) -> list[str]:
+    """The lines of a script as the editor numbers them (line n is ``script_lines(text)[n - 1]``)."""
+    return normalise_text(text).split("\n")
+
+
 def _parse_line(raw: str, number: int) -> Item | None:
     line = raw.strip()
     if not line:
@@ -94,6 +112,9 @@ def _parse_line(raw: str, number: int) -> Item | None:
     if line.startswith("#"):
         return Comment(line[1:].strip(), number)
     if m := _ID_TAG.match(line):
+        if len(m["id"]) > len(str(MAX_SPEAKER_ID)) or int(m["id"]) > MAX_SPEAKER_ID:
+            shown = m["id"] if len(m["id"]) <= 12 else m["id"][:6] + "…"
+            raise ScriptError(number, f"speaker id [{shown}] is too large. Use an id from 0 to {MAX_SPEAKER_ID}.")
         text = m["text"].strip()
         if not text:
             raise ScriptError(number, f"speaker [{m['id']}] has nothing to say. Add the words after the tag.")
@@ -132,10 +153,9 @@ def parse_script(text: str) -> Script:
 
 def parse_lines(text: str) -> tuple[list[Item], list[ScriptError]]:
     """Parse every line, collecting all errors instead of stopping at the first (for editors)."""
-    text = text.removeprefix("\ufeff")
     items: list[Item] = []
     errors: list[ScriptError] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(script_lines(text), start=1):
         try:
             item = _parse_line(raw, number)
         except ScriptError as exc:

@@ -2,21 +2,23 @@
 
 Environment variables override for one run without being stored. Without a usable keyring,
 a secret is kept in memory for this session only, and :class:`KeyringUnavailableError` says
-what to install. No secret is ever written to settings, projects or logs: :func:`redact`
-and :class:`RedactingFilter` scrub the ones we know of from any text.
+what to install. No secret is ever written to settings, projects or logs: every value read here is
+remembered by :mod:`csm_desktop.redaction`, which scrubs it from messages, logs and tracebacks.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import threading
 
 import keyring
 from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 
 from csm_desktop.errors import CsmError
+from csm_desktop.redaction import RedactingFilter, redact, remember
+
+__all__ = ["RedactingFilter", "redact", "get_secret", "set_secret", "delete_secret", "secret_source",
+           "env_override", "KeyringUnavailableError", "LABELS", "SERVICE"]
 
 SERVICE = "csm-desktop"
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
@@ -27,8 +29,6 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 LABELS = {"huggingface": "Hugging Face token", "google": "Google (Gemini) API key", "cerebrium": "Cerebrium API key"}
 
 _session: dict[str, str] = {}  # kept in memory when no keyring works
-_known: set[str] = set()  # every secret value seen this run, for redaction
-_lock = threading.Lock()
 
 
 class KeyringUnavailableError(CsmError):
@@ -48,10 +48,7 @@ def _check_name(name: str) -> None:
 
 
 def _remember(value: str | None) -> str | None:
-    if value:
-        with _lock:
-            _known.add(value)
-    return value
+    return remember(value)
 
 
 def env_override(name: str) -> str | None:
@@ -114,23 +111,3 @@ def delete_secret(name: str) -> None:
         pass  # nothing stored
     except (NoKeyringError, KeyringError, RuntimeError, OSError):
         pass  # nothing can be stored there either
-
-
-def redact(text: str) -> str:
-    """Replace every secret value this process has seen with ``***``."""
-    with _lock:
-        secrets = sorted((s for s in _known if len(s) >= 4), key=len, reverse=True)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that scrubs known secrets from every record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True

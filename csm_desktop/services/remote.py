@@ -32,7 +32,7 @@ import torch
 
 from csm_desktop.audio import decode_audio
 from csm_desktop.errors import AudioFileError, CsmError, NetworkError
-from csm_desktop.services.credentials import redact
+from csm_desktop.redaction import redact, redact_url
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_TEXT_CHARS = 2_000
@@ -216,7 +216,7 @@ class RemoteEngine:
             self.url += "/generate_audio"
         self.token = token
         self.timeout_s = timeout_s
-        self.model_id = f"remote:{self.url}"
+        self.model_id = f"remote:{redact_url(self.url)}"  # shown in the status bar
 
     def text_positions(self, text: str, speaker: int) -> int:
         # No tokenizer here: a conservative bound (Llama-3 averages ~4 characters a token).
@@ -241,7 +241,7 @@ class RemoteEngine:
             raise NetworkError(redact(f"The remote engine answered HTTP {exc.code}: {detail or exc.reason}")) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise NetworkError(f"The remote engine at {self.url} could not be reached ({reason}). "
+            raise NetworkError(f"The remote engine at {redact_url(self.url)} could not be reached ({reason}). "
                                "Check the URL and your connection.") from None
         except ValueError:
             raise NetworkError("The remote engine sent an answer that is not JSON. Is the URL right?") from None

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
+from csm_desktop import redaction
 from csm_desktop.paths import resources_dir
-from csm_desktop.services.credentials import RedactingFilter
 
 
 def run_app(argv: list[str] | None = None) -> int:
@@ -18,8 +17,7 @@ def run_app(argv: list[str] | None = None) -> int:
     from csm_desktop.ui.main_window import MainWindow
     from csm_desktop.ui.theme import apply_color_scheme
 
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())
+    redaction.install()
     app = QApplication.instance() or QApplication(argv or sys.argv)
     app.setApplicationName("CSM Desktop")
     app.setOrganizationName("csm-desktop")

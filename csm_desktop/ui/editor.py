@@ -3,11 +3,11 @@ parse errors underlined with the message on hover."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QSyntaxHighlighter, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QToolTip, QWidget
 
-from csm_desktop.dialogue.script import Utterance, parse_lines
+from csm_desktop.dialogue.script import Utterance, normalise_text, parse_lines
 
 PALETTE = ["#2f7ed8", "#d9534f", "#2e9e5b", "#9b59b6", "#e08e0b", "#16a2b8", "#c2185b", "#6d4c41"]
 STATE_COLORS = {
@@ -96,6 +96,41 @@ class ScriptEditor(QPlainTextEdit):
         self._highlighter = ScriptHighlighter(self)
         self._update_margins()
 
+    # ----- one line numbering with the parser ------------------------------------------------------
+    # Qt keeps U+2028 (Shift+Enter), NEL and a few control separators inside a text block, while
+    # its plain text and the parser see line breaks: text enters normalised, and whatever still
+    # slips in (an input method) is replaced where it lands.
+    _IN_BLOCK = ("\u2028", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
+
+    def setPlainText(self, text: str) -> None:  # noqa: N802 (Qt name)
+        super().setPlainText(normalise_text(text))
+
+    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802
+        if source.hasText():
+            cursor = self.textCursor()
+            cursor.insertText(normalise_text(source.text()))
+            self.setTextCursor(cursor)
+        else:
+            super().insertFromMimeData(source)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            cursor = self.textCursor()
+            cursor.insertText("\n")  # Qt would insert U+2028, a line break only in its plain text
+            self.setTextCursor(cursor)
+            return
+        super().keyPressEvent(event)
+
+    def _scrub_separators(self) -> None:
+        raw = self.document().toRawText()
+        for char in self._IN_BLOCK:
+            if char not in raw:
+                continue
+            cursor = self.document().find(char)
+            while not cursor.isNull():
+                cursor.insertText(normalise_text(char))
+                cursor = self.document().find(char, cursor)
+
     # ----- parsing and state ----------------------------------------------------------------------
     def color_for(self, speaker: str) -> str:
         if speaker not in self.colors:
@@ -103,6 +138,7 @@ class ScriptEditor(QPlainTextEdit):
         return self.colors[speaker]
 
     def reparse(self, force: bool = False) -> None:
+        self._scrub_separators()
         text = self.toPlainText()
         if text == self._parsed_text and not force:
             return  # re-highlighting emits textChanged too

@@ -72,15 +72,19 @@ class ModelSetupDialog(QDialog):
         self._notes: list[str] = []  # said once, kept above later status lines (a missing keyring)
         self.setMinimumWidth(720)
         layout = QVBoxLayout(self)
-        heading = ("The CSM-1B speech model is set up" if model_is_available(settings)
-                   else "CSM Desktop needs the CSM-1B speech model")
-        intro = QLabel(
-            f"<h3>{heading}</h3>"
-            f"<p><b>{DEFAULT_MODEL}</b> is a gated model on Hugging Face. Open "
-            f"<a href='https://huggingface.co/{DEFAULT_MODEL}'>its page</a>, sign in and accept the licence, then "
-            "create an access token at <a href='https://huggingface.co/settings/tokens'>huggingface.co/settings/"
-            "tokens</a> and paste it below. The download is about 7 GB (you see the exact size before it "
-            "starts) and resumes if interrupted.</p>")
+        self._available = model_is_available(settings)
+        if self._available:
+            text = (f"<h3>The CSM-1B speech model is set up</h3><p><b>{settings.model}</b> is ready to use. "
+                    "Download checks it and fetches anything missing; you can also choose another folder.</p>")
+        else:
+            text = (
+                "<h3>CSM Desktop needs the CSM-1B speech model</h3>"
+                f"<p><b>{DEFAULT_MODEL}</b> is a gated model on Hugging Face. Open "
+                f"<a href='https://huggingface.co/{DEFAULT_MODEL}'>its page</a>, sign in and accept the licence, "
+                "then create an access token at <a href='https://huggingface.co/settings/tokens'>"
+                "huggingface.co/settings/tokens</a> and paste it below. The download is about 7 GB (you see the "
+                "exact size before it starts) and resumes if interrupted.</p>")
+        intro = QLabel(text)
         intro.setWordWrap(True)
         intro.setOpenExternalLinks(True)
         intro.setTextFormat(Qt.TextFormat.RichText)
@@ -94,6 +98,9 @@ class ModelSetupDialog(QDialog):
         layout.addLayout(row)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
+        policy = self.progress.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # the buttons stay where they are when it appears
+        self.progress.setSizePolicy(policy)
         self.progress.setVisible(False)
         layout.addWidget(self.progress)
         self.status = QLabel("")
@@ -129,7 +136,7 @@ class ModelSetupDialog(QDialog):
 
     def _say(self, text: str) -> None:
         """Show a status line (under any lasting note) and let the dialog grow to fit it."""
-        self.status.setText("<br>".join([*self._notes, text]))
+        self.status.setText("<br><br>".join([*self._notes, text]))
         self.adjustSize()
 
     def start_download(self) -> int:
@@ -192,6 +199,7 @@ class ModelSetupDialog(QDialog):
         self.job = None
         self.download_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        self.download_button.setFocus()
 
     def _on_finished(self, job: int, result) -> None:
         if job != self.job:
@@ -211,13 +219,20 @@ class ModelSetupDialog(QDialog):
         self._reset()
         self.planned = None  # a new token or connection: plan again
         self.download_button.setText("Download")
-        self._say(message)
-        show_error(self, message, details)
+        if self._available and "could not be reached" in message:
+            # Offline with a complete copy: nothing to fix, the copy is usable.
+            self._say("The hub cannot be reached, but the downloaded copy is complete: Close, and render.")
+            return
+        self._say("The download could not start or finish: see the message.")
+        # A CsmError's message says what to do; a traceback is for unexpected errors only.
+        show_error(self, message, details if message.startswith("Unexpected error") else "")
 
     def _on_cancelled(self, job: int) -> None:
         if job != self.job:
             return
         self._reset()
+        if self.planned:
+            self._show_plan(self.planned)  # what is left to fetch
         self._say("Download stopped. What arrived is kept: Download resumes it.")
 
     def _choose_folder(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyring
+from PySide6.QtWidgets import QMessageBox
 from keyring.backends import fail
 
 from csm_desktop.services import credentials
@@ -135,3 +136,22 @@ def test_setup_dialog_grows_with_its_status_and_says_when_everything_is_here(mak
     qtbot.waitUntil(lambda: again.job is None, timeout=30_000)
     assert "already downloaded" in again.status.text() and again.download_button.text() == "Use this model"
     dialog.close()
+
+
+def test_offline_with_a_complete_download_says_the_copy_is_usable(make_window, qtbot, fake_hub, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    w = make_window()
+    first = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    for _ in range(2):  # plan, then download
+        first.start_download()
+        qtbot.waitUntil(lambda: first.job is None, timeout=30_000)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{s.getsockname()[1]}")  # nobody listens
+    dialog = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    dialog.start_download()
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    assert "copy is complete" in dialog.status.text()
+    assert dialog.findChild(QMessageBox, "errorBox") is None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import keyring
-from PySide6.QtWidgets import QMessageBox
 from keyring.backends import fail
+from PySide6.QtWidgets import QMessageBox
 
 from csm_desktop.services import credentials
 from csm_desktop.settings import ACCELS, Settings

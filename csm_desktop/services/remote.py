@@ -17,6 +17,7 @@ import binascii
 import hmac
 import io
 import json
+import math
 import threading
 import time
 import urllib.error
@@ -66,7 +67,9 @@ def _number(payload: dict, name: str, kind, default, low, high):
     value = payload.get(name, default)
     if value is None and default is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and int(value) != value):
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not math.isfinite(value))
+            or (kind is int and int(value) != value)):
         raise RequestError(422, f"'{name}' must be a {'whole ' if kind is int else ''}number.")
     if not low <= value <= high:
         raise RequestError(422, f"'{name}' must be between {low} and {high}.")

@@ -155,16 +155,20 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging
     import secrets
 
-    from csm_desktop.services.remote import EngineServer
+    from csm_desktop.services.engine_server import EngineServer
 
     token = os.environ.get("CSM_SERVER_TOKEN")
     if not token:
         token = secrets.token_urlsafe(24)
         print(f"CSM_SERVER_TOKEN is not set; clients must send this token: {token}", file=sys.stderr)
     engine = _load_engine(args)
-    server = EngineServer(engine, token, args.host, args.port)
+    # One line per refused, timed-out or vanished client; debug adds one per request.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    server = EngineServer(engine, token, args.host, args.port, timeout_s=args.timeout,
+                          max_connections=args.max_connections)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Warning: listening on {args.host}: other machines can reach this server.", file=sys.stderr)
     print(f"Serving on {server.url} (POST /generate_audio, GET /health). Ctrl-C stops.", file=sys.stderr, flush=True)
@@ -173,7 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.httpd.server_close()
+        server.close()
     return 0
 
 
@@ -228,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the engine over HTTP (token from CSM_SERVER_TOKEN)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--timeout", type=float, default=20.0,
+                       help="seconds a client has to send a request and to take the answer (default: 20)")
+    serve.add_argument("--max-connections", type=int, default=32, dest="max_connections",
+                       help="connections served at once; more get 503 at once (default: 32)")
     _add_engine_options(serve)
     serve.set_defaults(func=_serve)
     return parser

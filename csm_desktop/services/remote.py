@@ -1,5 +1,6 @@
-"""The remote engine: one handler shared by ``csm-desktop serve`` and the Cerebrium deployment,
-the local HTTP server around it, and :class:`RemoteEngine`, the client the app renders with.
+"""The remote engine: one handler shared by ``csm-desktop serve`` (its HTTP server is
+:mod:`csm_desktop.services.engine_server`) and the Cerebrium deployment, and
+:class:`RemoteEngine`, the client the app renders with.
 
 Request (``POST /generate_audio``, Bearer token)::
 
@@ -14,16 +15,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import io
 import json
-import threading
-import time
+import math
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -66,7 +63,9 @@ def _number(payload: dict, name: str, kind, default, low, high):
     value = payload.get(name, default)
     if value is None and default is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and int(value) != value):
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not math.isfinite(value))
+            or (kind is int and int(value) != value)):
         raise RequestError(422, f"'{name}' must be a {'whole ' if kind is int else ''}number.")
     if not low <= value <= high:
         raise RequestError(422, f"'{name}' must be between {low} and {high}.")
@@ -106,100 +105,6 @@ def handle_generate(engine, payload: Any) -> dict:
         raise RequestError(422, str(exc)) from None
     return {"audio_data": encode_wav(audio, engine.sample_rate), "format": "wav", "encoding": "base64",
             "sample_rate": engine.sample_rate, "duration_seconds": round(audio.numel() / engine.sample_rate, 3)}
-
-
-class EngineServer:
-    """``csm-desktop serve``: the handler over HTTP, one generation at a time, bounded queue."""
-
-    def __init__(self, engine, token: str, host: str = "127.0.0.1", port: int = 8000, *, queue_size: int = 4,
-                 max_body: int = MAX_BODY_BYTES) -> None:
-        if not token:
-            raise CsmError("The server needs a token: set CSM_SERVER_TOKEN.")
-        self.engine = engine
-        self.token = token
-        self.max_body = max_body
-        self.queue_size = queue_size
-        self._gpu = threading.Lock()
-        self._waiting = 0
-        self._count_lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, fmt, *args):
-                pass
-
-            def do_GET(self):
-                server._get(self)
-
-            def do_POST(self):
-                server._post(self)
-
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://{host}:{self.httpd.server_address[1]}"
-
-    def _reply(self, h: BaseHTTPRequestHandler, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        h.send_response(status)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        if status == 401:
-            h.send_header("WWW-Authenticate", "Bearer")
-        h.end_headers()
-        h.wfile.write(data)
-
-    def _get(self, h) -> None:
-        if h.path.split("?")[0] == "/health":
-            return self._reply(h, 200, {"status": "ok", "model": str(getattr(self.engine, "model_id", "")),
-                                        "sample_rate": self.engine.sample_rate})
-        self._reply(h, 404, {"error": "Not found. Use POST /generate_audio or GET /health."})
-
-    def _post(self, h) -> None:
-        length = int(h.headers.get("Content-Length") or 0)
-        if h.path.split("?")[0] != "/generate_audio":
-            h.rfile.read(min(length, self.max_body))
-            return self._reply(h, 404, {"error": "Not found. Use POST /generate_audio."})
-        auth = h.headers.get("Authorization", "")
-        if not hmac.compare_digest(auth.encode(), f"Bearer {self.token}".encode()):
-            h.close_connection = True
-            return self._reply(h, 401, {"error": "Missing or wrong Bearer token."})
-        if length > self.max_body:
-            h.close_connection = True
-            return self._reply(h, 413, {"error": f"The request is larger than {self.max_body // (1024 * 1024)} MB."})
-        try:
-            payload = json.loads(h.rfile.read(length) or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return self._reply(h, 400, {"error": "The request body is not valid JSON."})
-        with self._count_lock:
-            if self._waiting >= self.queue_size:
-                return self._reply(h, 503, {"error": "The server is busy; try again shortly."})
-            self._waiting += 1
-        start = time.perf_counter()
-        try:
-            with self._gpu:
-                result = handle_generate(self.engine, payload)
-        except RequestError as exc:
-            return self._reply(h, exc.status, {"error": str(exc)})
-        except Exception as exc:  # never leak a traceback or a secret to the client
-            return self._reply(h, 500, {"error": redact(f"Generation failed: {type(exc).__name__}: {exc}")})
-        finally:
-            with self._count_lock:
-                self._waiting -= 1
-        self._reply(h, 200, {"run_id": uuid.uuid4().hex, "result": result,
-                             "run_time_ms": round((time.perf_counter() - start) * 1000, 1)})
-
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever()
-
-    def start(self) -> "EngineServer":
-        threading.Thread(target=self.serve_forever, name="csm-serve", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class RemoteEngine:

@@ -21,6 +21,9 @@ class FakeEngine:
     def text_positions(self, text: str, speaker: int) -> int:
         return len(text) // 4 + 3
 
+    def generate(self, text, speaker, context=(), **kwargs) -> torch.Tensor:
+        return torch.cat(list(self.stream(text, speaker, context, **kwargs)))
+
     def stream(self, text, speaker, context=(), max_audio_length_ms=90_000, temperature=0.9, topk=50, seed=None,
                should_stop=None):
         from csm_desktop.errors import CsmError

@@ -19,7 +19,8 @@ import torch
 from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.render import Renderer
 from csm_desktop.errors import NetworkError
-from csm_desktop.services.remote import EngineServer, RemoteEngine, encode_wav
+from csm_desktop.services.engine_server import EngineServer
+from csm_desktop.services.remote import RemoteEngine, encode_wav
 
 TOKEN = "server-test-token"
 

@@ -9,7 +9,8 @@ CORE_MODULES = [
     "csm_desktop.engine", "csm_desktop.engine.testing", "csm_desktop.cli", "csm_desktop.audio", "csm_desktop.errors",
     "csm_desktop.paths", "csm_desktop.settings", "csm_desktop.dialogue.render", "csm_desktop.dialogue.export",
     "csm_desktop.dialogue.voices", "csm_desktop.services.credentials", "csm_desktop.services.hub",
-    "csm_desktop.services.gemini", "csm_desktop.services.remote", "csm_desktop.services.engines",
+    "csm_desktop.services.gemini", "csm_desktop.services.remote", "csm_desktop.services.engine_server",
+    "csm_desktop.services.engines",
 ]
 
 

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from csm_desktop.errors import CsmError
-from csm_desktop.services.credentials import redact
+from csm_desktop.redaction import redact
 from csm_desktop.services.remote import MAX_BODY_BYTES, RequestError, handle_generate
 
 log = logging.getLogger(__name__)

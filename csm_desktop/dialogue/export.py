@@ -23,6 +23,8 @@ from csm_desktop.fileio import atomic_write, atomic_write_text
 from csm_desktop.marker import AI_MARKER
 
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+_SAMPLE_BYTES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}
+_HEADER_BYTES = 4096  # a WAV header with its marker and title chunks, with room to spare
 _BLOCK = 1 << 16  # samples of silence written at a time
 
 
@@ -117,7 +119,8 @@ def dialogue_gain(timeline: Timeline, store: TakeStore, target_lufs: float) -> f
 
 def _write_track(path: Path, timeline: Timeline, placements: Iterable[Placement], store: TakeStore,
                  fmt: str, subtype: str, gain: float) -> Path:
-    """One time-aligned track of ``timeline.total`` samples holding ``placements``."""
+    """One time-aligned track of ``timeline.total`` samples holding ``placements``. A WAV's
+    size is known before it is written, so a disk without room for it is reported at once."""
 
     def write(fh):
         with sf.SoundFile(fh, "w", samplerate=timeline.sample_rate, channels=1, format=fmt.upper(),
@@ -134,7 +137,8 @@ def _write_track(path: Path, timeline: Timeline, placements: Iterable[Placement]
                 cursor = p.start + p.length
             _silence(out, timeline.total - cursor)
 
-    return atomic_write(path, write)
+    size = timeline.total * _SAMPLE_BYTES[subtype] + _HEADER_BYTES if fmt == "wav" else None  # FLAC: unknown
+    return atomic_write(path, write, size_hint=size)
 
 
 def _silence(out: sf.SoundFile, samples: int) -> None:

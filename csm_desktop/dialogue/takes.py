@@ -1,4 +1,9 @@
-"""Takes on disk: ``takes/<key>.wav`` plus ``<key>.json``, keyed by everything that made them."""
+"""Takes on disk: ``takes/<key>.wav`` plus ``<key>.json``, keyed by everything that made them.
+
+A key is 24 lowercase hex digits and nothing else: keys come from files a person can edit
+(``project.json``, a take's own ``.json``), so every path made from one is checked to be a
+plain file name inside ``takes/`` before it is read or written.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,28 @@ from typing import Any
 import torch
 
 from csm_desktop.audio import read_audio, write_audio
+from csm_desktop.dialogue.project import TAKE_KEY
+from csm_desktop.errors import CsmError
+from csm_desktop.fileio import atomic_write_text, ensure_free_space
 from csm_desktop.marker import AI_MARKER
-from csm_desktop.fileio import atomic_write_text
+
+KEY_LENGTH = 24
+_HEADER_BYTES = 4096  # room for a WAV header and the take's .json
+
+
+class TakeError(CsmError):
+    """A take that is named wrongly or lies outside the project's takes folder."""
+
+
+def is_take_key(value: object) -> bool:
+    """Whether ``value`` has the one form a take key has (what :func:`take_key` returns)."""
+    return isinstance(value, str) and TAKE_KEY.fullmatch(value) is not None
 
 
 def take_key(parts: dict[str, Any]) -> str:
     """A stable hash of the inputs that determine a take."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
 
 @dataclass
@@ -41,24 +60,50 @@ class TakeStore:
         self.sample_rate = sample_rate
 
     def audio_path(self, key: str) -> Path:
-        return self.folder / f"{key}.wav"
+        return self._file(key, ".wav")
 
     def has(self, key: str) -> bool:
-        return self.audio_path(key).is_file() and (self.folder / f"{key}.json").is_file()
+        """Whether a usable take ``key`` is on disk (a malformed or outside one is not)."""
+        try:
+            return self.audio_path(key).is_file() and self._file(key, ".json").is_file()
+        except TakeError:
+            return False
 
     def info(self, key: str) -> TakeInfo | None:
+        """The take's record; None when it is missing, malformed, or not the take asked for."""
         try:
-            return TakeInfo(**json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+            data = json.loads(self._file(key, ".json").read_text(encoding="utf-8"))
+            info = TakeInfo(**data)
+        except (OSError, ValueError, TypeError, RecursionError, TakeError):
             return None
+        return info if info.key == key and _well_typed(info) else None
 
     def load(self, key: str) -> torch.Tensor:
         return read_audio(self.audio_path(key), self.sample_rate)
 
     def save(self, info: TakeInfo, audio: torch.Tensor) -> None:
-        """Audio first, then the metadata that makes the take count as present."""
-        write_audio(self.audio_path(info.key), audio, self.sample_rate, subtype="FLOAT", comment=AI_MARKER)
-        atomic_write_text(self.folder / f"{info.key}.json", json.dumps(asdict(info), indent=1, ensure_ascii=False))
+        """Audio first, then the metadata that makes the take count as present; a take whose
+        metadata could not be written is removed whole."""
+        wav = self.audio_path(info.key)
+        ensure_free_space(wav, audio.numel() * 4 + _HEADER_BYTES)  # FLOAT samples
+        write_audio(wav, audio, self.sample_rate, subtype="FLOAT", comment=AI_MARKER)
+        try:
+            atomic_write_text(self._file(info.key, ".json"), json.dumps(asdict(info), indent=1, ensure_ascii=False))
+        except BaseException:
+            wav.unlink(missing_ok=True)
+            raise
+
+    def _file(self, key: str, suffix: str) -> Path:
+        """``takes/<key><suffix>``, refused unless ``key`` is a take key and the file, links
+        followed, is inside the takes folder."""
+        if not is_take_key(key):
+            raise TakeError(f"{str(key)[:40]!r} is not a take name (takes are named by {KEY_LENGTH} hex digits). "
+                            "Choose the line's take again, or render it again.")
+        path = self.folder / f"{key}{suffix}"
+        if not path.resolve().is_relative_to(self.folder.resolve()):
+            raise TakeError(f"The take file {path} points outside the project's takes folder; it was not used. "
+                            "Remove it and render the line again.")
+        return path
 
     def takes_for(self, line_text: str, speaker: str) -> list[TakeInfo]:
         """Every take on disk for this text and speaker, oldest first."""
@@ -68,3 +113,15 @@ class TakeStore:
             if info and info.line_text == line_text and info.speaker == speaker and self.audio_path(info.key).is_file():
                 found.append(info)
         return sorted(found, key=lambda i: i.created)
+
+
+_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
+    "line_text": str, "speaker": str, "csm_id": int, "variant": int, "seed": int,
+    "duration": (int, float), "frames": int, "created": (int, float),
+}
+
+
+def _well_typed(info: TakeInfo) -> bool:
+    fields_ok = all(isinstance(getattr(info, name), kind) and not isinstance(getattr(info, name), bool)
+                    for name, kind in _INFO_TYPES.items())
+    return fields_ok and isinstance(info.context, list) and all(is_take_key(k) for k in info.context)

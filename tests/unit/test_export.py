@@ -9,7 +9,9 @@ import soundfile as sf
 from csm_desktop.dialogue.export import ExportError, ExportOptions, build_timeline, export_dialogue, subtitles_text
 from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.render import Renderer
+from csm_desktop.fileio import DiskFullError, format_size
 from csm_desktop.marker import AI_MARKER
+from fakes.disk import disk_with, full_disk  # noqa: F401  (full_disk: a fixture)
 from fakes.engine import FakeEngine
 
 SR = 24_000
@@ -114,3 +116,62 @@ def test_subtitle_timestamps_past_an_hour():
 
     tl = Timeline(SR, [Placement(0, "A", "hi", "k", 3_723_456 * SR // 1000, SR)], 0)
     assert "01:02:03,456 --> 01:02:04,456" in subtitles_text(tl, "srt")
+
+
+# ----- faults: a full disk, permissions, data that points outside -------------------------------
+def _parts(folder):
+    return [f.name for f in folder.rglob("*.part")]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # cffi reports the swallowed error
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_a_disk_that_fills_up_during_export_keeps_the_earlier_export(rendered, tmp_path, monkeypatch, fmt):
+    project, store = rendered
+    out = tmp_path / f"d.{fmt}"
+    export_dialogue(project, store, out, ExportOptions(format=fmt))
+    before = out.read_bytes()
+    disk_with(monkeypatch, 5000)
+    with pytest.raises(DiskFullError, match=f"Not enough free space to write {out}"):
+        export_dialogue(project, store, out, ExportOptions(format=fmt, bit_depth="24"))
+    assert out.read_bytes() == before and _parts(tmp_path) == []
+
+
+def test_a_wav_larger_than_the_free_space_is_refused_before_writing(rendered, tmp_path, monkeypatch):
+    project, store = rendered
+    total = build_timeline(project, store).total
+    monkeypatch.setattr("csm_desktop.fileio.free_bytes", lambda _folder: 1000)
+    needed = format_size(total * 4 + 4096)  # FLOAT samples and room for the header
+    with pytest.raises(DiskFullError, match=rf"d.wav: it needs {needed} and 1.0 kB are free"):
+        export_dialogue(project, store, tmp_path / "d.wav", ExportOptions(bit_depth="float"))
+    assert not (tmp_path / "d.wav").exists() and _parts(tmp_path) == []
+
+
+def test_export_on_a_real_full_disk(rendered, full_disk):
+    project, store = rendered
+    opts = ExportOptions(bit_depth="float", line_stems_dir=full_disk / "lines")
+    with pytest.raises(DiskFullError, match=r"Not enough free space to write .*lines/.*\.wav: it needs .* are free"):
+        export_dialogue(project, store, full_disk / "d.wav", opts)
+    assert sf.info(full_disk / "d.wav").frames == build_timeline(project, store).total  # the earlier file is whole
+    assert _parts(full_disk) == []
+
+
+def test_exports_honour_the_umask(rendered, tmp_path):
+    import os
+
+    project, store = rendered
+    old = os.umask(0o022)
+    try:
+        written = export_dialogue(project, store, tmp_path / "d.wav", ExportOptions(subtitles=[tmp_path / "d.srt"]))
+    finally:
+        os.umask(old)
+    assert [f.stat().st_mode & 0o777 for f in written] == [0o644, 0o644]
+
+
+def test_a_take_linked_to_outside_the_project_is_not_exported(rendered, tmp_path):
+    project, store = rendered
+    key = project.line(1).chosen_take
+    outside = tmp_path / "elsewhere.wav"
+    store.audio_path(key).replace(outside)
+    store.audio_path(key).symlink_to(outside)
+    with pytest.raises(ExportError, match="Script lines 3 have no take yet"):
+        export_dialogue(project, store, tmp_path / "x.wav")

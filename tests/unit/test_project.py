@@ -7,12 +7,16 @@ import json
 import pytest
 
 from csm_desktop.dialogue.project import SCHEMA_VERSION, Autosaver, LineState, Project, ProjectError, Speaker
+from csm_desktop.fileio import WriteError
+
+CLIP = "0123456789abcdef0123456789abcdef"
+TAKE = "0123456789abcdef01234567"
 
 
 def _project(tmp_path):
     p = Project.new("Alice: Hi.\nBob: Hello.\n")
-    p.speakers = [Speaker("Alice", 0, ["c1"], "#ff0000"), Speaker("Bob", 1)]
-    p.lines[1] = LineState(chosen_take="abc", variant=2, gap_after_ms=500)
+    p.speakers = [Speaker("Alice", 0, [CLIP], "#ff0000"), Speaker("Bob", 1)]
+    p.lines[1] = LineState(chosen_take=TAKE, variant=2, gap_after_ms=500)
     p.save(tmp_path / "Demo")
     return p
 
@@ -23,7 +27,7 @@ def test_round_trip(tmp_path):
     assert (p.folder / "takes").is_dir()
     q = Project.open(p.folder)
     assert q.to_json() == p.to_json()
-    assert q.lines[1] == LineState("abc", 2, 500)
+    assert q.lines[1] == LineState(TAKE, 2, 500)
     assert Project.open(p.folder / "project.json").script_text == p.script_text
 
 
@@ -37,12 +41,12 @@ def test_newer_schema_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("mutate, fragment", [
-    (lambda d: d.pop("script"), "'script' is missing"),
-    (lambda d: d.update(script=5), "'script' has the wrong type"),
-    (lambda d: d["speakers"][0].update(csm_id="zero"), "'speakers[0].csm_id' has the wrong type"),
-    (lambda d: d["settings"].update(topk=True), "'settings.topk' has the wrong type"),
-    (lambda d: d["lines"].update(x={}), "lines[x] is not a line number"),
-    (lambda d: d.pop("schema_version"), "schema_version"),
+    (lambda d: d.pop("script"), "script is missing"),
+    (lambda d: d.update(script=5), "script must be text, not 5"),
+    (lambda d: d["speakers"][0].update(csm_id="zero"), "speakers[0].csm_id must be a whole number between 0 and"),
+    (lambda d: d["settings"].update(topk=True), "settings.topk must be a whole number between 1 and 2051, not true"),
+    (lambda d: d["lines"].update(x={}), "lines has the key 'x', which is not a line number"),
+    (lambda d: d.pop("schema_version"), "schema_version is missing"),
 ])
 def test_malformed_fields_are_named_and_the_file_is_untouched(tmp_path, mutate, fragment):
     p = _project(tmp_path)
@@ -73,7 +77,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr("csm_desktop.fileio.os.fsync", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(WriteError, match="Could not write .*project.json"):
         p.save()
     assert (p.folder / "project.json").read_text() == before
     assert [f.name for f in p.folder.iterdir() if f.name.endswith(".part")] == []

@@ -1,7 +1,8 @@
 """Atomic file writes: a crash or a full disk never leaves a half-written file in place.
 
 A write goes to ``.NAME.<8 characters>.part`` beside the target, is fsynced, then renamed over
-it. New files get the permissions any other program would give them (0666 less the umask).
+it. New files get the permissions any other program would give them (0666 less the umask);
+a file that exists keeps its own.
 Temporary files that a killed process left behind are removed by the next write of the same
 file, or by :func:`remove_stale_parts`, once nothing has touched them for ``STALE_AFTER_S``.
 """
@@ -84,6 +85,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], *,
                 raise fh.error
             raw.flush()
             os.fsync(raw.fileno())
+        _keep_mode(p, tmp)
         os.replace(tmp, p)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -94,6 +96,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], *,
         with _writing_lock:
             _writing.discard(tmp)
     return p
+
+
+def _keep_mode(target: Path, tmp: Path) -> None:
+    """A file the user already has keeps its permissions (a 0600 project stays 0600)."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(tmp, mode)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

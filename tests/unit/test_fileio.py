@@ -110,6 +110,15 @@ def test_new_files_honour_the_umask(tmp_path, umask, mask, mode):
     assert path.stat().st_mode & 0o777 == mode
 
 
+def test_an_existing_file_keeps_its_own_permissions(tmp_path, umask):
+    umask(0o022)
+    path = tmp_path / "project.json"
+    path.write_text("{}")
+    path.chmod(0o600)
+    atomic_write_text(path, '{"a": 1}')
+    assert path.stat().st_mode & 0o777 == 0o600 and path.read_text() == '{"a": 1}'
+
+
 def _age(path: Path, seconds: float) -> None:
     then = time.time() - seconds
     os.utime(path, (then, then))

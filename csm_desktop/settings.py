@@ -17,6 +17,12 @@ DEVICES = ("auto", "cuda", "mps", "cpu")
 # How the engine runs each frame: auto (a CUDA graph on CUDA, plain eager elsewhere), off,
 # graph (CUDA only) or compile (torch.compile; slow first start). See engine/step.py.
 ACCELS = ("auto", "off", "graph", "compile")
+# Generation defaults a project copies: the ranges project.json is held to (dialogue/project.py).
+TEMPERATURE = (0.01, 5.0)
+TOPK = (1, 2051)  # a Mimi codebook has 2051 entries
+LINE_MS = (80, 2048 * 80)  # one frame to the model's 2048 positions of 80 ms
+GAP_MS = (0, 60_000)  # a gap is a pause: at most the script's longest
+_RANGES = {"temperature": TEMPERATURE, "topk": TOPK, "max_line_ms": LINE_MS, "default_gap_ms": GAP_MS}
 
 
 @dataclass
@@ -66,6 +72,10 @@ class Settings:
                 settings.device = "auto"
             if settings.accel not in ACCELS:
                 settings.accel = "auto"
+            for key, (low, high) in _RANGES.items():
+                value = getattr(settings, key)
+                if not low <= value <= high:  # NaN too: a hand edit out of range keeps the default
+                    setattr(settings, key, getattr(cls, key))
             return settings
         except (OSError, ValueError, UnicodeDecodeError):
             path.replace(path.with_name("settings.json.bad"))

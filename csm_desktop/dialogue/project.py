@@ -20,6 +20,7 @@ from typing import Any
 from csm_desktop.dialogue.script import MAX_PAUSE_MS, Script, parse_script
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write_text, remove_stale_parts, write_error
+from csm_desktop.settings import LINE_MS, TEMPERATURE, TOPK
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
@@ -38,9 +39,6 @@ MAX_NAME_CHARS = 100
 MAX_CSM_ID = 2**31 - 1
 MAX_SEED = 2**63 - 1
 MAX_VARIANT = 2**31 - 1
-TEMPERATURE = (0.01, 5.0)
-TOPK = (1, 2051)  # a Mimi codebook has 2051 entries
-LINE_MS = (80, 2048 * 80)  # one frame to the model's 2048 positions of 80 ms
 
 
 class ProjectError(CsmError):

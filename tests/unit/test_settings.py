@@ -49,3 +49,20 @@ def test_remote_engine_needs_url_and_token(monkeypatch):
     monkeypatch.setattr("csm_desktop.services.engines.get_secret", lambda name: "tok")
     engine = open_engine(Settings(engine="remote", remote_url="http://127.0.0.1:9"))
     assert engine.url == "http://127.0.0.1:9/generate_audio"
+
+
+def test_hand_edited_generation_defaults_out_of_range_keep_the_defaults():
+    """A project copies these; project.json would refuse them on the next open."""
+    import json
+
+    from csm_desktop.settings import Settings
+
+    Settings.path().parent.mkdir(parents=True, exist_ok=True)
+    Settings.path().write_text(json.dumps({"temperature": 7.0, "topk": 0, "max_line_ms": 10**9,
+                                           "default_gap_ms": -5, "schema_version": 1}))
+    s = Settings.load()
+    d = Settings()
+    assert (s.temperature, s.topk, s.max_line_ms, s.default_gap_ms) == (d.temperature, d.topk, d.max_line_ms,
+                                                                         d.default_gap_ms)
+    Settings.path().write_text('{"temperature": NaN}')
+    assert Settings.load().temperature == d.temperature

@@ -2,28 +2,43 @@
 
 Two processes may share a library: SQLite runs in WAL mode with a busy timeout, every change is
 one transaction, and files are written atomically before their row exists.
+
+Stored data is not trusted: a damaged database file is set aside (renamed, never deleted) and an
+empty library started in its place, and every path made from a row must lie inside the clips
+folder, so no row can make the library open or delete a file elsewhere.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
+import re
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from csm_desktop.audio import read_audio, write_audio
-from csm_desktop.errors import AudioFileError, CsmError
+from csm_desktop.audio import load_audio, probe_audio, read_audio, write_audio
+from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write
 from csm_desktop.paths import data_dir
 
 SAMPLE_RATE = 24_000
 SHORT_S, LONG_S, MAX_S = 2.0, 30.0, 120.0  # CSM does best with 6-12 s of reference
 SILENCE_PEAK = 1e-4
+BUSY_TIMEOUT_S = 10.0
 _KEEP = object()
+_COLUMNS = {"id", "name", "file", "duration", "transcript", "speaker", "audio_hash", "source", "created"}
+_HASH = re.compile(r"[0-9a-f]{64}")
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+log = logging.getLogger(__name__)
 
 _MIGRATIONS = [
     """
@@ -44,6 +59,18 @@ _MIGRATIONS = [
 
 class ClipError(CsmError):
     """A clip that cannot be imported or found."""
+
+
+class LibraryError(CsmError):
+    """The library's database cannot be used (unreadable, full disk, no permission)."""
+
+
+class LibraryBusyError(LibraryError):
+    """Another program held the library's lock for longer than the busy timeout."""
+
+
+class LibraryDamagedError(LibraryError):
+    """The database file is not a database, is corrupt, or has the wrong tables."""
 
 
 @dataclass
@@ -70,28 +97,124 @@ def clip_warnings(duration: float) -> list[str]:
 
 
 class VoiceLibrary:
-    def __init__(self, root: str | Path | None = None) -> None:
+    """Voice clips in ``root/clips`` and their rows in ``root/library.sqlite3``.
+
+    ``notice`` says, once, what went wrong on opening (a damaged file set aside, rows hidden);
+    the window shows it and calls ``take_notice()``.
+    """
+
+    def __init__(self, root: str | Path | None = None, *, busy_timeout_s: float | None = None) -> None:
         self.root = Path(root) if root is not None else data_dir()
         self.clips_dir = self.root / "clips"
         self.codes_dir = self.root / "cache" / "codes"
         self.clips_dir.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+        self.notice: str | None = None
         self._db_path = self.root / "library.sqlite3"
-        self._migrate()
+        self._open()
+
+    def take_notice(self) -> str | None:
+        notice, self.notice = self.notice, None
+        return notice
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self._db_path, timeout=30, isolation_level=None)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA busy_timeout=30000")
+        con = sqlite3.connect(self._db_path, timeout=self.busy_timeout_s, isolation_level=None)  # waits, then BUSY
         con.row_factory = sqlite3.Row
         return con
 
-    def _migrate(self) -> None:
-        con = self._connect()
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection whose sqlite3 errors become ``LibraryError`` messages."""
         try:
-            con.execute("BEGIN IMMEDIATE")
+            con = self._connect()
+            try:
+                yield con
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            raise self._library_error(exc) from None
+
+    def _library_error(self, exc: sqlite3.Error) -> LibraryError:
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code in _BUSY:
+            return LibraryBusyError(
+                f"The voice library at {self.root} is locked by another program (waited "
+                f"{self.busy_timeout_s:g} s). Close other CSM Desktop windows or tools using it, then try again.")
+        if code in _DAMAGED or "no such" in str(exc):
+            return LibraryDamagedError(
+                f"The voice library file {self._db_path} is damaged ({exc}). Restart CSM Desktop: it sets "
+                "the damaged file aside and starts an empty library.")
+        return LibraryError(f"The voice library at {self.root} could not be used ({exc}). "
+                            "Check that the disk has space and that you may write to this folder.")
+
+    def _open(self) -> None:
+        try:
+            self._migrate()
+        except LibraryDamagedError as exc:
+            try:
+                aside = self._set_aside()
+            except OSError as err:
+                raise LibraryError(f"The voice library file {self._db_path} is damaged ({exc}) and could not be "
+                                   f"moved aside ({err.strerror}). Move it away yourself, then start again.") from None
+            log.warning("voice library set aside as %s: %s", aside, exc)
+            self._migrate()
+            self.notice = (f"The voice library file was damaged ({exc}). It has been set aside as {aside.name} "
+                           f"(nothing was deleted), and an empty library was started. Imported audio stays in "
+                           f"{self.clips_dir}.")
+            return
+        hidden = self._hidden_rows()
+        if hidden:
+            self.notice = (f"{len(hidden)} voice clip(s) in the library have entries that are damaged or point "
+                           f"outside {self.clips_dir}; they are hidden, and no file of theirs is opened or "
+                           f"deleted. First: {hidden[0]}")
+
+    def _migrate(self) -> None:
+        """Check the file read-only (a file that is not a library of ours raises
+        ``LibraryDamagedError`` and is left untouched, its -wal too), then bring the schema up to
+        date, taking the write lock only when there is something to do."""
+        self._inspect()
+        try:
+            con = self._connect()
+        except sqlite3.Error as exc:
+            raise self._opening_error(exc) from None
+        try:
+            if con.execute("PRAGMA user_version").fetchone()[0] != len(_MIGRATIONS):
+                self._run_migrations(con)
+            con.execute("PRAGMA journal_mode=WAL")  # persistent; set once the file is known to be ours
+        except sqlite3.Error as exc:
+            raise self._opening_error(exc) from None
+        finally:
+            con.close()
+
+    def _inspect(self) -> None:
+        if not self._db_path.is_file() or self._db_path.stat().st_size == 0:
+            return
+        try:
+            con = sqlite3.connect(f"{self._db_path.resolve().as_uri()}?mode=ro", uri=True,
+                                  timeout=self.busy_timeout_s)
+        except sqlite3.Error as exc:
+            raise self._opening_error(exc) from None
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise LibraryDamagedError("it holds another program's tables")
+            if 0 < version <= len(_MIGRATIONS):
+                columns = {r[1] for r in con.execute("PRAGMA table_info(clips)")}
+                if not _COLUMNS <= columns:
+                    raise LibraryDamagedError(f"its clips table lacks {', '.join(sorted(_COLUMNS - columns))}")
+            check = con.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise LibraryDamagedError(f"integrity check: {check}")
+        except sqlite3.Error as exc:
+            raise self._opening_error(exc) from None
+        finally:
+            con.close()
+
+    def _run_migrations(self, con: sqlite3.Connection) -> None:
+        con.execute("BEGIN IMMEDIATE")
+        try:
             version = con.execute("PRAGMA user_version").fetchone()[0]
             if version > len(_MIGRATIONS):
-                con.execute("ROLLBACK")
                 raise ClipError(f"The voice library at {self.root} was made by a newer CSM Desktop. Update the app.")
             for i in range(version, len(_MIGRATIONS)):
                 for statement in _MIGRATIONS[i].split(";"):
@@ -99,28 +222,83 @@ class VoiceLibrary:
                         con.execute(statement)
                 con.execute(f"PRAGMA user_version={i + 1}")
             con.execute("COMMIT")
-        finally:
-            con.close()
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+
+    def _opening_error(self, exc: sqlite3.Error) -> LibraryError:
+        """On opening, a statement that fails for a schema reason ("table clips already exists",
+        "no such table") means the file is someone else's or damaged, not that we are wrong."""
+        error = self._library_error(exc)
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if isinstance(error, LibraryDamagedError) or (type(error) is LibraryError and code == sqlite3.SQLITE_ERROR):
+            return LibraryDamagedError(str(exc))
+        return error
+
+    def _set_aside(self) -> Path:
+        """Rename the database (with its -wal and -shm files, which belong to it) out of the way."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        n = 0
+        while True:
+            aside = self.root / f"library.damaged-{stamp}{f'-{n}' if n else ''}.sqlite3"
+            if not any(Path(f"{aside}{s}").exists() for s in ("", "-wal", "-shm")):
+                break
+            n += 1
+        for suffix in ("-wal", "-shm", ""):
+            src = Path(f"{self._db_path}{suffix}")
+            if src.exists():
+                src.rename(f"{aside}{suffix}")
+        return aside
+
+    def _hidden_rows(self) -> list[str]:
+        problems = []
+        with self._db() as con:
+            for row in con.execute("SELECT * FROM clips"):
+                try:
+                    self._clip(row)
+                except ClipError as exc:
+                    problems.append(str(exc))
+        return problems
+
+    def _inside(self, folder: Path, name: object) -> Path:
+        """``folder / name`` if that resolves to a file directly inside ``folder``."""
+        if isinstance(name, str) and name:
+            path = folder / name
+            try:
+                if path.resolve().parent == folder.resolve():
+                    return path
+            except (OSError, ValueError, RuntimeError):  # a NUL byte, a symlink loop
+                pass
+        raise ClipError(f"{name!r} is not a file inside {folder}: the voice library opens and deletes only "
+                        "its own files. Import the clip again.")
 
     def _clip(self, row: sqlite3.Row) -> Clip:
-        return Clip(id=row["id"], name=row["name"], path=self.clips_dir / row["file"], duration=row["duration"],
-                    transcript=row["transcript"], speaker=row["speaker"], audio_hash=row["audio_hash"],
-                    warnings=clip_warnings(row["duration"]))
+        """A row as a ``Clip``; ``ClipError`` if any stored value is unusable."""
+        duration, audio_hash = row["duration"], row["audio_hash"]
+        if not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration < 0:
+            raise ClipError(f"Voice clip {row['id']!r} has a damaged duration ({duration!r}); import the clip again.")
+        if not isinstance(audio_hash, str) or not _HASH.fullmatch(audio_hash):
+            raise ClipError(f"Voice clip {row['id']!r} has a damaged audio hash; import the clip again.")
+        return Clip(id=row["id"], name=str(row["name"]), path=self._inside(self.clips_dir, row["file"]),
+                    duration=float(duration), transcript=str(row["transcript"]), speaker=row["speaker"],
+                    audio_hash=audio_hash, warnings=clip_warnings(duration))
 
     # ----- queries ------------------------------------------------------------------------------
     def clips(self) -> list[Clip]:
-        con = self._connect()
-        try:
-            return [self._clip(r) for r in con.execute("SELECT * FROM clips ORDER BY created, name")]
-        finally:
-            con.close()
+        """Every usable clip; rows with damaged values are left out (and named by ``notice``)."""
+        clips = []
+        with self._db() as con:
+            for row in con.execute("SELECT * FROM clips ORDER BY created, name"):
+                try:
+                    clips.append(self._clip(row))
+                except ClipError as exc:
+                    log.warning("hidden voice clip: %s", exc)
+        return clips
 
     def get(self, clip_id: str) -> Clip:
-        con = self._connect()
-        try:
+        with self._db() as con:
             row = con.execute("SELECT * FROM clips WHERE id = ?", (clip_id,)).fetchone()
-        finally:
-            con.close()
         if row is None:
             raise ClipError(f"Voice clip {clip_id} is not in the library (was it removed?).")
         return self._clip(row)
@@ -131,16 +309,18 @@ class VoiceLibrary:
         """Import any readable audio file as a 24 kHz mono clip. Nothing is left behind on error.
 
         Raises:
-            AudioFileError: the file is missing, a folder, empty, truncated or not audio.
-            ClipError: silence only, or longer than two minutes.
+            AudioFileError: not a regular file, empty, unreadable, or an absurd sample rate.
+            ClipError: silence only, or longer than two minutes (told by the header, before decoding).
+            LibraryError: the library's database is locked or cannot be written.
         """
         src = Path(path)
-        if src.is_file() and src.stat().st_size == 0:
-            raise AudioFileError(f"{src.name} is empty (0 bytes).")
-        audio = read_audio(src, SAMPLE_RATE)
+        info = probe_audio(src)
+        if info.duration > MAX_S:
+            raise ClipError(f"{src.name} is {info.duration:.0f} s long; clips may be at most {MAX_S:.0f} s. "
+                            "Trim it to 6-12 s of speech.")
+        decoded = load_audio(src, SAMPLE_RATE, max_seconds=MAX_S)
+        audio = decoded.samples
         duration = audio.numel() / SAMPLE_RATE
-        if duration > MAX_S:
-            raise ClipError(f"{src.name} is {duration:.0f} s long; clips may be at most {MAX_S:.0f} s. Trim it to 6-12 s of speech.")
         peak = float(audio.abs().max())
         if peak < SILENCE_PEAK:
             raise ClipError(f"{src.name} is silent. Choose a clip in which the voice can be heard.")
@@ -151,19 +331,17 @@ class VoiceLibrary:
         dest = write_audio(self.clips_dir / file_name, audio, SAMPLE_RATE)
         audio_hash = hashlib.sha256(dest.read_bytes()).hexdigest()
         clip = Clip(id=clip_id, name=name or src.stem, path=dest, duration=duration, transcript=transcript,
-                    speaker=speaker, audio_hash=audio_hash, warnings=clip_warnings(duration))
-        con = self._connect()
+                    speaker=speaker, audio_hash=audio_hash, warnings=decoded.warnings + clip_warnings(duration))
         try:
-            con.execute(
-                "INSERT INTO clips (id, name, file, duration, transcript, speaker, audio_hash, source, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (clip.id, clip.name, file_name, duration, transcript, speaker, audio_hash, str(src), time.time()),
-            )
-        except sqlite3.Error as exc:
+            with self._db() as con:
+                con.execute(
+                    "INSERT INTO clips (id, name, file, duration, transcript, speaker, audio_hash, source, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (clip.id, clip.name, file_name, duration, transcript, speaker, audio_hash, str(src), time.time()),
+                )
+        except LibraryError as exc:
             dest.unlink(missing_ok=True)
-            raise ClipError(f"The voice library could not store {src.name}: {exc}") from None
-        finally:
-            con.close()
+            raise type(exc)(f"{src.name} was not imported: {exc}") from None
         return clip
 
     def update(self, clip_id: str, *, name: str | None = None, transcript: str | None = None,
@@ -177,28 +355,26 @@ class VoiceLibrary:
         if speaker is not _KEEP:
             sets.append("speaker = ?"), values.append(speaker)
         if sets:
-            con = self._connect()
-            try:
+            with self._db() as con:
                 cur = con.execute(f"UPDATE clips SET {', '.join(sets)} WHERE id = ?", (*values, clip_id))
-            finally:
-                con.close()
             if cur.rowcount == 0:
                 raise ClipError(f"Voice clip {clip_id} is not in the library (was it removed?).")
         return self.get(clip_id)
 
     def remove(self, clip_id: str) -> None:
+        """Forget a clip and delete its file; refused (nothing deleted) for a row whose file is
+        not inside the clips folder."""
         clip = self.get(clip_id)
-        con = self._connect()
-        try:
+        with self._db() as con:
             con.execute("DELETE FROM clips WHERE id = ?", (clip_id,))
-        finally:
-            con.close()
         clip.path.unlink(missing_ok=True)
 
     # ----- codes cache ----------------------------------------------------------------------------
     def codes(self, clip: Clip, encode, codec_identity: str) -> torch.Tensor:
         """Mimi codes of a clip, computed once per (audio, codec) and kept in ``cache/codes``."""
-        cache = self.codes_dir / f"{clip.audio_hash[:32]}-{codec_identity}.pt"
+        if not _HASH.fullmatch(clip.audio_hash):
+            raise ClipError(f"Voice clip {clip.name} has a damaged audio hash; import the clip again.")
+        cache = self._inside(self.codes_dir, f"{clip.audio_hash[:32]}-{codec_identity}.pt")
         if cache.is_file():
             try:
                 return torch.load(cache, weights_only=True)

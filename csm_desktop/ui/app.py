@@ -10,8 +10,10 @@ from csm_desktop.paths import resources_dir
 
 def run_app(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from csm_desktop.dialogue.voices import VoiceLibrary
+    from csm_desktop.errors import CsmError
     from csm_desktop.services.engines import open_engine
     from csm_desktop.settings import Settings
     from csm_desktop.ui.main_window import MainWindow
@@ -24,7 +26,12 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "app.svg")))
     apply_color_scheme(app)
     settings = Settings.load()
-    window = MainWindow(engine_factory=lambda: open_engine(settings), settings=settings)
+    try:
+        library = VoiceLibrary()
+    except CsmError as exc:  # locked by another program for too long, or an unusable folder
+        QMessageBox.critical(None, "CSM Desktop", str(exc))
+        return 1
+    window = MainWindow(engine_factory=lambda: open_engine(settings), settings=settings, library=library)
     window.show()
     from csm_desktop.ui.model_setup import model_is_available
 

@@ -240,6 +240,9 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.refresh_library()
         self.refresh_states()
         self.set_dirty(self.dirty)
+        notice = self.library.take_notice()
+        if notice:  # e.g. a damaged library file was set aside: said once, once the window is up
+            QTimer.singleShot(0, self, lambda: show_error(self, notice, title="Voice library"))
 
     def _sync_speakers(self) -> None:
         for tag in self.editor_script_speakers():

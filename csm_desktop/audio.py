@@ -21,7 +21,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from csm_desktop.errors import AudioFileError
+from csm_desktop.errors import AudioFileError, CsmError
 from csm_desktop.fileio import atomic_write
 
 MIN_RATE, MAX_RATE = 1_000, 384_000
@@ -267,6 +267,8 @@ def write_audio(
 
     try:
         atomic_write(p, write)
+    except CsmError:
+        raise  # a full disk (DiskFullError, with sizes) or another write error says it all
     except (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError) as exc:
         raise AudioFileError(f"Could not write {p}: {exc}") from None
     return p

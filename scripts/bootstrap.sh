@@ -12,9 +12,10 @@ VENV="$ROOT/.venv"
 APT_APP=(libportaudio2 libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0
          libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libdbus-1-3
          libglib2.0-0 fonts-dejavu-core)
-# A real Secret Service for the keyring tests, a virtual screen, and a C++ compiler for the
-# test of the compiled frame step (inductor generates C++ on the CPU).
-APT_TEST=(dbus gnome-keyring xvfb xauth g++)
+# A real Secret Service for the keyring tests, a virtual screen, a C++ compiler for the
+# test of the compiled frame step (inductor generates C++ on the CPU), and sox / espeak-ng,
+# the tools that make the real audio files the import tests read.
+APT_TEST=(dbus gnome-keyring xvfb xauth g++ sox libsox-fmt-mp3 espeak-ng)
 
 say() { printf '[csm-desktop setup] %s\n' "$*" >&2; }
 

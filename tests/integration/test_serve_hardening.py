@@ -71,14 +71,14 @@ def test_fifty_concurrent_requests_all_get_an_answer(serve, options):
 
 
 def test_connection_threads_are_bounded_and_the_rest_get_503_at_once(serve):
-    srv = serve(max_connections=4, timeout_s=1.0)
+    srv = serve(max_connections=4, timeout_s=5.0)
     held = [connect(srv) for _ in range(4)]  # silent clients, each holding a connection thread
     try:
         assert wait_for(lambda: connection_threads() == 4)
         begin = time.monotonic()
         status, headers, body = exchange(srv, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
         assert status == 503 and headers["Retry-After"] == "2" and "busy" in body["error"]
-        assert time.monotonic() - begin < 0.5
+        assert time.monotonic() - begin < 2.5  # at once, not after a held connection's 5 s
         assert connection_threads() == 4
     finally:
         for sock in held:
@@ -92,24 +92,24 @@ def test_connection_threads_are_bounded_and_the_rest_get_503_at_once(serve):
     post("/generate_audio", b'{"text": "Hel', length=1000),  # body shorter than its Content-Length
 ], ids=["silent", "headers-unfinished", "body-short"])
 def test_a_stalled_client_is_cut_off_after_the_timeout_while_others_are_served(serve, sent):
-    srv = serve(timeout_s=0.5)
+    srv = serve(timeout_s=2.0)
     with connect(srv) as stalled:
         stalled.sendall(sent)
         begin = time.monotonic()
         others = requests.post(f"{srv.url}/generate_audio", data=GOOD, headers={"Authorization": f"Bearer {TOKEN}"},
                                timeout=5)
-        assert others.status_code == 200 and time.monotonic() - begin < 0.4
+        assert others.status_code == 200 and time.monotonic() - begin < 1.5  # not behind the stalled one
         if sent.endswith(b"Hel"):
             status, _, body = read_answer(stalled)
             assert status == 408 and "in time" in body["error"]
         wait_closed(stalled, 5)
-        assert 0.35 < time.monotonic() - begin < 1.5
-    assert wait_for(lambda: connection_threads() == 0, 2)
+        assert 1.9 < time.monotonic() - begin < 4.5
+    assert wait_for(lambda: connection_threads() == 0, 5)
 
 
 def test_a_slowloris_client_is_cut_off_at_the_deadline_not_per_byte(serve):
-    srv = serve(timeout_s=0.5)
-    request = b"GET /health HTTP/1.1\r\nHost: t\r\n" + b"X-Slow: " + b"a" * 200
+    srv = serve(timeout_s=1.0)
+    request = b"GET /health HTTP/1.1\r\nHost: t\r\n" + b"X-Slow: " + b"a" * 200  # 4.6 s at 20 ms a byte
     with connect(srv) as sock:
         begin = time.monotonic()
         try:
@@ -119,8 +119,8 @@ def test_a_slowloris_client_is_cut_off_at_the_deadline_not_per_byte(serve):
         except OSError:  # the server closed the connection under us
             pass
         wait_closed(sock, 5)
-        assert time.monotonic() - begin < 1.5
-    assert wait_for(lambda: connection_threads() == 0, 2)
+        assert time.monotonic() - begin < 3.5
+    assert wait_for(lambda: connection_threads() == 0, 5)
 
 
 @pytest.mark.parametrize("request_head, status", [
@@ -135,7 +135,7 @@ def test_refusals_come_from_the_headers_before_any_body(serve, request_head, sta
     srv = serve(timeout_s=10.0)  # an answer that waited for the body would take 10 s
     begin = time.monotonic()
     answer, headers, body = exchange(srv, request_head)
-    assert answer == status and time.monotonic() - begin < 1.0
+    assert answer == status and time.monotonic() - begin < 5.0
     assert headers["Content-Type"] == "application/json" and body["error"]
     assert headers["Connection"] == "close"
     if status == 405:
@@ -273,6 +273,6 @@ def test_a_full_queue_answers_503_before_reading_the_body(serve):
         begin = time.monotonic()
         status, headers, body = exchange(srv, post("/generate_audio", b"", length=50_000_000))
         assert status == 503 and headers["Retry-After"] == "2" and "busy" in body["error"]
-        assert time.monotonic() - begin < 1.0
+        assert time.monotonic() - begin < 5.0
         engine.release.set()
         assert read_answer(first)[0] == 200

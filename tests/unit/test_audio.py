@@ -123,7 +123,7 @@ def test_a_one_hour_file_is_refused_from_its_header_before_decoding(tmp_path, mo
         VoiceLibrary(tmp_path / "lib").import_clip(src)
     with pytest.raises(AudioFileError, match="at most 120 s"):
         load_audio(src, 24_000, max_seconds=120)
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < 5  # decoding an hour took 28 s and 9 GB
 
 
 def test_a_header_that_understates_the_length_cannot_make_decoding_run_on(tmp_path):

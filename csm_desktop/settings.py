@@ -77,7 +77,7 @@ class Settings:
                 if not low <= value <= high:  # NaN too: a hand edit out of range keeps the default
                     setattr(settings, key, getattr(cls, key))
             return settings
-        except (OSError, ValueError, UnicodeDecodeError):
+        except (OSError, ValueError, TypeError, UnicodeDecodeError):  # TypeError: {"schema_version": null}
             path.replace(path.with_name("settings.json.bad"))
             return cls()
 

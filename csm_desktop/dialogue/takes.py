@@ -100,7 +100,11 @@ class TakeStore:
             raise TakeError(f"{str(key)[:40]!r} is not a take name (takes are named by {KEY_LENGTH} hex digits). "
                             "Choose the line's take again, or render it again.")
         path = self.folder / f"{key}{suffix}"
-        if not path.resolve().is_relative_to(self.folder.resolve()):
+        try:
+            inside = path.resolve().is_relative_to(self.folder.resolve())
+        except (OSError, RuntimeError, ValueError):  # a symlink loop (RuntimeError on 3.11), a bad name
+            inside = False
+        if not inside:
             raise TakeError(f"The take file {path} points outside the project's takes folder; it was not used. "
                             "Remove it and render the line again.")
         return path

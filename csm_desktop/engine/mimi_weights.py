@@ -98,7 +98,7 @@ def moshi_config(codec: dict[str, Any]) -> dict[str, Any]:
         }
         return {"sample_rate": rate, "channels": seanet["channels"], "frame_rate": float(frame_rate),
                 "seanet": seanet, "quantizer": quantizer, "transformer": transformer}
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
         raise CheckpointError(f"config.json has a malformed codec_config ({exc}). Download the model again.") from exc
 
 

@@ -89,6 +89,11 @@ class ModelFiles:
         return not self.weights.has_codec and weights.MIMI_FILE not in self.names
 
 
+def is_repo_id(name: str) -> bool:
+    """Whether ``name`` has the form of a hub repository id (``owner/name``)."""
+    return bool(_REPO_ID.match(name))
+
+
 def model_files(repo_id: str, token: str | None) -> ModelFiles:
     """Choose the files of a model repository to download: its support files and ONE copy of
     the weights (never ``ckpt.pt``), decided from the tensor names (read from the index, or from
@@ -102,6 +107,8 @@ def model_files(repo_id: str, token: str | None) -> ModelFiles:
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub import errors as hf_errors
 
+    if not is_repo_id(repo_id):
+        raise ModelNotFoundError(f"{repo_id} is not a Hugging Face repository id (like {DEFAULT_MODEL}).")
     api = HfApi(endpoint=hub_endpoint())
     try:
         info = api.model_info(repo_id, token=token or None, timeout=TIMEOUT_S)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csm_desktop.engine.checkpoint import DEFAULT_MODEL
+from csm_desktop.engine.repository import DEFAULT_MODEL, is_repo_id
 from csm_desktop.paths import data_dir
 from csm_desktop.services import credentials
 from csm_desktop.settings import Settings
@@ -38,6 +38,9 @@ def model_is_available(settings: Settings) -> bool:
         from huggingface_hub import try_to_load_from_cache
 
         from csm_desktop.engine.repository import hub_cache_dir
+
+        if not is_repo_id(settings.model):
+            return False  # a folder that is gone (deleted, renamed, an unplugged drive)
 
         found = try_to_load_from_cache(settings.model, "config.json", cache_dir=hub_cache_dir())
         if not isinstance(found, str):
@@ -153,7 +156,8 @@ class ModelSetupDialog(QDialog):
             self.token.clear()
             self.token.setPlaceholderText(self._token_placeholder())
         token = credentials.get_secret("huggingface")
-        repo = self.settings.model if not Path(self.settings.model).expanduser().is_dir() else DEFAULT_MODEL
+        model = self.settings.model
+        repo = model if is_repo_id(model) and not Path(model).expanduser().is_dir() else DEFAULT_MODEL
         files = self.planned if self._repo == repo else None
         self._repo = repo
         if files is None:

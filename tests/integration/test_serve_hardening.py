@@ -93,17 +93,18 @@ def test_connection_threads_are_bounded_and_the_rest_get_503_at_once(serve):
 ], ids=["silent", "headers-unfinished", "body-short"])
 def test_a_stalled_client_is_cut_off_after_the_timeout_while_others_are_served(serve, sent):
     srv = serve(timeout_s=2.0)
+    begin = time.monotonic()  # before connecting: the server's deadline may start at the connection
     with connect(srv) as stalled:
         stalled.sendall(sent)
-        begin = time.monotonic()
+        asked = time.monotonic()
         others = requests.post(f"{srv.url}/generate_audio", data=GOOD, headers={"Authorization": f"Bearer {TOKEN}"},
                                timeout=5)
-        assert others.status_code == 200 and time.monotonic() - begin < 1.5  # not behind the stalled one
+        assert others.status_code == 200 and time.monotonic() - asked < 1.9  # not behind the stalled one
         if sent.endswith(b"Hel"):
             status, _, body = read_answer(stalled)
             assert status == 408 and "in time" in body["error"]
         wait_closed(stalled, 5)
-        assert 1.9 < time.monotonic() - begin < 4.5
+        assert 1.9 < time.monotonic() - begin < 5.0
     assert wait_for(lambda: connection_threads() == 0, 5)
 
 

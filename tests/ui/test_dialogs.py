@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keyring
 from keyring.backends import fail
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox
 
 from csm_desktop.services import credentials
 from csm_desktop.settings import ACCELS, Settings
@@ -155,3 +155,11 @@ def test_offline_with_a_complete_download_says_the_copy_is_usable(make_window, q
     qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
     assert "copy is complete" in dialog.status.text()
     assert dialog.findChild(QMessageBox, "errorBox") is None
+
+
+def test_a_model_folder_that_is_gone_offers_the_set_up_instead_of_crashing(make_window, tmp_path):
+    settings = Settings(model=str(tmp_path / "gone" / "csm-1b"))
+    assert not model_is_available(settings)
+    w = make_window()
+    dialog = ModelSetupDialog(w, settings, w.workers.worker)
+    assert "needs the CSM-1B speech model" in dialog.findChild(QLabel).text()

@@ -66,3 +66,12 @@ def test_hand_edited_generation_defaults_out_of_range_keep_the_defaults():
                                                                          d.default_gap_ms)
     Settings.path().write_text('{"temperature": NaN}')
     assert Settings.load().temperature == d.temperature
+
+
+def test_a_schema_version_of_the_wrong_type_sets_the_file_aside():
+    from csm_desktop.settings import Settings
+
+    Settings.path().parent.mkdir(parents=True, exist_ok=True)
+    Settings.path().write_text('{"schema_version": null, "temperature": 0.5}')
+    assert Settings.load().temperature == Settings().temperature
+    assert Settings.path().with_name("settings.json.bad").is_file()

@@ -112,3 +112,15 @@ def test_a_take_on_a_real_full_disk(full_disk):
         store.save(_info(big), torch.zeros(SR * 20))
     assert store.has(small) and not store.has(big)
     assert _files(store.folder) == [f"{small}.json", f"{small}.wav"]
+
+
+def test_a_take_that_is_a_symlink_loop_is_no_take(tmp_path):
+    import os
+
+    store = TakeStore(tmp_path / "proj", 24_000)
+    store.folder.mkdir(parents=True, exist_ok=True)
+    key = "a" * 24
+    os.symlink(f"{key}.wav", store.folder / f"{key}.wav")  # points at itself
+    assert not store.has(key)
+    with pytest.raises(TakeError):
+        store.load(key)

@@ -10,8 +10,6 @@ import dataclasses
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-
 from csm_desktop.engine import weights
 from csm_desktop.engine.config import CsmModelConfig, TransformerConfig, read_config
 from csm_desktop.engine.model import CsmModel
@@ -80,20 +78,7 @@ def read_tensors(folder: Path, chosen: weights.WeightSet, wanted: dict[str, tupl
                  device: torch.device) -> dict[str, torch.Tensor]:
     """``wanted``: our name -> the checkpoint names that may hold it, first found wins."""
     sources = {src for names in wanted.values() for src in names}
-    found: dict[str, torch.Tensor] = {}
-    for name in chosen.files:
-        path = folder / name
-        if chosen.weight_map is not None and not any(chosen.weight_map.get(src) == name for src in sources):
-            continue
-        if not path.is_file():
-            raise CheckpointError(f"Weight file {name} is missing from {folder}. Download the model again.")
-        try:
-            with safe_open(str(path), framework="pt", device=str(device)) as f:
-                for key in f.keys():
-                    if key in sources:
-                        found[key] = f.get_tensor(key)
-        except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
-            raise CheckpointError(f"{path} is not a readable safetensors file ({exc}). Download the model again.") from exc
+    found = weights.read_weights(folder, chosen, sources.__contains__, str(device))
     tensors, missing = {}, []
     for ours, names in wanted.items():
         src = next((n for n in names if n in found), None)

@@ -10,7 +10,14 @@ from pathlib import Path
 import torch
 
 from csm_desktop.engine import mimi_weights
-from csm_desktop.engine.weights import CODEC_PREFIX, MIMI_CONFIG_FILE, MIMI_FILE, WeightSet
+from csm_desktop.engine.weights import (
+    CODEC_PREFIX,
+    MIMI_CONFIG_FILE,
+    MIMI_FILE,
+    WeightSet,
+    read_small_json,
+    read_weights,
+)
 from csm_desktop.errors import CheckpointError
 
 
@@ -74,25 +81,13 @@ def _file_identity(*paths: Path, tag: str = "") -> str:
 def _codec_from_checkpoint(folder: Path, chosen: WeightSet, device: torch.device, num_codebooks: int) -> MimiCodec:
     """moshi's Mimi with the ``codec_model.*`` tensors of a transformers checkpoint."""
     from moshi.models import loaders
-    from safetensors import safe_open
-
-    from csm_desktop.engine.weights import read_small_json
 
     config = read_small_json(folder / "config.json") if (folder / "config.json").is_file() else {}
     codec_config = config.get("codec_config") if isinstance(config, dict) else None
     mimi_config = mimi_weights.moshi_config(codec_config if isinstance(codec_config, dict) else {})
-    tensors: dict[str, torch.Tensor] = {}
-    files = [f for f in chosen.files if chosen.weight_map is None
-             or any(v == f and k.startswith(CODEC_PREFIX) for k, v in chosen.weight_map.items())]
-    for name in files:
-        try:
-            with safe_open(str(folder / name), framework="pt", device="cpu") as f:
-                for key in f.keys():
-                    if key.startswith(CODEC_PREFIX):
-                        tensors[key[len(CODEC_PREFIX):]] = f.get_tensor(key)
-        except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
-            raise CheckpointError(f"{folder / name} is not a readable safetensors file ({exc}). "
-                                  "Download the model again.") from exc
+    raw = read_weights(folder, chosen, lambda key: key.startswith(CODEC_PREFIX))
+    tensors = {key[len(CODEC_PREFIX):]: t for key, t in raw.items()}
+    files = sorted({chosen.weight_map[k] for k in raw} if chosen.weight_map else chosen.files)
     try:
         mimi = loaders.get_mimi(None, mimi_config=mimi_config, device="cpu", num_codebooks=num_codebooks)
         state = mimi_weights.moshi_state(list(mimi.state_dict()), tensors, mimi_config["transformer"]["num_heads"])

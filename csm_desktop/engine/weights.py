@@ -155,6 +155,10 @@ def read_small_json(path: Path) -> Any:
         raise CheckpointError(f"{path} could not be read as JSON ({exc}). Download the model again.") from exc
 
 
+def _unreadable(path: Path, exc: Exception) -> CheckpointError:
+    return CheckpointError(f"{path} is not a readable safetensors file ({exc}). Download the model again.")
+
+
 def _safetensors_keys(path: Path) -> list[str]:
     from safetensors import safe_open
 
@@ -162,7 +166,29 @@ def _safetensors_keys(path: Path) -> list[str]:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             return list(f.keys())
     except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
-        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}). Download the model again.") from exc
+        raise _unreadable(path, exc) from exc
+
+
+def read_weights(folder: Path, chosen: WeightSet, keep: Callable[[str], bool], device: str = "cpu") -> dict:
+    """The tensors of the chosen files whose names ``keep`` accepts, memory-mapped on ``device``;
+    with an index, only the shards that hold such tensors are opened."""
+    from safetensors import safe_open
+
+    found = {}
+    for name in chosen.files:
+        if chosen.weight_map is not None and not any(f == name and keep(k) for k, f in chosen.weight_map.items()):
+            continue
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(f"Weight file {name} is missing from {folder}. Download the model again.")
+        try:
+            with safe_open(str(path), framework="pt", device=device) as f:
+                for key in f.keys():
+                    if keep(key):
+                        found[key] = f.get_tensor(key)
+        except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
+            raise _unreadable(path, exc) from exc
+    return found
 
 
 def folder_weights(folder: Path) -> WeightSet:

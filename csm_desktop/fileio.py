@@ -98,6 +98,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], *,
     return p
 
 
+def resolved(path: Path) -> Path | None:
+    """``path`` with links followed, or None when it cannot be (a symlink loop, a NUL byte):
+    for checks that a path named by stored data stays inside its folder."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: a symlink loop on Python 3.11
+        return None
+
+
 def _keep_mode(target: Path, tmp: Path) -> None:
     """A file the user already has keeps its permissions (a 0600 project stays 0600)."""
     try:

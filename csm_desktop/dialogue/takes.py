@@ -18,7 +18,7 @@ import torch
 from csm_desktop.audio import read_audio, write_audio
 from csm_desktop.dialogue.project import TAKE_KEY
 from csm_desktop.errors import CsmError
-from csm_desktop.fileio import atomic_write_text, ensure_free_space
+from csm_desktop.fileio import atomic_write_text, ensure_free_space, resolved
 from csm_desktop.marker import AI_MARKER
 
 KEY_LENGTH = 24
@@ -100,11 +100,8 @@ class TakeStore:
             raise TakeError(f"{str(key)[:40]!r} is not a take name (takes are named by {KEY_LENGTH} hex digits). "
                             "Choose the line's take again, or render it again.")
         path = self.folder / f"{key}{suffix}"
-        try:
-            inside = path.resolve().is_relative_to(self.folder.resolve())
-        except (OSError, RuntimeError, ValueError):  # a symlink loop (RuntimeError on 3.11), a bad name
-            inside = False
-        if not inside:
+        real = resolved(path)
+        if real is None or not real.is_relative_to(self.folder.resolve()):
             raise TakeError(f"The take file {path} points outside the project's takes folder; it was not used. "
                             "Remove it and render the line again.")
         return path

@@ -26,7 +26,7 @@ import torch
 
 from csm_desktop.audio import load_audio, probe_audio, read_audio, write_audio
 from csm_desktop.errors import CsmError
-from csm_desktop.fileio import atomic_write
+from csm_desktop.fileio import atomic_write, resolved
 from csm_desktop.paths import data_dir
 
 SAMPLE_RATE = 24_000
@@ -265,11 +265,9 @@ class VoiceLibrary:
         """``folder / name`` if that resolves to a file directly inside ``folder``."""
         if isinstance(name, str) and name:
             path = folder / name
-            try:
-                if path.resolve().parent == folder.resolve():
-                    return path
-            except (OSError, ValueError, RuntimeError):  # a NUL byte, a symlink loop
-                pass
+            real = resolved(path)
+            if real is not None and real.parent == folder.resolve():
+                return path
         raise ClipError(f"{name!r} is not a file inside {folder}: the voice library opens and deletes only "
                         "its own files. Import the clip again.")
 

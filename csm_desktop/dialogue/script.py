@@ -130,7 +130,7 @@ def _parse_line(raw: str, number: int) -> Item | None:
                 raise ScriptError(number, f"pause of {ms / 1000:g} s is longer than the {MAX_PAUSE_MS // 1000} s allowed.")
             return Pause(int(round(ms)), number)
         raise ScriptError(number, f"unknown directive [{body}]. Known: [pause 800ms], or [n] followed by text.")
-    if m := _NAME_TAG.match(line):
+    if (m := _NAME_TAG.match(line)) and m["name"][0].isalpha():  # not '²' or '½': \w, yet no letter
         text = m["text"].strip()
         name = " ".join(m["name"].split())
         if not text:

@@ -109,13 +109,56 @@ class _ProgressBar:
             print(f"\r{label} {detail}{' ' * 20}", file=sys.stderr)
 
 
+MAX_PARALLEL = 64
+
+
+def _parallel_workers(args: argparse.Namespace) -> int:
+    """How many engines ``render`` uses, checked before anything is opened or loaded."""
+    urls = args.remote or []
+    parallel = args.parallel if args.parallel is not None else max(1, len(urls))
+    if not 1 <= parallel <= MAX_PARALLEL:
+        raise CsmError(f"--parallel must be from 1 to {MAX_PARALLEL}, not {parallel}.")
+    if not urls and parallel > 1:
+        raise CsmError("--parallel needs --remote: a local model renders one line at a time. Give the URL of a "
+                       "remote engine with --remote URL, or leave --parallel out.")
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise CsmError(f"--remote {url}: give the engine's URL, starting with https:// (or http://).")
+    return parallel
+
+
+def _render_engines(args: argparse.Namespace, parallel: int) -> list:
+    """The engines ``render`` uses: ``parallel`` RemoteEngines over the ``--remote`` URLs in
+    turn (a Cerebrium URL serves many replicas), or the one local model."""
+    urls = args.remote or []
+    if not urls:
+        return [_load_engine(args)]
+    from csm_desktop.redaction import redact_url
+    from csm_desktop.services.credentials import get_secret
+    from csm_desktop.services.remote import RemoteEngine
+
+    token = get_secret("cerebrium")
+    if not token:
+        raise CsmError("--remote needs the API token of the remote engine: set CEREBRIUM_API_KEY, or store the "
+                       "Cerebrium API key in the app (Settings > Credentials).")
+    if parallel < len(urls):
+        print(f"Note: --parallel {parallel} uses only the first {parallel} of the {len(urls)} --remote URLs.",
+              file=sys.stderr)
+    engines = [RemoteEngine(urls[n % len(urls)], token) for n in range(parallel)]
+    print(f"Rendering on {', '.join(redact_url(u) for u in urls)} with {parallel} worker(s): scenes render at once, "
+          "lines within a scene in order.", file=sys.stderr)
+    return engines
+
+
 def _render(args: argparse.Namespace) -> int:
     import threading
 
     from csm_desktop.dialogue.export import ExportOptions, export_dialogue
-    from csm_desktop.dialogue.render import Renderer
+    from csm_desktop.dialogue.parallel import render_parallel
+    from csm_desktop.dialogue.takes import TakeStore
     from csm_desktop.dialogue.voices import VoiceLibrary
 
+    parallel = _parallel_workers(args)
     project, is_project = _open_for_render(Path(args.source))
     settings = project.settings
     for name in ("max_line_ms", "seed", "temperature", "topk"):
@@ -131,12 +174,12 @@ def _render(args: argparse.Namespace) -> int:
     if options.format not in ("wav", "flac"):
         raise CsmError(f"{output.name}: the output must end in .wav or .flac.")
 
-    engine = _load_engine(args)
+    engines = _render_engines(args, parallel)
     library = VoiceLibrary() if any(s.clip_ids for s in project.speakers) else None
-    renderer = Renderer(project, engine, library)
     stop = threading.Event()
     try:
-        report = renderer.render(on_progress=_ProgressBar(settings.max_line_ms), should_stop=stop.is_set)
+        report = render_parallel(project, engines, library=library, on_progress=_ProgressBar(settings.max_line_ms),
+                                 should_stop=stop.is_set)
     except KeyboardInterrupt:
         stop.set()
         project.save()
@@ -146,7 +189,7 @@ def _render(args: argparse.Namespace) -> int:
     if report.failed:
         print(f"{len(report.failed)} line(s) failed; nothing was exported. Fix them and run again.", file=sys.stderr)
         return 1
-    written = export_dialogue(project, renderer.store, output, options)
+    written = export_dialogue(project, TakeStore(project.takes_dir, engines[0].sample_rate), output, options)
     for path in written:
         print(f"Wrote {path}", file=sys.stderr)
     if is_project:
@@ -227,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=int, default=None)
     render.add_argument("--temperature", type=float, default=None)
     render.add_argument("--topk", type=int, default=None)
+    render.add_argument("--remote", action="append", metavar="URL",
+                        help="render on a remote engine (csm-desktop serve, Cerebrium) instead of a local model; "
+                             "token from CEREBRIUM_API_KEY or the keyring (repeatable)")
+    render.add_argument("--parallel", type=int, default=None, metavar="N",
+                        help=f"render N scenes at once over the --remote URLs in turn (1 to {MAX_PARALLEL}; "
+                             "default: one per URL)")
     render.set_defaults(func=_render)
 
     serve = sub.add_parser("serve", help="serve the engine over HTTP (token from CSM_SERVER_TOKEN)")

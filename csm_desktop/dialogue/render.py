@@ -1,9 +1,11 @@
 """Rendering a project line by line, each line with the voices and the preceding lines as context.
 
 The plan for a line: every speaker's voice clips first (pinned, so voices stay consistent), then
-as many preceding rendered lines as fit in the model's position budget after the line's own
-text and maximum audio. A take is keyed by everything that determines it, so an unchanged line
-is never generated twice, and a render that was stopped or crashed resumes from the takes on disk.
+as many preceding rendered lines of the same scene as fit in the model's position budget after
+the line's own text and maximum audio (context restarts at a ``[scene]`` marker, so scenes are
+independent and may render in parallel: :mod:`csm_desktop.dialogue.parallel`). A take is keyed
+by everything that determines it, so an unchanged line is never generated twice, and a render
+that was stopped or crashed resumes from the takes on disk.
 """
 
 from __future__ import annotations
@@ -143,6 +145,8 @@ class Renderer:
             )
         context: list[int] = []
         for j in range(index - 1, -1, -1):
+            if self.utterances[j].scene != u.scene:
+                break  # context never crosses a scene
             chosen = self.project.line(j).chosen_take
             if not chosen or not self.store.has(chosen):
                 break  # context is contiguous: a gap ends it

@@ -3,21 +3,32 @@
     # a comment line
     Alice: Hey, how are you doing?
     [pause 800ms]
+    [scene The kitchen]
     [1] Numeric CSM speaker ids work too.
+
+Scenes: ``[scene]`` or ``[scene Title]`` starts a new scene at the next utterance. Scenes are
+numbered 0, 1, 2 ... in order among the scenes that have utterances: lines before any marker
+are scene 0, a marker at the top of the script starts scene 0 itself, and markers with no
+utterance between them leave no empty scene behind (the last one gives the scene its title).
+Rendering never carries context across a scene, so scenes render independently.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 
 from csm_desktop.errors import CsmError
 
 MAX_PAUSE_MS = 60_000
+MAX_SCENE_TITLE_CHARS = 200
 MAX_SPEAKER_ID = 9_999  # CSM takes any id in its text; a larger one is a typo, and int() of 4,301 digits fails
 _NAME_TAG = re.compile(r"^(?P<name>[^\W\d_][\w .'\-]{0,47}?)\s*:(?P<text>.*)$")
 _ID_TAG = re.compile(r"^\[\s*(?P<id>\d+)\s*\](?P<text>.*)$")
 _DIRECTIVE = re.compile(r"^\[(?P<body>[^\]]*)\]\s*$")
+_SCENE = re.compile(r"^scene(?:\s+(?P<title>.*))?$", re.IGNORECASE)
+_SCENE_START = re.compile(r"^\[\s*scene\b", re.IGNORECASE)
 _PAUSE = re.compile(r"^pause\s+(?P<value>\d{1,9}(?:\.\d{1,9})?)\s*(?P<unit>ms|s)$", re.IGNORECASE)
 # One line numbering for the parser and the editor (Qt's text blocks): CR LF, CR and the
 # paragraph separator end a block in Qt; U+2028 and NEL are line breaks too (Shift+Enter types
@@ -41,6 +52,7 @@ class Utterance:
     speaker: str  # a name ("Alice") or a CSM id as digits ("1", written [1])
     text: str
     line: int = 0
+    scene: int = 0  # index of its scene (see the module's docstring)
 
     @property
     def numeric(self) -> bool:
@@ -54,12 +66,20 @@ class Pause:
 
 
 @dataclass(frozen=True)
+class SceneBreak:
+    """A ``[scene]`` marker: the utterances after it belong to a new scene."""
+
+    title: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Comment:
     text: str
     line: int = 0
 
 
-Item = Utterance | Pause | Comment
+Item = Utterance | Pause | SceneBreak | Comment
 
 
 @dataclass(frozen=True)
@@ -129,7 +149,15 @@ def _parse_line(raw: str, number: int) -> Item | None:
             if ms > MAX_PAUSE_MS:
                 raise ScriptError(number, f"pause of {ms / 1000:g} s is longer than the {MAX_PAUSE_MS // 1000} s allowed.")
             return Pause(int(round(ms)), number)
-        raise ScriptError(number, f"unknown directive [{body}]. Known: [pause 800ms], or [n] followed by text.")
+        if body.lower().startswith("scene"):
+            return _scene_break(body, number)
+        raise ScriptError(number, f"unknown directive [{body}]. Known: [pause 800ms], [scene Title], or [n] followed "
+                                  "by text.")
+    if _SCENE_START.match(line):
+        if "]" not in line:
+            raise ScriptError(number, "the scene marker has no closing ']'. Write it like [scene] or [scene Title].")
+        raise ScriptError(number, "a scene marker stands on a line of its own, with no ']' in its title: "
+                                  "[scene Title].")
     if (m := _NAME_TAG.match(line)) and m["name"][0].isalpha():  # not '²' or '½': \w, yet no letter
         text = m["text"].strip()
         name = " ".join(m["name"].split())
@@ -137,6 +165,35 @@ def _parse_line(raw: str, number: int) -> Item | None:
             raise ScriptError(number, f"{name} has nothing to say. Add the words after '{name}:'.")
         return Utterance(name, text, number)
     raise ScriptError(number, "no speaker tag. Start the line with a name and a colon (Alice: ...) or an id ([0] ...).")
+
+
+def _scene_break(body: str, number: int) -> SceneBreak:
+    m = _SCENE.match(body)
+    if not m:
+        raise ScriptError(number, f"bad scene marker [{body[:40]}]. Write it like [scene] or [scene Title].")
+    title = " ".join((m["title"] or "").split())
+    if len(title) > MAX_SCENE_TITLE_CHARS:
+        raise ScriptError(number, f"the scene title is {len(title)} characters long; shorten it to at most "
+                                  f"{MAX_SCENE_TITLE_CHARS}.")
+    if any(unicodedata.category(c) == "Cc" for c in title):
+        raise ScriptError(number, "the scene title holds a control character. Delete it.")
+    return SceneBreak(title, number)
+
+
+def _number_scenes(items: list[Item]) -> list[Item]:
+    """Utterances with the index of their scene: a marker starts a new scene only once the
+    current one has an utterance."""
+    scene, has_lines = 0, False
+    out: list[Item] = []
+    for item in items:
+        if isinstance(item, SceneBreak):
+            if has_lines:
+                scene, has_lines = scene + 1, False
+        elif isinstance(item, Utterance):
+            item = replace(item, scene=scene)
+            has_lines = True
+        out.append(item)
+    return out
 
 
 def parse_script(text: str) -> Script:
@@ -163,7 +220,7 @@ def parse_lines(text: str) -> tuple[list[Item], list[ScriptError]]:
             continue
         if item is not None:
             items.append(item)
-    return items, errors
+    return _number_scenes(items), errors
 
 
 def format_pause(ms: int) -> str:
@@ -178,6 +235,8 @@ def format_script(script: Script) -> str:
             out.append(f"# {item.text}".rstrip())
         elif isinstance(item, Pause):
             out.append(format_pause(item.ms))
+        elif isinstance(item, SceneBreak):
+            out.append(f"[scene {item.title}]" if item.title else "[scene]")
         elif item.numeric:
             out.append(f"[{item.speaker}] {item.text}")
         else:

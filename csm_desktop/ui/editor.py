@@ -37,7 +37,7 @@ class ScriptHighlighter(QSyntaxHighlighter):
             fmt.setForeground(QColor("#8a8a8a"))
             fmt.setFontItalic(True)
             self.setFormat(0, len(text), fmt)
-        elif stripped.startswith("[pause"):
+        elif stripped.lower().startswith(("[pause", "[scene")):  # directives
             fmt = QTextCharFormat()
             fmt.setForeground(QColor("#8a8a8a"))
             self.setFormat(0, len(text), fmt)

@@ -67,3 +67,13 @@ def test_a_separator_inserted_by_other_means_is_replaced_where_it_lands(qtbot):
     _assert_agree(editor)
     assert editor.toPlainText() == "Alice: one\nBob: two three"
     assert editor.utterance_lines == [1, 2]
+
+
+def test_a_scene_marker_is_shown_like_a_pause(qtbot):
+    editor = ScriptEditor()
+    qtbot.addWidget(editor)
+    editor.setPlainText("[pause 1s]\n[Scene The kitchen]\nAlice: hi")
+    doc = editor.document()
+    pause, scene = (doc.findBlockByNumber(n).layout().formats() for n in (0, 1))
+    assert scene and [f.format.foreground().color() for f in scene] == [f.format.foreground().color() for f in pause]
+    assert 2 not in editor.errors and editor.utterance_lines == [3]

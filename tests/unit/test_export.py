@@ -175,3 +175,17 @@ def test_a_take_linked_to_outside_the_project_is_not_exported(rendered, tmp_path
     store.audio_path(key).symlink_to(outside)
     with pytest.raises(ExportError, match="Script lines 3 have no take yet"):
         export_dialogue(project, store, tmp_path / "x.wav")
+
+
+def test_scene_markers_add_no_pause_and_keep_subtitles(rendered, tmp_path):
+    """The same dialogue with scene markers between (and around) its lines exports the same."""
+    project, store = rendered
+    plain_timeline = build_timeline(project, store)
+    plain_srt = subtitles_text(plain_timeline, "srt")
+    project.script_text = ("[scene Opening]\n[pause 1s]\nAlice: Hey, how are you doing?\n[scene]\nBob: Pretty good.\n"
+                           "[pause 800ms]\n[scene The end]\nAlice: Great!\n[scene]\n")
+    assert [u.scene for u in project.script().utterances] == [0, 1, 2]
+    assert build_timeline(project, store) == plain_timeline
+    assert subtitles_text(build_timeline(project, store), "srt") == plain_srt
+    out = export_dialogue(project, store, tmp_path / "scenes.wav", ExportOptions(subtitles=[tmp_path / "s.vtt"]))
+    assert sf.info(str(out[0])).frames == plain_timeline.total

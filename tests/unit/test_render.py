@@ -143,3 +143,18 @@ def test_context_is_limited_by_the_position_budget(setup):
         assert used <= engine.max_seq_len
         assert plan.context == list(range(i - len(plan.context), i))  # the nearest lines
     assert len(r.plan(39).context) < 39
+
+
+def test_context_restarts_at_a_scene_and_voice_clips_stay_pinned(setup):
+    project, lib, _ = setup
+    project.script_text = ("Alice: One.\nBob: Two.\n[scene The kitchen]\nCarol: Three.\nAlice: Four.\n"
+                           "[scene]\nBob: Five.\n")
+    engine = FakeEngine()
+    render(project, engine, library=lib)
+    contexts = [[s.text for s in call["context"]] for call in engine.calls]
+    assert contexts == [["This is Alice."], ["This is Alice.", "One."], ["This is Alice."],
+                        ["This is Alice.", "Three."], ["This is Alice."]]
+    r = Renderer(project, FakeEngine(), lib)
+    assert [r.plan(i).context for i in range(5)] == [[], [0], [], [2], []]
+    project.script_text = project.script_text.replace("One.", "Uno.")  # stale only within its scene
+    assert Renderer(project, FakeEngine(), lib).statuses() == ["stale", "stale", "done", "done", "done"]

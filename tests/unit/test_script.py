@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from csm_desktop.dialogue.script import Comment, Pause, ScriptError, Utterance, format_script, parse_lines, parse_script
+from csm_desktop.dialogue.script import (
+    MAX_SCENE_TITLE_CHARS,
+    Comment,
+    Pause,
+    SceneBreak,
+    ScriptError,
+    Utterance,
+    format_script,
+    parse_lines,
+    parse_script,
+)
 
 SAMPLE = """# a comment line
 Alice: Hey, how are you doing?
@@ -57,6 +67,14 @@ def test_pauses_in_seconds_and_ms():
     ("[pause soon]\n", 1, "bad pause"),
     ("[pause 5 minutes]\n", 1, "bad pause"),
     ("[pause 120s]\n", 1, "longer than"),
+    ("Alice: hi\n[scene\n", 2, "no closing ']'"),
+    ("Alice: hi\n\n[Scene The end\n", 3, "no closing ']'"),
+    ("[scene] Alice: hi\n", 1, "line of its own"),
+    ("[scene A [b] c]\n", 1, "line of its own"),
+    ("[scenery]\n", 1, "bad scene marker"),
+    ("[scene:Intro]\n", 1, "bad scene marker"),
+    ("Alice: hi\n[scene " + "x" * (MAX_SCENE_TITLE_CHARS + 1) + "]\n", 2, "at most 200"),
+    ("[scene bell\x07]\n", 1, "control character"),
 ])
 def test_errors_name_the_line(text, line, fragment):
     with pytest.raises(ScriptError) as info:
@@ -83,3 +101,28 @@ def test_format_is_stable():
 def test_empty_script():
     assert parse_script("").items == ()
     assert format_script(parse_script("\n\n")) == ""
+
+
+def test_scenes_number_the_utterances_and_keep_titles():
+    s = parse_script("Alice: one\n[scene  The   kitchen ]\nBob: two\n[pause 1s]\nAlice: three\n[SCENE]\nBob: four\n")
+    assert [u.scene for u in s.utterances] == [0, 1, 1, 2]
+    assert s.items[1] == SceneBreak("The kitchen", 2) and s.items[5] == SceneBreak("", 6)
+    assert s.items[2] == Utterance("Bob", "two", 3, scene=1)
+
+
+def test_a_marker_before_any_line_or_twice_in_a_row_makes_no_empty_scene():
+    s = parse_script("# intro\n[scene Opening]\nAlice: one\n[scene]\n[scene Later]\nBob: two\n[scene Trailing]\n")
+    assert [u.scene for u in s.utterances] == [0, 1]
+    assert parse_script("[scene]\n").utterances == []
+
+
+def test_scene_markers_format_and_parse_back():
+    text = "[scene Intro]\nAlice: hi\n[scene]\nBob: bye\n"
+    assert format_script(parse_script("[scene   Intro]\nAlice: hi\n[Scene]\nBob: bye\n")) == text
+    assert format_script(parse_script(text)) == text
+
+
+def test_scene_errors_are_collected_like_the_others():
+    items, errors = parse_lines("[scene One]\nAlice: a\n[scene\nBob: b\n[scene Two]\nAlice: c\n")
+    assert [e.line for e in errors] == [3]
+    assert [i.scene for i in items if isinstance(i, Utterance)] == [0, 0, 1]

@@ -23,7 +23,7 @@ SEPARATORS = ["\n", "\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\
 # Pieces that reach the parser's branches (tags, directives, numbers), mixed with anything.
 PIECES = st.one_of(
     st.sampled_from(["Alice:", "Bob :", "[", "]", "[0]", "[pause", "ms]", "s]", "#", ":", " ", "pause", "٣",
-                     "²", "\ufeff"] + SEPARATORS),
+                     "²", "\ufeff", "[scene", "[SCENE ", "scene]", "\x00"] + SEPARATORS),
     st.text(alphabet=string.digits, min_size=1, max_size=5000),
     st.text(max_size=30),
 )
@@ -40,11 +40,15 @@ def test_any_text_parses_or_names_a_line(text):
         assert 1 <= item.line <= count
         if isinstance(item, Utterance):
             assert not any(sep in item.text for sep in SEPARATORS)
+    scenes = [u.scene for u in items if isinstance(u, Utterance)]
+    assert scenes == sorted(scenes) and all(b - a <= 1 for a, b in zip([0, *scenes], scenes))  # no empty scene
     try:
         script = parse_script(text)
     except ScriptError:
         return
-    assert format_script(parse_script(format_script(script))) == format_script(script)
+    again = parse_script(format_script(script))
+    assert format_script(again) == format_script(script)
+    assert [u.scene for u in again.utterances] == [u.scene for u in script.utterances]
 
 
 def test_a_huge_numeric_id_is_a_script_error_not_a_value_error():

@@ -149,10 +149,21 @@ class RemoteEngine:
         self.use_codes = use_codes
         self.use_stream = use_stream
         self.info: dict | None = None
-        self.model_id = f"remote:{redact_url(self.url)}"  # until connect() learns the model
+        self._model_id = f"remote:{redact_url(self.url)}"  # for a server that does not say its model
         self.last_codes: torch.Tensor | None = None  # codes of the last streamed line, when sent
         self.bytes_sent = 0
         self.requests = 0
+
+    def clone(self) -> RemoteEngine:
+        """Another client of the same deployment, already connected when this one is: one
+        request stream each, for rendering scenes on several replicas at once."""
+        twin = RemoteEngine(self.url, self.token, timeout_s=self.timeout_s, on_status=self.on_status,
+                            attempts=self.attempts, use_codes=self.use_codes, use_stream=self.use_stream)
+        if self.info is not None:
+            twin.info = dict(self.info)
+            twin._model_id, twin.sample_rate = self._model_id, self.sample_rate
+            twin.frame_ms, twin.max_seq_len = self.frame_ms, self.max_seq_len
+        return twin
 
     # ----- connection -----------------------------------------------------------------------------
     def connect(self, should_stop: Callable[[], bool] | None = None) -> dict:
@@ -170,7 +181,7 @@ class RemoteEngine:
             raise NetworkError("The remote engine's health answer is not a JSON object. Is the URL right?")
         self.info = self._checked_facts(facts)
         if self.info["model"]:
-            self.model_id = f"remote:{self.info['model']}"
+            self._model_id = f"remote:{self.info['model']}"
         self.sample_rate = self.info["sample_rate"]
         self.frame_ms = self.info["frame_ms"]
         self.max_seq_len = self.info["max_seq_len"]
@@ -195,6 +206,13 @@ class RemoteEngine:
             "num_codebooks": number("num_codebooks", int, 1, 256, 32),
             "codec": codec if isinstance(codec, str) and CODEC_NAME.fullmatch(codec) else None,
         }
+
+    @property
+    def model_id(self) -> str:
+        """``remote:<the server's model>``: part of every take's key, so it is learnt (with a
+        :meth:`connect`) before it is first given out, and the same from any URL of the model."""
+        self.connect()
+        return self._model_id
 
     @property
     def codec_identity(self) -> str | None:

@@ -144,7 +144,10 @@ def _render_engines(args: argparse.Namespace, parallel: int) -> list:
     if parallel < len(urls):
         print(f"Note: --parallel {parallel} uses only the first {parallel} of the {len(urls)} --remote URLs.",
               file=sys.stderr)
-    engines = [RemoteEngine(urls[n % len(urls)], token) for n in range(parallel)]
+    def say(text: str) -> None:  # cold starts and retries
+        print(text, file=sys.stderr, flush=True)
+
+    engines = [RemoteEngine(urls[n % len(urls)], token, on_status=say) for n in range(parallel)]
     print(f"Rendering on {', '.join(redact_url(u) for u in urls)} with {parallel} worker(s): scenes render at once, "
           "lines within a scene in order.", file=sys.stderr)
     return engines

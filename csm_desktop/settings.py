@@ -22,7 +22,9 @@ TEMPERATURE = (0.01, 5.0)
 TOPK = (1, 2051)  # a Mimi codebook has 2051 entries
 LINE_MS = (80, 2048 * 80)  # one frame to the model's 2048 positions of 80 ms
 GAP_MS = (0, 60_000)  # a gap is a pause: at most the script's longest
-_RANGES = {"temperature": TEMPERATURE, "topk": TOPK, "max_line_ms": LINE_MS, "default_gap_ms": GAP_MS}
+PARALLEL = (1, 64)  # scenes rendered at once on a remote engine (its max_replicas)
+_RANGES = {"temperature": TEMPERATURE, "topk": TOPK, "max_line_ms": LINE_MS, "default_gap_ms": GAP_MS,
+           "remote_parallel": PARALLEL}
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Settings:
     accel: str = "auto"
     model: str = "sesame/csm-1b"  # hub repository id or local folder
     remote_url: str = ""
+    remote_parallel: int = 1  # scenes rendered at once on the remote engine
     gemini_model: str = "gemini-2.5-flash"
     temperature: float = 0.9
     topk: int = 50

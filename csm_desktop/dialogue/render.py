@@ -196,9 +196,17 @@ class Renderer:
                 segs.append(Segment(csm_id, clip.transcript, codes=self.library.codes(clip, encode, identity)))
             else:
                 segs.append(Segment(csm_id, clip.transcript, audio=clip.load()))
+        # An engine that prefers codes (a remote one: codes are a hundredth of the audio's bytes)
+        # gets the codes a take kept from its own generation.
+        codes_codec = identity if getattr(self.engine, "context_from_codes", False) else None
         for j, key in zip(plan.context, plan.context_keys):
             prev = self.utterances[j]
-            segs.append(Segment(self.project.speaker(prev.speaker).csm_id, prev.text, audio=self.store.load(key)))
+            csm_id = self.project.speaker(prev.speaker).csm_id
+            codes = self.store.codes(key, codes_codec)
+            if codes is not None:
+                segs.append(Segment(csm_id, prev.text, codes=codes))
+            else:
+                segs.append(Segment(csm_id, prev.text, audio=self.store.load(key)))
         return segs
 
     def render(
@@ -244,7 +252,7 @@ class Renderer:
                 continue
             emit(i, "rendering")
             try:
-                audio = self._generate(plan, on_chunk, stop, emit)
+                audio, codes = self._generate(plan, on_chunk, stop, emit)
             except GenerationCancelled:
                 report.stopped = True
                 emit(i, "stopped")
@@ -257,17 +265,21 @@ class Renderer:
             info = TakeInfo(key=plan.key, line_text=plan.utterance.text, speaker=plan.utterance.speaker,
                             csm_id=plan.csm_id, variant=state.variant, seed=plan.seed,
                             duration=audio.numel() / self.engine.sample_rate, frames=frames,
-                            context=plan.context_keys, created=time.time())
-            self.store.save(info, audio)
+                            context=plan.context_keys, created=time.time(),
+                            codec=(getattr(self.engine, "codec_identity", None) or "") if codes is not None else "")
+            self.store.save(info, audio, codes)
             state.chosen_take = plan.key
             report.generated.append(i)
             emit(i, "done", info.duration)
         return report
 
-    def _generate(self, plan: RenderPlan, on_chunk, stop, emit) -> torch.Tensor:
+    def _generate(self, plan: RenderPlan, on_chunk, stop, emit) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The line's audio, and its codes when the engine reports them (``last_codes``, as a
+        remote engine does) for every piece."""
         settings = self.project.settings
         context = self._segments(plan)
         pieces: list[torch.Tensor] = []
+        codes: list[torch.Tensor] | None = []
         seconds = 0.0
         for n, text in enumerate(plan.chunks):
             for chunk in self.engine.stream(
@@ -281,9 +293,11 @@ class Renderer:
                 emit(plan.index, "rendering", seconds)
             if stop():
                 raise GenerationCancelled("Rendering was stopped.")
+            piece_codes = getattr(self.engine, "last_codes", None)
+            codes = codes + [piece_codes] if codes is not None and piece_codes is not None else None
         if not pieces:
             raise CsmError(f"Line {plan.utterance.line}: the engine returned no audio.")
-        return torch.cat(pieces)
+        return torch.cat(pieces), torch.cat(codes, dim=1) if codes else None
 
 
 def render(project: Project, engine: SpeechEngine, *, library: VoiceLibrary | None = None,

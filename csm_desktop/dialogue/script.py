@@ -158,7 +158,7 @@ def _parse_line(raw: str, number: int) -> Item | None:
             raise ScriptError(number, "the scene marker has no closing ']'. Write it like [scene] or [scene Title].")
         raise ScriptError(number, "a scene marker stands on a line of its own, with no ']' in its title: "
                                   "[scene Title].")
-    if m := _NAME_TAG.match(line):
+    if (m := _NAME_TAG.match(line)) and m["name"][0].isalpha():  # not '²' or '½': \w, yet no letter
         text = m["text"].strip()
         name = " ".join(m["name"].split())
         if not text:

@@ -1,4 +1,6 @@
-"""Takes on disk: ``takes/<key>.wav`` plus ``<key>.json``, keyed by everything that made them.
+"""Takes on disk: ``takes/<key>.wav`` plus ``<key>.json``, keyed by everything that made them;
+a take made remotely also keeps the Mimi codes it was decoded from (``<key>.codes.npy``), so that
+it goes up as context in codes, not audio.
 
 A key is 24 lowercase hex digits and nothing else: keys come from files a person can edit
 (``project.json``, a take's own ``.json``), so every path made from one is checked to be a
@@ -8,17 +10,19 @@ plain file name inside ``takes/`` before it is read or written.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from csm_desktop.audio import read_audio, write_audio
 from csm_desktop.dialogue.project import TAKE_KEY
 from csm_desktop.errors import CsmError
-from csm_desktop.fileio import atomic_write_text, ensure_free_space, resolved
+from csm_desktop.fileio import atomic_write, atomic_write_text, ensure_free_space, resolved
 from csm_desktop.marker import AI_MARKER
 
 KEY_LENGTH = 24
@@ -52,6 +56,7 @@ class TakeInfo:
     frames: int
     context: list[str] = field(default_factory=list)  # keys of the takes in its context
     created: float = 0.0
+    codec: str = ""  # the Mimi weights of <key>.codes.npy, when the take keeps its codes
 
 
 class TakeStore:
@@ -81,17 +86,42 @@ class TakeStore:
     def load(self, key: str) -> torch.Tensor:
         return read_audio(self.audio_path(key), self.sample_rate)
 
-    def save(self, info: TakeInfo, audio: torch.Tensor) -> None:
-        """Audio first, then the metadata that makes the take count as present; a take whose
-        metadata could not be written is removed whole."""
+    def save(self, info: TakeInfo, audio: torch.Tensor, codes: torch.Tensor | None = None) -> None:
+        """Audio (and codes, when given with ``info.codec``) first, then the metadata that makes
+        the take count as present; a take whose metadata could not be written is removed whole."""
         wav = self.audio_path(info.key)
+        codes_file = self._file(info.key, ".codes.npy")
         ensure_free_space(wav, audio.numel() * 4 + _HEADER_BYTES)  # FLOAT samples
         write_audio(wav, audio, self.sample_rate, subtype="FLOAT", comment=AI_MARKER)
         try:
+            codes_file.unlink(missing_ok=True)
+            if codes is not None and info.codec:
+                array = codes.to("cpu", torch.int32).numpy().astype("<u2")
+                atomic_write(codes_file, lambda fh: np.save(fh, array, allow_pickle=False))
+            else:
+                info.codec = ""
             atomic_write_text(self._file(info.key, ".json"), json.dumps(asdict(info), indent=1, ensure_ascii=False))
         except BaseException:
             wav.unlink(missing_ok=True)
+            codes_file.unlink(missing_ok=True)
             raise
+
+    def codes(self, key: str, codec: str | None) -> torch.Tensor | None:
+        """The take's codes ``[num_codebooks, frames]`` when it kept them for ``codec``; None
+        otherwise (no codes, another codec, or a file that is not what it should be)."""
+        info = self.info(key)
+        if info is None or not codec or info.codec != codec:
+            return None
+        try:
+            path = self._file(key, ".codes.npy")
+            if path.stat().st_size > 64 * max(1, info.frames) * 8 + _HEADER_BYTES:
+                return None
+            array = np.load(io.BytesIO(path.read_bytes()), allow_pickle=False)
+        except (OSError, ValueError, TakeError):
+            return None
+        if array.ndim != 2 or array.dtype != np.dtype("<u2") or not 0 < array.shape[1] <= info.frames + 1:
+            return None
+        return torch.from_numpy(array.astype(np.int64))
 
     def _file(self, key: str, suffix: str) -> Path:
         """``takes/<key><suffix>``, refused unless ``key`` is a take key and the file, links
@@ -118,7 +148,7 @@ class TakeStore:
 
 _INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "line_text": str, "speaker": str, "csm_id": int, "variant": int, "seed": int,
-    "duration": (int, float), "frames": int, "created": (int, float),
+    "duration": (int, float), "frames": int, "created": (int, float), "codec": str,
 }
 
 

@@ -283,6 +283,10 @@ class Generator:
     ) -> torch.Tensor:
         """Audio ``[samples]`` (float32, CPU) at :attr:`sample_rate`."""
         codes = self.generate_codes(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
+        return self.decode_codes(codes)
+
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes ``[num_codebooks, frames]`` -> audio ``[samples]`` (float32, CPU)."""
         with _device_errors():
             return self.codec.decode(codes)
 
@@ -302,13 +306,33 @@ class Generator:
         Joined, the chunks equal :meth:`generate`'s audio for the same seed. Stops within one
         frame when ``should_stop()`` turns true or the consumer stops iterating.
         """
+        pairs = self.stream_frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
+        try:
+            for _, chunk in pairs:
+                yield chunk
+        finally:
+            pairs.close()
+
+    def stream_frames(
+        self,
+        text: str,
+        speaker: int,
+        context: Sequence[Segment] = (),
+        max_audio_length_ms: float = 90_000,
+        temperature: float = 0.9,
+        topk: int = 50,
+        seed: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """As :meth:`stream`, each chunk with the frame of codes it was decoded from
+        (``[num_codebooks]``, a copy on the engine's device)."""
         frames = self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
         try:
             with self.codec.streaming():
                 for frame in frames:
                     with _device_errors():
                         chunk = self.codec.decode_step(frame[:, None])
-                    yield chunk
+                    yield frame.clone(), chunk
         finally:
             frames.close()
 

@@ -1,4 +1,6 @@
-"""``csm-desktop serve``: :func:`~csm_desktop.services.remote.handle_generate` over HTTP.
+"""``csm-desktop serve``: the remote engine's functions (:mod:`csm_desktop.services.remote_protocol`)
+over HTTP: ``POST /generate_audio``, ``/stream_audio`` (Server-Sent Events), ``/encode_audio``
+and ``/health`` (also ``GET``), as a Cerebrium deployment of ``packaging/cerebrium`` offers them.
 
 Hardened for a LAN, not only for loopback:
 
@@ -27,14 +29,24 @@ from typing import Any
 
 from csm_desktop.errors import CsmError
 from csm_desktop.redaction import redact
-from csm_desktop.services.remote import MAX_BODY_BYTES, RequestError, handle_generate
+from csm_desktop.services.remote_protocol import (
+    MAX_BODY_BYTES,
+    RequestError,
+    handle_encode,
+    handle_generate,
+    handle_health,
+    parse_generate,
+    sse,
+    stream_events,
+)
 
 log = logging.getLogger(__name__)
 
 # Beyond the base timeout a client must move at least this many bytes a second.
 MIN_TRANSFER_RATE = 256 * 1024
 RETRY_AFTER_S = 2
-ROUTES = {"/health": "GET", "/generate_audio": "POST"}
+ROUTES = {"/health": ("GET", "POST"), "/generate_audio": ("POST",), "/stream_audio": ("POST",),
+          "/encode_audio": ("POST",)}
 
 
 def _json_response(status: int, reason: str, body: dict, headers: dict[str, str]) -> bytes:
@@ -209,29 +221,55 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self) -> None:
         path = self.path.split("?", 1)[0]
-        method = ROUTES.get(path)
+        methods = ROUTES.get(path)
         try:
-            if method is None:
-                raise RequestError(404, "Not found. Use POST /generate_audio or GET /health.")
-            if self.command != method:
-                self._reply(405, {"error": f"Use {method} {path}."}, {"Allow": method})
+            if methods is None:
+                raise RequestError(404, "Not found. Use POST /generate_audio, /stream_audio, /encode_audio or /health.")
+            if self.command not in methods:
+                self._reply(405, {"error": f"Use {' or '.join(methods)} {path}."}, {"Allow": ", ".join(methods)})
                 return
             authorised = hmac.compare_digest(self.headers.get("Authorization", "").encode(),
                                              f"Bearer {self.app.token}".encode())
-            if path == "/health":
+            if path == "/health" and self.command == "GET":
                 self._reply(200, self.app.health(authorised))
                 return
             if not authorised:
                 self._reply(401, {"error": "Missing or wrong Bearer token."}, {"WWW-Authenticate": "Bearer"})
                 return
-            if self.app.busy:  # no need to read a body that would wait in vain
+            if self.app.busy and path != "/health":  # no need to read a body that would wait in vain
                 raise RequestError(503, BUSY)
-            status, body = self.app.generate(self._read_json())
+            payload = self._read_json()
+            if path == "/stream_audio":
+                self._stream(payload)
+                return
+            status, body = self.app.call(path.lstrip("/"), payload)
         except RequestError as exc:
             status, body = exc.status, {"error": str(exc)}
         self._reply(status, body, {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _route
+
+    def _stream(self, payload: Any) -> None:
+        """Answer with Server-Sent Events, one chunk per decoded frame; a refusal found before
+        generating is a plain JSON error with its status, as for ``generate_audio``."""
+        events, leave = self.app.stream(payload)  # RequestError here: nothing sent yet
+        self.close_connection = True
+        try:
+            self.connection.settimeout(self.app.timeout_s)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for event in events:
+                data = sse(event)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        finally:
+            events.close()  # a client that went away stops the generation
+            leave()
 
     def _read_json(self) -> Any:
         if "Transfer-Encoding" in self.headers:
@@ -338,34 +376,77 @@ class EngineServer:
         """Without the token only that the server is up: no model names, no local paths."""
         if not authorised:
             return {"status": "ok"}
-        return {"status": "ok", "model": str(getattr(self.engine, "model_id", "")),
-                "sample_rate": self.engine.sample_rate, "waiting": self._waiting}
+        return {**handle_health(self.engine), "waiting": self._waiting}
 
     @property
     def busy(self) -> bool:
         """Whether the generation queue is full."""
         return self._waiting >= self.queue_size
 
-    def generate(self, payload: Any) -> tuple[int, dict]:
+    def _enter(self) -> None:
         with self._count_lock:
             if self.busy:
-                return 503, {"error": BUSY}
+                raise RequestError(503, BUSY)
             self._waiting += 1
+
+    def _leave(self) -> None:
+        with self._count_lock:
+            self._waiting -= 1
+
+    def call(self, function: str, payload: Any) -> tuple[int, dict]:
+        """A plain function (``generate_audio``, ``encode_audio``, ``health``): status and body."""
+        if function == "health":
+            return 200, {"run_id": uuid.uuid4().hex, "result": handle_health(self.engine), "run_time_ms": 0.0}
+        handler = {"generate_audio": handle_generate, "encode_audio": handle_encode}[function]
         start = time.perf_counter()
         try:
+            self._enter()
+        except RequestError as exc:
+            return exc.status, {"error": str(exc)}
+        try:
             with self._gpu:
-                result = handle_generate(self.engine, payload)
+                result = handler(self.engine, payload)
         except RequestError as exc:
             return exc.status, {"error": str(exc)}
         except Exception as exc:  # never leak a traceback or a secret to the client
-            message = redact(f"Generation failed: {type(exc).__name__}: {exc}")
-            log.warning(message)
-            return 500, {"error": message}
+            return 500, {"error": self._failure(exc)}
         finally:
-            with self._count_lock:
-                self._waiting -= 1
+            self._leave()
         return 200, {"run_id": uuid.uuid4().hex, "result": result,
                      "run_time_ms": round((time.perf_counter() - start) * 1000, 1)}
+
+    def generate(self, payload: Any) -> tuple[int, dict]:
+        return self.call("generate_audio", payload)
+
+    @staticmethod
+    def _failure(exc: BaseException) -> str:
+        message = redact(f"Generation failed: {type(exc).__name__}: {exc}")
+        log.warning(message)
+        return message
+
+    def stream(self, payload: Any):
+        """The events of one ``stream_audio`` request. The request is validated (and a place in
+        the queue taken) before this returns, so a refusal can still be a plain HTTP error."""
+        request = parse_generate(self.engine, payload)
+        self._enter()
+        left = False
+
+        def leave() -> None:  # once, whether or not the events were ever read
+            nonlocal left
+            if not left:
+                left = True
+                self._leave()
+
+        def events():
+            try:
+                with self._gpu:
+                    yield from stream_events(self.engine, request)
+            except Exception as exc:  # the answer has begun: the failure is the last event
+                yield {"type": "error", "error": self._failure(exc), "status_code": 500}
+            finally:
+                leave()
+
+        return events(), leave
 
     def serve_forever(self) -> None:
         self.httpd.serve_forever(poll_interval=0.1)  # stop() waits up to one interval

@@ -1,184 +1,533 @@
-"""The remote engine: one handler shared by ``csm-desktop serve`` (its HTTP server is
-:mod:`csm_desktop.services.engine_server`) and the Cerebrium deployment, and
-:class:`RemoteEngine`, the client the app renders with.
+""":class:`RemoteEngine`: a :class:`~csm_desktop.dialogue.render.SpeechEngine` that generates on
+``csm-desktop serve`` or a Cerebrium deployment of ``packaging/cerebrium`` (the wire format is
+:mod:`csm_desktop.services.remote_protocol`).
 
-Request (``POST /generate_audio``, Bearer token)::
-
-    {text, speaker, context: [{speaker, text, audio_data}], max_audio_length_ms, temperature, topk, seed}
-
-Response, in Cerebrium's envelope::
-
-    {run_id, result: {audio_data, format: "wav", encoding: "base64", sample_rate, duration_seconds}, run_time_ms}
+Built for a serverless GPU: the first call may wait minutes while a replica boots (the wait is
+announced, bounded by the deployment's grace period, and Stop interrupts it); 429/502/503/504
+are retried with backoff, honouring ``Retry-After``, but only once the earlier attempt has
+ended (a timed-out or broken exchange may still be running remotely, so it is never repeated);
+audio streams back as it is generated; voice clips and earlier lines go up as Mimi codes.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
+import http.client
 import json
-import math
-import urllib.error
-import urllib.request
+import random
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+import zlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from email.utils import parsedate_to_datetime
 
-import numpy as np
-import soundfile as sf
 import torch
 
-from csm_desktop.audio import decode_audio
-from csm_desktop.errors import AudioFileError, CsmError, NetworkError
+from csm_desktop.errors import CsmError, GenerationCancelled, NetworkError
 from csm_desktop.redaction import redact, redact_url
+from csm_desktop.services.remote_protocol import (
+    CODEC_NAME,
+    FUNCTIONS,
+    MAX_BODY_BYTES,
+    RequestError,
+    decode_codes,
+    decode_pcm,
+    decode_wav,
+    encode_codes,
+    encode_wav,
+)
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
-MAX_TEXT_CHARS = 2_000
-
-
-class RequestError(Exception):
-    """A request the handler refuses, with the HTTP status to answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def encode_wav(audio: torch.Tensor, sample_rate: int) -> str:
-    buf = io.BytesIO()
-    sf.write(buf, audio.detach().cpu().numpy().astype(np.float32), sample_rate, format="WAV", subtype="FLOAT")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def decode_wav(data: str, sample_rate: int) -> torch.Tensor:
-    """Base64 audio (any format soundfile reads) -> mono float32 at ``sample_rate``."""
-    try:
-        return decode_audio(io.BytesIO(base64.b64decode(data, validate=True)), sample_rate, "audio_data")
-    except (binascii.Error, ValueError):
-        raise RequestError(400, "audio_data is not base64-encoded.") from None
-    except AudioFileError as exc:
-        raise RequestError(400, str(exc)) from None
+# Cerebrium's response_grace_period in packaging/cerebrium/cerebrium.toml: how long a request may
+# take there, first boot included, so the client waits as long.
+DEFAULT_TIMEOUT_S = 900.0
+CONNECT_TIMEOUT_S = 30.0
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+ATTEMPTS = 6
+MAX_WAIT_S = 120.0
+COLD_START_NOTICE_S = 3.0
+COLD_START = "Starting a remote GPU (this can take a few minutes) …"
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+MAX_ANSWER_BYTES = 4 * MAX_BODY_BYTES
 
 
-def _number(payload: dict, name: str, kind, default, low, high):
-    value = payload.get(name, default)
-    if value is None and default is None:
+def base_url(url: str) -> str:
+    """The deployment's base URL from what a user pastes: the base itself, or any function's URL
+    (``…/generate_audio``, as the seed's README had it)."""
+    url = url.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CsmError(f"{redact_url(url)!r} is not a web address. The remote URL looks like "
+                       "https://api.cerebrium.ai/v4/p-xxxxxxxx/csm-desktop (or http://127.0.0.1:8000 for serve).")
+    head, _, last = url.rpartition("/")
+    return head if last in FUNCTIONS and urllib.parse.urlsplit(head).netloc else url
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
         return None
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or (isinstance(value, float) and not math.isfinite(value))
-            or (kind is int and int(value) != value)):
-        raise RequestError(422, f"'{name}' must be a {'whole ' if kind is int else ''}number.")
-    if not low <= value <= high:
-        raise RequestError(422, f"'{name}' must be between {low} and {high}.")
-    return kind(value)
-
-
-def handle_generate(engine, payload: Any) -> dict:
-    """Validate a request, generate, and return the ``result`` object (audio as base64 WAV)."""
-    from csm_desktop.engine.generator import Segment
-
-    if not isinstance(payload, dict):
-        raise RequestError(400, "The request body must be a JSON object.")
-    text = payload.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise RequestError(422, "'text' is required: the words to speak.")
-    if len(text) > MAX_TEXT_CHARS:
-        raise RequestError(422, f"'text' is longer than {MAX_TEXT_CHARS} characters; split it into lines.")
-    speaker = _number(payload, "speaker", int, 0, 0, 1_000_000)
-    context = payload.get("context") or []
-    if not isinstance(context, list):
-        raise RequestError(422, "'context' must be a list of {speaker, text, audio_data}.")
-    segments = []
-    for i, item in enumerate(context):
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str) or not isinstance(item.get("audio_data"), str):
-            raise RequestError(422, f"context[{i}] must have 'speaker', 'text' and 'audio_data'.")
-        segments.append(Segment(speaker=_number(item, "speaker", int, 0, 0, 1_000_000), text=item["text"],
-                                audio=decode_wav(item["audio_data"], engine.sample_rate)))
-    kwargs = dict(
-        max_audio_length_ms=_number(payload, "max_audio_length_ms", float, 10_000, 80, 90_000),
-        temperature=_number(payload, "temperature", float, 0.9, 0.0, 5.0),
-        topk=_number(payload, "topk", int, 50, 1, 100_000),
-        seed=_number(payload, "seed", int, None, 0, 2**63 - 1),
-    )
     try:
-        audio = engine.generate(text, speaker, segments, **kwargs)
-    except CsmError as exc:
-        raise RequestError(422, str(exc)) from None
-    return {"audio_data": encode_wav(audio, engine.sample_rate), "format": "wav", "encoding": "base64",
-            "sample_rate": engine.sample_rate, "duration_seconds": round(audio.numel() / engine.sample_rate, 3)}
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(MAX_WAIT_S, max(0.0, seconds)) if seconds == seconds else None
+
+
+def _detail(raw: bytes) -> str:
+    """The error message in an error answer: ``{error}``, or Cerebrium's ``{result: {error}}``."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw[:200].decode("utf-8", "replace").strip()
+    if isinstance(body, dict):
+        for holder in (body, body.get("result")):
+            if isinstance(holder, dict):
+                for name in ("error", "message", "detail"):
+                    if isinstance(holder.get(name), str):
+                        return holder[name][:500]
+    return ""
+
+
+class _Watch:
+    """Interrupts a blocking exchange when ``should_stop()`` turns true (the socket is shut down,
+    so a read waiting on a cold start returns at once), and announces a slow first answer."""
+
+    def __init__(self, sock: socket.socket | None, should_stop, notice: Callable[[], None] | None) -> None:
+        self.stopped = False
+        self.sock = sock  # set once connected (http.client drops its own reference on Connection: close)
+        self._should_stop = should_stop
+        self._notice = notice
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="csm-remote-watch", daemon=True)
+        self._thread.start()
+
+    def answered(self) -> None:
+        self._notice = None
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        while not self._done.wait(0.1):
+            if self._notice is not None and time.monotonic() - start > COLD_START_NOTICE_S:
+                notice, self._notice = self._notice, None
+                notice()
+            if self._should_stop is not None and self._should_stop():
+                self.stopped = True
+                sock = self.sock
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 class RemoteEngine:
-    """A :class:`~csm_desktop.dialogue.render.SpeechEngine` that generates on a remote server
-    (``csm-desktop serve`` or a Cerebrium deployment of ``packaging/cerebrium``)."""
+    """Generates on a remote server. ``on_status(text)`` hears about cold starts and retries
+    (from the calling thread or a helper thread; it must not block)."""
 
-    sample_rate = 24_000
     frame_ms = 80.0
     max_seq_len = 2048
+    sample_rate = 24_000
+    context_from_codes = True  # earlier lines go up as the codes the server returned for them
 
-    def __init__(self, url: str, token: str, timeout_s: float = 300.0) -> None:
-        self.url = url.rstrip("/")
-        if not self.url.endswith("/generate_audio"):
-            self.url += "/generate_audio"
+    def __init__(self, url: str, token: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 on_status: Callable[[str], None] | None = None, attempts: int = ATTEMPTS,
+                 use_codes: bool = True, use_stream: bool = True) -> None:
+        self.url = base_url(url)
         self.token = token
         self.timeout_s = timeout_s
-        self.model_id = f"remote:{redact_url(self.url)}"  # shown in the status bar
+        self.on_status = on_status
+        self.attempts = max(1, attempts)
+        self.use_codes = use_codes
+        self.use_stream = use_stream
+        self.info: dict | None = None
+        self._model_id = f"remote:{redact_url(self.url)}"  # for a server that does not say its model
+        self.last_codes: torch.Tensor | None = None  # codes of the last streamed line, when sent
+        self.bytes_sent = 0
+        self.requests = 0
+
+    def clone(self) -> RemoteEngine:
+        """Another client of the same deployment, already connected when this one is: one
+        request stream each, for rendering scenes on several replicas at once."""
+        twin = RemoteEngine(self.url, self.token, timeout_s=self.timeout_s, on_status=self.on_status,
+                            attempts=self.attempts, use_codes=self.use_codes, use_stream=self.use_stream)
+        if self.info is not None:
+            twin.info = dict(self.info)
+            twin._model_id, twin.sample_rate = self._model_id, self.sample_rate
+            twin.frame_ms, twin.max_seq_len = self.frame_ms, self.max_seq_len
+        return twin
+
+    # ----- connection -----------------------------------------------------------------------------
+    def connect(self, should_stop: Callable[[], bool] | None = None) -> dict:
+        """Ask ``health`` (which also wakes a cold deployment) and learn the model's facts.
+        A server without ``health`` (the first protocol) is used as it is."""
+        if self.info is not None:
+            return self.info
+        try:
+            answer = self._json(self._call("health", {}, should_stop, announce=True))
+        except _NoFunction:
+            self.info = {"protocol": 1, "codec": None}
+            return self.info
+        facts = answer.get("result", answer) if isinstance(answer, dict) else None
+        if not isinstance(facts, dict):
+            raise NetworkError("The remote engine's health answer is not a JSON object. Is the URL right?")
+        self.info = self._checked_facts(facts)
+        if self.info["model"]:
+            self._model_id = f"remote:{self.info['model']}"
+        self.sample_rate = self.info["sample_rate"]
+        self.frame_ms = self.info["frame_ms"]
+        self.max_seq_len = self.info["max_seq_len"]
+        return self.info
+
+    @staticmethod
+    def _checked_facts(facts: dict) -> dict:
+        def number(name, kind, low, high, default):
+            value = facts.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise NetworkError(f"The remote engine reported an impossible {name} ({str(value)[:40]}).")
+            return kind(value)
+
+        codec = facts.get("codec")
+        model = facts.get("model")
+        return {
+            "protocol": number("protocol", int, 1, 1_000, 1),
+            "model": model[:200] if isinstance(model, str) else "",
+            "sample_rate": number("sample_rate", int, 8_000, 192_000, 24_000),
+            "frame_ms": number("frame_ms", float, 1, 1_000, 80.0),
+            "max_seq_len": number("max_seq_len", int, 16, 1_000_000, 2048),
+            "num_codebooks": number("num_codebooks", int, 1, 256, 32),
+            "codec": codec if isinstance(codec, str) and CODEC_NAME.fullmatch(codec) else None,
+        }
+
+    @property
+    def model_id(self) -> str:
+        """``remote:<the server's model>``: part of every take's key, so it is learnt (with a
+        :meth:`connect`) before it is first given out, and the same from any URL of the model."""
+        self.connect()
+        return self._model_id
+
+    @property
+    def codec_identity(self) -> str | None:
+        """The server's Mimi weights, once connected and when it takes codes (else None)."""
+        if not self.use_codes or self.info is None or self.info["protocol"] < 2:
+            return None
+        return self.info["codec"]
 
     def text_positions(self, text: str, speaker: int) -> int:
         # No tokenizer here: a conservative bound (Llama-3 averages ~4 characters a token).
         return len(f"[{speaker}]{text}".encode("utf-8")) // 2 + 2
 
-    def _post(self, payload: dict) -> dict:
+    # ----- HTTP -----------------------------------------------------------------------------------
+    def _connection(self) -> http.client.HTTPConnection:
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme == "https":
+            return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=CONNECT_TIMEOUT_S,
+                                               context=ssl.create_default_context())
+        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=CONNECT_TIMEOUT_S)
+
+    def _status(self, text: str) -> None:
+        if self.on_status is not None:
+            self.on_status(text)
+
+    def _call(self, function: str, payload: dict, should_stop=None, accept: str = "application/json",
+              announce: bool = False):
+        """POST one function; returns the open response of a 2xx answer (the caller reads and
+        closes it). Retries 429/502/503/504 after waiting; maps the other errors to messages.
+        ``announce``: a first answer slower than a few seconds is a cold start (said so)."""
         body = json.dumps(payload).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
+        path = urllib.parse.urlsplit(self.url).path + "/" + function
+        for attempt in range(1, self.attempts + 1):
+            if should_stop is not None and should_stop():
+                raise GenerationCancelled("Stopped while waiting for the remote engine.")
+            conn = self._connection()
+            watch = _Watch(None, should_stop, (lambda: self._status(COLD_START)) if announce else None)
             try:
-                detail = json.loads(exc.read()).get("error", "")
-            except (ValueError, AttributeError):
-                detail = ""
-            if exc.code in (401, 403):
-                raise NetworkError("The remote engine refused the token. Check the URL and the token in Settings.") from None
-            if exc.code == 503:
-                raise NetworkError("The remote engine is busy. Try again in a moment.") from None
-            raise NetworkError(redact(f"The remote engine answered HTTP {exc.code}: {detail or exc.reason}")) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise NetworkError(f"The remote engine at {redact_url(self.url)} could not be reached ({reason}). "
-                               "Check the URL and your connection.") from None
-        except ValueError:
-            raise NetworkError("The remote engine sent an answer that is not JSON. Is the URL right?") from None
+                try:
+                    conn.connect()
+                except OSError as exc:
+                    if watch.stopped:
+                        raise GenerationCancelled("Stopped while connecting to the remote engine.") from None
+                    raise NetworkError(f"The remote engine at {redact_url(self.url)} could not be reached "
+                                       f"({getattr(exc, 'reason', exc) or type(exc).__name__}). "
+                                       "Check the URL and your connection.") from None
+                sock = watch.sock = conn.sock
+                sock.settimeout(self.timeout_s)
+                try:
+                    conn.request("POST", path, body, {
+                        "Content-Type": "application/json", "Accept": accept, "Accept-Encoding": "identity",
+                        "Authorization": f"Bearer {self.token}"})
+                    self.bytes_sent += len(body)
+                    self.requests += 1
+                    response = conn.getresponse()
+                except (OSError, http.client.HTTPException) as exc:
+                    conn.close()
+                    if watch.stopped:
+                        raise GenerationCancelled("Stopped while waiting for the remote engine.") from None
+                    if isinstance(exc, TimeoutError):
+                        raise NetworkError(
+                            f"The remote engine did not answer within {self.timeout_s:.0f} s. It may still be "
+                            "starting or busy; try again in a few minutes.") from None
+                    # The request may be running remotely: sending it again could start it twice.
+                    raise NetworkError(f"The connection to the remote engine broke while it worked "
+                                       f"({type(exc).__name__}). Try again.") from None
+            finally:
+                watch.close()
+            if response.status < 300:
+                return _Response(conn, sock, response, should_stop)
+            raw = response.read(64 * 1024)
+            conn.close()
+            if response.status in RETRY_STATUSES and attempt < self.attempts:
+                wait = _retry_after(response.headers.get("Retry-After"))
+                if wait is None:
+                    wait = min(MAX_WAIT_S, 2.0 ** (attempt - 1)) * (0.75 + 0.5 * random.random())
+                self._status(f"The remote engine is busy (HTTP {response.status}); trying again in "
+                             f"{wait:.0f} s (attempt {attempt + 1} of {self.attempts}) …")
+                self._sleep(wait, should_stop)
+                continue
+            self._refuse(function, response.status, _detail(raw))
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _sleep(seconds: float, should_stop) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if should_stop is not None and should_stop():
+                raise GenerationCancelled("Stopped while waiting to try the remote engine again.")
+            time.sleep(min(0.1, left))
+
+    def _refuse(self, function: str, status: int, detail: str):
+        where = redact_url(self.url)
+        if status in (401, 403):
+            raise NetworkError(f"The remote engine refused the API key (HTTP {status}). Check the URL and the key in "
+                               "Settings > Credentials; for Cerebrium, use the API key (a JWT) from the dashboard's "
+                               "API Keys page.")
+        if status in (404, 405):
+            raise _NoFunction(f"The remote engine at {where} has no function {function!r} (HTTP {status}). Check the "
+                              "URL: it ends with the app's name, e.g. https://api.cerebrium.ai/v4/p-xxxxxxxx/csm-desktop.")
+        if status == 413:
+            raise NetworkError("The request was too large for the remote engine (HTTP 413). Use shorter or fewer "
+                               "voice clips, or a shorter maximum line length.")
+        if status == 409:
+            self.info = None  # the deployment changed under us: learn its codec again
+            raise NetworkError(f"The remote engine changed (its codec differs): {detail} Render again.")
+        if status in (400, 422):
+            raise CsmError(redact(f"The remote engine refused the request: {detail or f'HTTP {status}'}"))
+        if status in RETRY_STATUSES:
+            raise NetworkError(f"The remote engine is still busy or unavailable after {self.attempts} tries "
+                               f"(HTTP {status}). Try again in a few minutes, or raise max_replicas.")
+        raise NetworkError(redact(f"The remote engine answered HTTP {status}: {detail or 'no detail'}"))
+
+    @staticmethod
+    def _json(response: _Response) -> dict:
+        return _json_object(response.read_all(), "an answer")
+
+    # ----- requests -------------------------------------------------------------------------------
+    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """Mimi codes of a voice clip, made by the server (cached by the voice library)."""
+        info = self.connect()
+        answer = self._json(self._call("encode_audio", {"audio_data": encode_wav(audio, self.sample_rate, "PCM_16", "FLAC")}))
+        result = answer.get("result", answer)
+        if not isinstance(result, dict) or result.get("codec") != info["codec"]:
+            raise NetworkError("The remote engine's encode_audio answer is not for its own codec; render again.")
+        return self._codes(result.get("codes"))
+
+    def _codes(self, data) -> torch.Tensor:
+        try:
+            return decode_codes(data, self.info["num_codebooks"], 1 << 16, self.max_seq_len)
+        except RequestError as exc:
+            raise NetworkError(f"The remote engine sent codes that cannot be read ({exc}).") from None
+
+    def _context_item(self, seg) -> dict:
+        item = {"speaker": seg.speaker, "text": seg.text}
+        codec = self.codec_identity
+        if seg.codes is not None and codec is not None:
+            item.update(codes=encode_codes(seg.codes), codec=codec)
+        elif seg.audio is not None:  # 16-bit FLAC: a quarter of the 32-bit WAV it once was
+            item["audio_data"] = encode_wav(seg.audio, self.sample_rate, "PCM_16", "FLAC")
+        else:
+            raise CsmError("The remote engine needs the audio of every context segment.")
+        return item
+
+    def _payload(self, text, speaker, context, max_audio_length_ms, temperature, topk, seed) -> dict:
+        return {"text": text, "speaker": speaker, "max_audio_length_ms": max_audio_length_ms,
+                "temperature": temperature, "topk": topk, "seed": seed,
+                "return_codes": self.codec_identity is not None,
+                "context": [self._context_item(s) for s in context]}
 
     def generate(self, text: str, speaker: int, context: Sequence = (), max_audio_length_ms: float = 10_000,
-                 temperature: float = 0.9, topk: int = 50, seed: int | None = None) -> torch.Tensor:
-        payload = {
-            "text": text, "speaker": speaker, "max_audio_length_ms": max_audio_length_ms,
-            "temperature": temperature, "topk": topk, "seed": seed,
-            "context": [{"speaker": s.speaker, "text": s.text, "audio_data": encode_wav(s.audio, self.sample_rate)}
-                        for s in context],
-        }
-        if any(s.audio is None for s in context):
-            raise CsmError("The remote engine needs the audio of every context segment.")
-        answer = self._post(payload)
-        result = answer.get("result", answer) if isinstance(answer, dict) else None
+                 temperature: float = 0.9, topk: int = 50, seed: int | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+        """The whole line in one answer (``generate_audio``)."""
+        self.connect(should_stop)
+        payload = self._payload(text, speaker, context, max_audio_length_ms, temperature, topk, seed)
+        if self.info["protocol"] < 2:
+            payload.pop("return_codes")
+        answer = self._json(self._call("generate_audio", payload, should_stop))
+        result = answer.get("result", answer)
         if not isinstance(result, dict) or not isinstance(result.get("audio_data"), str):
             raise NetworkError("The remote engine's answer has no audio_data.")
         try:
-            return decode_wav(result["audio_data"], self.sample_rate)
+            audio = decode_wav(result["audio_data"], self.sample_rate)
         except RequestError:
             raise NetworkError("The remote engine sent audio that cannot be decoded.") from None
+        self.last_codes = self._codes(result["codes"]) if "codes" in result and self.codec_identity else None
+        return audio
 
     def stream(self, text: str, speaker: int, context: Sequence = (), max_audio_length_ms: float = 10_000,
                temperature: float = 0.9, topk: int = 50, seed: int | None = None,
                should_stop: Callable[[], bool] | None = None) -> Iterator[torch.Tensor]:
-        """The whole line arrives at once; it is yielded in 80 ms chunks like the local engine's."""
-        if should_stop is not None and should_stop():
-            return
-        audio = self.generate(text, speaker, context, max_audio_length_ms, temperature, topk, seed)
-        size = int(self.sample_rate * self.frame_ms / 1000)
-        for start in range(0, audio.numel(), size):
-            if should_stop is not None and should_stop():
+        """Audio chunks as the server generates them (``stream_audio``); from a server of the
+        first protocol, the whole line cut into 80 ms chunks. Returns quietly when stopped."""
+        self.last_codes = None
+        try:
+            self.connect(should_stop)
+            if self.info["protocol"] < 2 or not self.use_stream:
+                audio = self.generate(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
+                size = int(self.sample_rate * self.frame_ms / 1000)
+                for start in range(0, audio.numel(), size):
+                    if should_stop is not None and should_stop():
+                        return
+                    yield audio[start : start + size]
                 return
-            yield audio[start : start + size]
+            payload = self._payload(text, speaker, context, max_audio_length_ms, temperature, topk, seed)
+            yield from self._events(self._call("stream_audio", payload, should_stop, "text/event-stream", announce=True), should_stop)
+        except GenerationCancelled:
+            return
+
+    def _events(self, response: _Response, should_stop) -> Iterator[torch.Tensor]:
+        if not response.content_type.startswith("text/event-stream"):  # a plain answer after all
+            result = self._json(response).get("result")
+            if not isinstance(result, dict) or not isinstance(result.get("audio_data"), str):
+                raise NetworkError("The remote engine's answer has no audio_data.")
+            yield decode_wav(result["audio_data"], self.sample_rate)
+            return
+        codes: torch.Tensor | None = None
+        with response:
+            for event in response.events():
+                if should_stop is not None and should_stop():
+                    return
+                kind = event.get("type")
+                if kind == "chunk":
+                    try:
+                        yield decode_pcm(event.get("audio"))
+                    except RequestError as exc:
+                        raise NetworkError(f"The remote engine sent audio that cannot be read ({exc}).") from None
+                elif kind == "done":
+                    if "codes" in event and self.codec_identity and event.get("codec") == self.codec_identity:
+                        codes = self._codes(event["codes"])
+                    self.last_codes = codes
+                    return
+                elif kind == "error":
+                    detail = str(event.get("error", ""))[:500]
+                    status = event.get("status_code")
+                    if status in (400, 422):
+                        raise CsmError(redact(f"The remote engine refused the request: {detail}"))
+                    raise NetworkError(redact(f"The remote engine failed: {detail or 'no detail'}"))
+        if response.stopped:
+            return
+        raise NetworkError("The remote engine's stream ended before the line was finished. Try again.")
+
+
+class _NoFunction(NetworkError):
+    """The server has no such function (an older deployment, or a wrong URL)."""
+
+
+class _Response:
+    """An answer being read, still interruptible by ``should_stop``."""
+
+    def __init__(self, conn: http.client.HTTPConnection, sock: socket.socket, response: http.client.HTTPResponse,
+                 should_stop) -> None:
+        self._conn = conn
+        self._sock = sock
+        self._response = response
+        self._should_stop = should_stop
+        self.stopped = False
+        self.content_type = (response.headers.get("Content-Type") or "").lower()
+        encoding = (response.headers.get("Content-Encoding") or "identity").lower()
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._response.close()
+        self._conn.close()
+
+    def _chunks(self) -> Iterator[bytes]:
+        watch = _Watch(self._sock, self._should_stop, None)
+        try:
+            while True:
+                try:
+                    data = self._response.read1(65536)
+                except (OSError, http.client.HTTPException) as exc:
+                    if watch.stopped:
+                        break
+                    if isinstance(exc, TimeoutError):
+                        raise NetworkError(f"The remote engine stopped sending for {self._sock.gettimeout():.0f} s; "
+                                           "try again.") from None
+                    raise NetworkError(f"The connection to the remote engine broke ({type(exc).__name__}). "
+                                       "Try again.") from None
+                if not data:
+                    break
+                yield self._inflate.decompress(data) if self._inflate is not None else data
+        finally:
+            self.stopped = watch.stopped
+            watch.close()
+
+    def read_all(self) -> bytes:
+        with self:
+            parts, size = [], 0
+            for data in self._chunks():
+                size += len(data)
+                if size > MAX_ANSWER_BYTES:
+                    raise NetworkError("The remote engine's answer is far larger than any line; is the URL right?")
+                parts.append(data)
+            if self.stopped:
+                raise GenerationCancelled("Stopped while the remote engine answered.")
+            return b"".join(parts)
+
+    def events(self) -> Iterator[dict]:
+        """Server-Sent Events, each ``data:`` payload parsed as JSON (a JSON string holding JSON,
+        as a platform may wrap what a generator yields, is unwrapped)."""
+        buffer = b""
+        for data in self._chunks():
+            buffer += data.replace(b"\r\n", b"\n")
+            while b"\n\n" in buffer:
+                block, buffer = buffer.split(b"\n\n", 1)
+                event = self._parse(block)
+                if event is not None:
+                    yield event
+            if len(buffer) > MAX_EVENT_BYTES:
+                raise NetworkError("The remote engine sent an event far larger than an audio chunk.")
+        if buffer.strip():
+            event = self._parse(buffer)
+            if event is not None:
+                yield event
+
+    @staticmethod
+    def _parse(block: bytes) -> dict | None:
+        lines = [line[5:].removeprefix(b" ") for line in block.split(b"\n") if line.startswith(b"data:")]
+        if not lines:
+            return None  # a comment or a keep-alive
+        return _json_object(b"\n".join(lines), "an event", unwrap=True)
+
+
+def _json_object(raw: bytes, what: str, unwrap: bool = False) -> dict:
+    """``raw`` as a JSON object; ``unwrap``: a JSON string holding one is read too."""
+    try:
+        value = json.loads(raw)
+        if unwrap and isinstance(value, str):
+            value = json.loads(value)
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        raise NetworkError(f"The remote engine sent {what} that is not a JSON object. Is the URL right?")
+    return value

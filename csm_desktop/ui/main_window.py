@@ -372,6 +372,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
     def apply_settings(self, dialog) -> None:
         if dialog.apply():
             self.drop_engine()
+            self.warm_up_remote()
         for message in dialog.messages:
             show_error(self, message)
 

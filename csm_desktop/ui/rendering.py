@@ -7,8 +7,10 @@ import time
 
 import numpy as np
 
+from csm_desktop.dialogue.parallel import render_parallel
 from csm_desktop.dialogue.render import Renderer
 from csm_desktop.dialogue.script import Utterance
+from csm_desktop.redaction import redact_url
 from csm_desktop.services.remote import RemoteEngine
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.playback import PlaybackError
@@ -20,7 +22,8 @@ ACCEL_NAMES = {"off": "plain PyTorch", "graph": "CUDA graph", "compile": "compil
 def describe_engine(engine) -> tuple[str, str]:
     """A short status-bar text for the loaded engine, and a tooltip with more."""
     if isinstance(engine, RemoteEngine):
-        return "Remote engine", f"Generating on {engine.url}"
+        model = f"\nModel: {engine.info['model']}" if engine.info and engine.info.get("model") else ""
+        return "Remote engine", f"Generating on {redact_url(engine.url)}{model}"
     device = getattr(engine, "device", None)
     if device is None:  # another SpeechEngine: nothing to say
         return "", ""
@@ -39,8 +42,36 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
+def connect_remote(engine: RemoteEngine, worker, job: int, should_stop) -> None:
+    """Wake a remote engine (a cold start can take minutes), its news in the status bar."""
+    engine.on_status = lambda text: worker.progress.emit(job, text)
+    engine.connect(should_stop)
+
+
 class RenderingMixin:
     """Part of :class:`~csm_desktop.ui.main_window.MainWindow`."""
+
+    def warm_up_remote(self) -> None:
+        """Remote was just chosen: boot a replica now, so the first render need not wait."""
+        if self.settings.engine != "remote" or not self.settings.remote_url or self.job is not None:
+            return
+        factory = self.engine_factory
+
+        def job_fn(worker, job, should_stop):
+            engine = worker.engine if worker.engine is not None else factory()
+            if not isinstance(engine, RemoteEngine):
+                return None
+            connect_remote(engine, worker, job, should_stop)
+            worker.engine = engine
+            worker.engine_ready.emit(engine)
+            return engine
+
+        def done(engine) -> None:
+            if engine is not None:
+                self.statusBar().showMessage(f"Remote engine ready ({engine.model_id.removeprefix('remote:')}).", 8000)
+
+        job = self.workers.worker.submit(job_fn, "warm-up")
+        self._side_jobs[job] = done
 
     # ----- takes --------------------------------------------------------------------------------------
     def _show_engine(self, engine) -> None:
@@ -106,13 +137,22 @@ class RenderingMixin:
         if self.settings.engine == "local" and self.settings.accel == "compile":
             preparing = "Preparing the model (compiling: minutes the first time, faster later)…"
 
+        parallel = self.settings.remote_parallel
+
         def job_fn(worker, job, should_stop):
             if worker.engine is None:
                 worker.progress.emit(job, preparing)
-                worker.engine = factory()
-                worker.engine_ready.emit(worker.engine)
-            renderer = Renderer(snapshot, worker.engine, library)
-            return renderer.render(lines, on_progress=lambda e: worker.progress.emit(job, e),
+                engine = factory()
+                if isinstance(engine, RemoteEngine):  # the window sees only a connected one
+                    connect_remote(engine, worker, job, should_stop)
+                worker.engine = engine
+                worker.engine_ready.emit(engine)
+            engines = [worker.engine]
+            if isinstance(worker.engine, RemoteEngine):
+                connect_remote(worker.engine, worker, job, should_stop)
+                engines += [worker.engine.clone() for _ in range(parallel - 1)]
+            return render_parallel(snapshot, engines, library=library, lines=lines,
+                                   on_progress=lambda e: worker.progress.emit(job, e),
                                    on_chunk=lambda i, c: worker.emit_chunk(job, i, c.numpy()),
                                    should_stop=should_stop, force=force)
 
@@ -131,6 +171,9 @@ class RenderingMixin:
             self.statusBar().showMessage("Stopping…")
 
     def _on_progress(self, job: int, event) -> None:
+        if job in self._side_jobs and isinstance(event, str):
+            self.statusBar().showMessage(event)
+            return
         if job != self.job:
             return
         if isinstance(event, str):

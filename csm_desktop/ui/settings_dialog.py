@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from csm_desktop.services import credentials
-from csm_desktop.settings import DEVICES, Settings
+from csm_desktop.settings import DEVICES, PARALLEL, Settings
 
 ACCEL_LABELS = (
     ("Automatic (CUDA graphs on NVIDIA GPUs)", "auto"),
@@ -90,8 +90,15 @@ class SettingsDialog(QDialog):
         row.addWidget(browse)
         form.addRow("Model", row)
         self.remote_url = QLineEdit(settings.remote_url)
-        self.remote_url.setPlaceholderText("https://api.cortex.cerebrium.ai/v4/<project>/csm-desktop/generate_audio")
+        self.remote_url.setPlaceholderText("https://api.cerebrium.ai/v4/p-xxxxxxxx/csm-desktop, or http://127.0.0.1:8000")
+        self.remote_url.setToolTip("Your Cerebrium deployment of packaging/cerebrium (its API key goes in Credentials),\n"
+                                   "or a computer running csm-desktop serve (its CSM_SERVER_TOKEN goes there).")
         form.addRow("Remote URL", self.remote_url)
+        self.remote_parallel = _spin(QSpinBox(), *PARALLEL, 1, settings.remote_parallel)
+        self.remote_parallel.setToolTip("Scenes ([scene] lines in the script) rendered at once on the remote engine, one\n"
+                                        "replica each. Up to the deployment's max_replicas; the audio is the same as\n"
+                                        "rendering them one after another.")
+        form.addRow("Parallel scenes", self.remote_parallel)
         tabs.addTab(engine, "Engine")
 
         gen = QWidget()
@@ -151,6 +158,7 @@ class SettingsDialog(QDialog):
         s.accel = self.accel.currentData()
         s.model = self.model.text().strip() or "sesame/csm-1b"
         s.remote_url = self.remote_url.text().strip()
+        s.remote_parallel = self.remote_parallel.value()
         s.temperature = self.temperature.value()
         s.topk = self.topk.value()
         s.max_line_ms = self.max_line.value()

@@ -20,7 +20,8 @@ from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.render import Renderer
 from csm_desktop.errors import NetworkError
 from csm_desktop.services.engine_server import EngineServer
-from csm_desktop.services.remote import RemoteEngine, encode_wav
+from csm_desktop.services.remote import RemoteEngine
+from csm_desktop.services.remote_protocol import encode_wav
 
 TOKEN = "server-test-token"
 
@@ -130,7 +131,7 @@ def test_remote_engine_renders_a_project(server, tmp_path):
 
 
 def test_remote_engine_errors_are_clear(server):
-    with pytest.raises(NetworkError, match="refused the token"):
+    with pytest.raises(NetworkError, match="refused the API key"):
         list(RemoteEngine(server.url, "wrong").stream("Hi.", 0))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -162,3 +163,87 @@ def test_serve_command(tiny_folder, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+class _GatedStreamEngine:
+    """Yields one chunk, then waits: a client that hears the chunk before the release has
+    streaming; a client that goes away closes the generation."""
+
+    sample_rate = 24_000
+    model_id = "gated"
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.closed = threading.Event()
+
+    def stream(self, text, speaker, context, **kw):
+        try:
+            yield torch.full((1920,), 0.25)
+            self.release.wait(30)
+            yield torch.full((1920,), -0.25)
+        finally:
+            self.closed.set()
+
+
+def test_serve_streams_audio_as_it_is_generated():
+    engine = _GatedStreamEngine()
+    srv = EngineServer(engine, TOKEN, port=0).start()
+    try:
+        client = RemoteEngine(srv.url, TOKEN)
+        chunks = client.stream("Streamed.", 0)
+        first = next(chunks)  # arrives while the engine still holds the rest of the line
+        assert torch.equal(first, torch.full((1920,), 0.25)) and not engine.release.is_set()
+        engine.release.set()
+        rest = list(chunks)
+        assert len(rest) == 1 and engine.closed.wait(5)
+        assert client.last_codes is None  # this engine has no codes to send
+    finally:
+        engine.release.set()
+        srv.stop()
+
+
+class _EndlessEngine:
+    """A chunk every 20 ms for up to 20 s, unless the server closes the generation."""
+
+    sample_rate = 24_000
+    model_id = "endless"
+
+    def __init__(self):
+        self.made = 0
+        self.closed = threading.Event()
+
+    def stream(self, text, speaker, context, **kw):
+        try:
+            for _ in range(1000):
+                self.made += 1
+                yield torch.zeros(1920)
+                time.sleep(0.02)
+        finally:
+            self.closed.set()
+
+
+def test_stopping_a_stream_stops_the_server_generation():
+    engine = _EndlessEngine()
+    srv = EngineServer(engine, TOKEN, port=0).start()
+    try:
+        stop = threading.Event()
+        client = RemoteEngine(srv.url, TOKEN)
+        chunks = client.stream("Stopped.", 0, should_stop=stop.is_set)
+        next(chunks)
+        stop.set()
+        begin = time.monotonic()
+        assert list(chunks) == []  # quietly, as the local engine's stream
+        assert time.monotonic() - begin < 5
+        assert engine.closed.wait(10) and engine.made < 1000  # the client's leaving ended it
+        assert wait_until(lambda: srv._waiting == 0)
+    finally:
+        srv.stop()
+
+
+def wait_until(predicate, seconds=10.0):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

@@ -299,5 +299,5 @@ def test_engine_label_says_device_speed_up_and_a_failed_speed_up():
     assert text == "CUDA · plain PyTorch (speed-up failed)"
     assert "capture failed" in tip and "Settings > Engine > Speed-up" in tip
     text, tip = describe_engine(RemoteEngine("http://127.0.0.1:9", "token"))
-    assert text == "Remote engine" and "127.0.0.1:9/generate_audio" in tip
+    assert text == "Remote engine" and "http://127.0.0.1:9" in tip
     assert describe_engine(FakeEngine()) == ("", "")

@@ -8,7 +8,7 @@ import json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from csm_desktop.services.remote import RequestError, handle_generate
+from csm_desktop.services.remote_protocol import RequestError, handle_generate
 from fakes.engine import FakeEngine
 
 FIELDS = ("text", "speaker", "context", "max_audio_length_ms", "temperature", "topk", "seed")

@@ -65,10 +65,13 @@ def test_remote_engine_never_shows_the_urls_credentials():
     from csm_desktop.services.remote import RemoteEngine
 
     engine = RemoteEngine("http://carol:s3cretpass@127.0.0.1:9", "cb-token-abcdef", timeout_s=2)
-    assert "s3cretpass" not in engine.model_id
+    with pytest.raises(NetworkError) as info:
+        engine.model_id  # learnt from the server
+    assert "s3cretpass" not in str(info.value) and "127.0.0.1" in str(info.value)
     with pytest.raises(NetworkError) as info:
         engine.generate("Hi.", 0, [], max_audio_length_ms=1000)
     assert "s3cretpass" not in str(info.value) and "127.0.0.1" in str(info.value)
+    assert "s3cretpass" not in engine._model_id
 
 
 def test_cli_errors_are_redacted(capsys, monkeypatch):

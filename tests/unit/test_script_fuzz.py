@@ -78,3 +78,12 @@ def test_every_line_separator_gives_the_numbering_qt_shows():
         assert not errors
         assert [i.line for i in items][-1] == lines + 1
     assert normalise_text("\ufeffA: b\r\nC: d\x0be") == "A: b\nC: d e"
+
+
+def test_a_name_must_start_with_a_letter_not_a_number_sign():
+    """'²' is a word character and isdigit(), yet int() refuses it: as a name it crashed the
+    speaker table and broke the round trip (found by the fuzz test above)."""
+    _, errors = parse_lines("²:Alice:")
+    assert len(errors) == 1 and "no speaker tag" in errors[0].problem
+    items, errors = parse_lines("Émile: Bonjour.")
+    assert not errors and items[0].speaker == "Émile"

@@ -48,7 +48,7 @@ def test_remote_engine_needs_url_and_token(monkeypatch):
         open_engine(Settings(engine="remote", remote_url="http://127.0.0.1:9"))
     monkeypatch.setattr("csm_desktop.services.engines.get_secret", lambda name: "tok")
     engine = open_engine(Settings(engine="remote", remote_url="http://127.0.0.1:9"))
-    assert engine.url == "http://127.0.0.1:9/generate_audio"
+    assert engine.url == "http://127.0.0.1:9"  # the base: functions are added per call
 
 
 def test_hand_edited_generation_defaults_out_of_range_keep_the_defaults():

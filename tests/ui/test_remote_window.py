@@ -1,0 +1,53 @@
+"""The window with a remote engine behind the fake Cerebrium gateway: the cold start is said in
+the status bar, scenes render on two replicas at once, and Stop interrupts a cold start."""
+
+from __future__ import annotations
+
+import pytest
+
+from csm_desktop.services import remote
+from csm_desktop.services.remote import RemoteEngine
+from fakes.cerebrium import API_KEY, FakeCerebrium
+
+SCRIPT = "".join(f"[scene {s}]\nAlice: Scene {s} opens.\nBob: Scene {s} closes.\n" for s in range(3))
+
+
+@pytest.fixture
+def gateway(tiny_folder, monkeypatch):
+    monkeypatch.setenv("CSM_MODEL", str(tiny_folder))
+    monkeypatch.setattr(remote, "COLD_START_NOTICE_S", 0.3)
+    with FakeCerebrium(cold_start_s=1.0) as fake:
+        yield fake
+
+
+def test_cold_start_is_shown_and_scenes_render_on_two_replicas(make_window, gateway, qtbot, tmp_path):
+    messages = []
+    w = make_window(engine_factory=lambda: RemoteEngine(gateway.base, API_KEY))
+    w.statusBar().messageChanged.connect(messages.append)
+    w.settings.engine, w.settings.remote_url, w.settings.remote_parallel = "remote", gateway.base, 2
+    w.warm_up_remote()
+    qtbot.waitUntil(lambda: any("Remote engine ready" in m for m in messages), timeout=60_000)
+    assert remote.COLD_START in messages
+    assert "Model:" in w.engine_label.toolTip()
+    w.editor.setPlainText(SCRIPT)
+    w.project.settings.max_line_ms = 400
+    assert w.save_as(tmp_path / "Scenes")
+    assert w.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.job is None, timeout=120_000)
+    assert all(w.project.line(i).chosen_take for i in range(6))
+    assert gateway.boots == 2  # the second scene found the first replica busy and got its own
+    assert len({c.replica for c in gateway.calls if c.function == "stream_audio"}) == 2
+
+
+def test_stop_interrupts_a_cold_start(make_window, tiny_folder, monkeypatch, qtbot, tmp_path):
+    monkeypatch.setenv("CSM_MODEL", str(tiny_folder))
+    with FakeCerebrium(cold_start_s=60) as fake:
+        w = make_window(engine_factory=lambda: RemoteEngine(fake.base, API_KEY))
+        w.settings.engine, w.settings.remote_url = "remote", fake.base
+        w.editor.setPlainText("Alice: Hello.\n")
+        assert w.save_as(tmp_path / "Cold")
+        assert w.start_render(None) is not None
+        qtbot.waitUntil(lambda: fake.boots == 1, timeout=10_000)
+        w.stop()
+        qtbot.waitUntil(lambda: w.job is None, timeout=10_000)  # not the 60 s boot
+        assert "Stopped" in w.statusBar().currentMessage()

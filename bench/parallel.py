@@ -107,10 +107,7 @@ def run(urls: list[str], procs: list[subprocess.Popen], folder: Path, text: str,
     project.settings.seed = 1
     project.settings.max_line_ms = max_line_ms
     project.save(folder)
-    engines = [RemoteEngine(url, TOKEN) for url in urls]
-    for engine in engines:
-        # RemoteEngine names its model by its URL; every server here runs the same tiny model.
-        engine.model_id = "remote:tiny-csm"
+    engines = [RemoteEngine(url, TOKEN) for url in urls]  # each learns the servers' (one) model
     cpu = server_cpu_s(procs)
     t = time.perf_counter()
     report = render_parallel(project, engines)

@@ -67,11 +67,14 @@ class RenderingMixin:
             return engine
 
         def done(engine) -> None:
+            self._warm_job = None
+            self.act_stop.setEnabled(self.job is not None)
             if engine is not None:
                 self.statusBar().showMessage(f"Remote engine ready ({engine.model_id.removeprefix('remote:')}).", 8000)
 
-        job = self.workers.worker.submit(job_fn, "warm-up")
+        job = self._warm_job = self.workers.worker.submit(job_fn, "warm-up")
         self._side_jobs[job] = done
+        self.act_stop.setEnabled(True)  # a cold start can be stopped
 
     # ----- takes --------------------------------------------------------------------------------------
     def _show_engine(self, engine) -> None:
@@ -166,7 +169,7 @@ class RenderingMixin:
         return self.job
 
     def stop(self) -> None:
-        if self.job is not None:
+        if self.job is not None or self._warm_job is not None:
             self.workers.worker.stop()
             self.statusBar().showMessage("Stopping…")
 
@@ -232,7 +235,7 @@ class RenderingMixin:
 
     def _end_job(self) -> None:
         self.job = None
-        self.act_stop.setEnabled(False)
+        self.act_stop.setEnabled(self._warm_job is not None)
         self.act_render_all.setEnabled(True)
         self.act_render_sel.setEnabled(True)
         self.progress.setVisible(False)
@@ -260,6 +263,7 @@ class RenderingMixin:
 
     def _on_failed(self, job: int, message: str, details: str) -> None:
         if self._side_jobs.pop(job, None) is not None:
+            self._side_job_ended(job)
             show_error(self, message, details)
             return
         if job != self.job:
@@ -267,7 +271,16 @@ class RenderingMixin:
         self._end_job()
         show_error(self, message, details)
 
+    def _side_job_ended(self, job: int) -> None:
+        if job == self._warm_job:
+            self._warm_job = None
+            self.act_stop.setEnabled(self.job is not None)
+
     def _on_cancelled(self, job: int) -> None:
+        if self._side_jobs.pop(job, None) is not None:
+            self._side_job_ended(job)
+            self.statusBar().showMessage("Stopped.", 4000)
+            return
         if job != self.job:
             return
         self._end_job()

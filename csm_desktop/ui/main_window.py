@@ -99,6 +99,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.library_panel.transcribe_requested.connect(self.transcribe_clip)
         self._side_jobs: dict[int, Callable[[object], None]] = {}
         self._warm_job: int | None = None  # waking a remote engine (see warm_up_remote)
+        self._render_lines: list[int] = []  # editor line of each utterance of the script being rendered
         self.takes = TakesPanel()
         self.takes.play_requested.connect(self._play_take)
         self.takes.choose_requested.connect(self.choose_take)

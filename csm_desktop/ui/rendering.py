@@ -93,7 +93,7 @@ class RenderingMixin:
         u = utts[n]
         chosen = self.project.line(n).chosen_take
         self.takes.show_takes(f"{u.speaker}: {u.text[:40]}", store.takes_for(u.text, u.speaker), chosen)
-        self.show_waveform(chosen, f"Line {n + 1} · {u.speaker}")
+        self.show_waveform(chosen, f"Line {u.line} · {u.speaker}")  # the editor's numbering
 
     def choose_take(self, key: str) -> None:
         n = self.editor.current_utterance()
@@ -135,6 +135,7 @@ class RenderingMixin:
             return None
         snapshot = copy.deepcopy(self.project)
         self._rendered_copy = snapshot
+        self._render_lines = [u.line for u in snapshot.script().utterances]  # events count utterances
         library, factory = self.library, self.engine_factory
         preparing = "Preparing the model…"
         if self.settings.engine == "local" and self.settings.accel == "compile":
@@ -196,10 +197,15 @@ class RenderingMixin:
             if event.lines_done:
                 per_line = (time.monotonic() - self._job_started) / event.lines_done
                 left = f" · about {format_duration(per_line * (event.lines_total - event.lines_done))} left"
-            self.statusBar().showMessage(f"Rendering line {event.line + 1}: {event.seconds:.1f} s of audio "
+            self.statusBar().showMessage(f"Rendering line {self._editor_line(event.line)}: {event.seconds:.1f} s of audio "
                                          f"({event.lines_done}/{event.lines_total} lines done){left}")
         elif event.state == "failed":
-            self.statusBar().showMessage(f"Line {event.line + 1} failed: {event.error}", 8000)
+            self.statusBar().showMessage(f"Line {self._editor_line(event.line)} failed: {event.error}", 8000)
+
+    def _editor_line(self, index: int) -> int:
+        """The editor's line number of the rendered script's utterance ``index``."""
+        lines = self._render_lines
+        return lines[index] if 0 <= index < len(lines) else index + 1
 
     def _toggle_live(self) -> None:
         self._live_audio = self.act_live.isChecked()
@@ -258,7 +264,8 @@ class RenderingMixin:
         msg = f"Rendered {done} line(s); {len(report.reused)} unchanged."
         if report.failed:
             first = min(report.failed)
-            show_error(self, f"{len(report.failed)} line(s) failed. Line {first + 1}: {report.failed[first]}")
+            show_error(self, f"{len(report.failed)} line(s) failed. Line {self._editor_line(first)}: "
+                             f"{report.failed[first]}")
         self.statusBar().showMessage(msg, 6000)
 
     def _on_failed(self, job: int, message: str, details: str) -> None:

@@ -93,3 +93,19 @@ def test_settings_keep_remote_fields_apart_and_refuse_an_unusable_url(make_windo
     dialog.remote_url.setText("http://127.0.0.1:8765")
     dialog.accept()
     assert dialog.result()
+
+
+def test_messages_name_the_editor_line_not_the_utterance_count(make_window, qtbot, tmp_path, monkeypatch):
+    import csm_desktop.ui.rendering as rendering
+    from fakes.engine import FakeEngine
+
+    errors, shown = [], []
+    monkeypatch.setattr(rendering, "show_error", lambda parent, message, details="": errors.append(message))
+    w = make_window(engine_factory=lambda: FakeEngine(fail_on="Broken"))
+    w.editor.setPlainText("# a comment\n[scene One]\nAlice: Fine.\n\n[scene Two]\nBob: Broken line.\n")
+    assert w.save_as(tmp_path / "Numbers")
+    w.statusBar().messageChanged.connect(shown.append)
+    assert w.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    assert any(m.startswith("Line 6 failed") for m in shown), shown
+    assert errors and "Line 6:" in errors[0]

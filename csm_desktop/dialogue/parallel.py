@@ -81,8 +81,9 @@ class _ParallelRender:
         scenes: dict[int, list[int]] = {}
         for i in self.todo:
             scenes.setdefault(utterances[i].scene, []).append(i)
-        # Workers only read what they share: every speaker and line state exists before they start
-        # (an autosave iterating project.lines while a worker added one would fail).
+        # Workers only read what they share, so it all exists before they start: _clips() adds
+        # the script's unknown speakers to the project (and refuses clips without a library),
+        # and line states are made here, not while an autosave may iterate project.lines.
         first._clips()
         for i in range(len(utterances)):
             self.project.line(i)

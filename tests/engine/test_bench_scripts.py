@@ -22,3 +22,16 @@ def test_gpu_benchmark_runs_end_to_end_in_smoke_mode():
     rows = [line for line in out.splitlines() if line.startswith("| ours") or line.startswith("| transformers")]
     assert len(rows) == 3
     assert all(row.split("|")[5].strip() == "4" for row in rows)  # every engine made the 4 frames asked for
+
+
+def test_parallel_benchmark_runs_and_finds_the_same_takes():
+    """bench/parallel.py at its smallest: two runs (one server, then two) leave identical takes."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "parallel.py"), "--servers", "1", "2", "--scenes", "2", "--lines", "1",
+         "--max-line-ms", "160", "--repeats", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
+    assert len(rows) == 2
+    assert "Takes identical across all 2 renders (keys and samples): yes." in proc.stdout

@@ -178,6 +178,11 @@ def _render(args: argparse.Namespace) -> int:
         raise CsmError(f"{output.name}: the output must end in .wav or .flac.")
 
     engines = _render_engines(args, parallel)
+    if args.remote:
+        engines[0].connect()  # wakes the deployment (a cold start is announced) and learns the model
+        if engines[0].is_test_model:
+            print("Note: the remote engine runs a tiny test model with random weights; its output is noise.",
+                  file=sys.stderr)
     library = VoiceLibrary() if any(s.clip_ids for s in project.speakers) else None
     stop = threading.Event()
     try:
@@ -188,6 +193,9 @@ def _render(args: argparse.Namespace) -> int:
         project.save()
         print("\nStopped. Finished takes are kept; run the same command again to continue.", file=sys.stderr)
         return 130
+    except CsmError:  # the engine failed (unreachable, refused): the lines it finished are kept
+        project.save()
+        raise
     project.save()
     if report.failed:
         print(f"{len(report.failed)} line(s) failed; nothing was exported. Fix them and run again.", file=sys.stderr)

@@ -17,7 +17,7 @@ import torch
 from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.render import RenderEvent, Renderer, RenderReport, SpeechEngine
 from csm_desktop.dialogue.voices import VoiceLibrary
-from csm_desktop.errors import CsmError
+from csm_desktop.errors import CsmError, NetworkError
 
 _FINISHED = {"done": "generated", "reused": "reused", "failed": "failed"}
 
@@ -159,6 +159,8 @@ class _ParallelRender:
                 part = renderer.render([i], on_progress=self._progress,
                                        on_chunk=lambda line, chunk: self._chunk(scene, line, chunk),
                                        should_stop=self._stop)
+        except NetworkError:
+            raise  # the engine is unreachable or broken: stop every worker, as one engine's render would
         except CsmError as exc:  # planning refused, or saving failed: this line only
             with self._lock:
                 if i not in self._outcomes:

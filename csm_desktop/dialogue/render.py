@@ -24,7 +24,7 @@ from csm_desktop.dialogue.script import Utterance
 from csm_desktop.dialogue.takes import TakeInfo, TakeStore, take_key
 from csm_desktop.dialogue.voices import Clip, VoiceLibrary
 from csm_desktop.engine.generator import Segment
-from csm_desktop.errors import CsmError, GenerationCancelled
+from csm_desktop.errors import CsmError, GenerationCancelled, NetworkError
 
 CHARS_PER_SECOND = 14.0  # a generous speaking rate, to tell when a line needs splitting
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
@@ -257,6 +257,8 @@ class Renderer:
                 report.stopped = True
                 emit(i, "stopped")
                 break
+            except NetworkError:
+                raise  # the engine is unreachable or broken: every later line would fail the same way
             except CsmError as exc:
                 report.failed[i] = str(exc)
                 emit(i, "failed", error=str(exc))

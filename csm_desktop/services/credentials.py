@@ -26,7 +26,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
     "cerebrium": ("CEREBRIUM_API_KEY",),
 }
-LABELS = {"huggingface": "Hugging Face token", "google": "Google (Gemini) API key", "cerebrium": "Cerebrium API key"}
+LABELS = {"huggingface": "Hugging Face token", "google": "Google (Gemini) API key", "cerebrium": "Remote engine key (Cerebrium API key, or serve's token)"}
 
 _session: dict[str, str] = {}  # kept in memory when no keyring works
 

@@ -174,7 +174,8 @@ class RemoteEngine:
         try:
             answer = self._json(self._call("health", {}, should_stop, announce=True))
         except _NoFunction:
-            self.info = {"protocol": 1, "codec": None}
+            self._check_first_protocol(should_stop)
+            self.info = {"protocol": 1, "codec": None, "test_model": False}
             return self.info
         facts = answer.get("result", answer) if isinstance(answer, dict) else None
         if not isinstance(facts, dict):
@@ -186,6 +187,16 @@ class RemoteEngine:
         self.frame_ms = self.info["frame_ms"]
         self.max_seq_len = self.info["max_seq_len"]
         return self.info
+
+    def _check_first_protocol(self, should_stop) -> None:
+        """No ``health``: a deployment of the first protocol, or a wrong URL (a typo in the app's
+        name answers 404 too). An empty request tells them apart without generating anything."""
+        try:
+            self._call("generate_audio", {"text": ""}, should_stop, announce=True).read_all()
+        except _NoFunction:
+            raise  # no generate_audio either: the URL is wrong
+        except CsmError:
+            pass  # answered (refused as a request, or failed on it): generate_audio is there
 
     @staticmethod
     def _checked_facts(facts: dict) -> dict:
@@ -205,7 +216,13 @@ class RemoteEngine:
             "max_seq_len": number("max_seq_len", int, 16, 1_000_000, 2048),
             "num_codebooks": number("num_codebooks", int, 1, 256, 32),
             "codec": codec if isinstance(codec, str) and CODEC_NAME.fullmatch(codec) else None,
+            "test_model": facts.get("test_model") is True,
         }
+
+    @property
+    def is_test_model(self) -> bool:
+        """Whether the server runs the tiny test model (noise), as far as it said."""
+        return bool(self.info and self.info.get("test_model"))
 
     @property
     def model_id(self) -> str:
@@ -255,6 +272,10 @@ class RemoteEngine:
                 except OSError as exc:
                     if watch.stopped:
                         raise GenerationCancelled("Stopped while connecting to the remote engine.") from None
+                    if isinstance(exc, ssl.SSLError):
+                        raise NetworkError(f"The remote engine at {redact_url(self.url)} did not answer HTTPS "
+                                           f"({exc.reason or exc}). If it is csm-desktop serve, its URL starts with "
+                                           "http://.") from None
                     raise NetworkError(f"The remote engine at {redact_url(self.url)} could not be reached "
                                        f"({getattr(exc, 'reason', exc) or type(exc).__name__}). "
                                        "Check the URL and your connection.") from None

@@ -133,6 +133,7 @@ def engine_facts(engine) -> dict:
         "max_seq_len": int(getattr(engine, "max_seq_len", 2048)),
         "num_codebooks": int(getattr(engine, "num_codebooks", 32)),
         "codec": getattr(engine, "codec_identity", None) if codec is not None else None,
+        "test_model": bool(getattr(engine, "is_test_model", False)),
     }
 
 

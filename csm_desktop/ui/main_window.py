@@ -98,6 +98,8 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.library_panel.play_requested.connect(self._play_clip)
         self.library_panel.transcribe_requested.connect(self.transcribe_clip)
         self._side_jobs: dict[int, Callable[[object], None]] = {}
+        self._warm_job: int | None = None  # waking a remote engine (see warm_up_remote)
+        self._render_lines: list[int] = []  # editor line of each utterance of the script being rendered
         self.takes = TakesPanel()
         self.takes.play_requested.connect(self._play_take)
         self.takes.choose_requested.connect(self.choose_take)
@@ -362,10 +364,13 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
             pass  # settings are a convenience; never block work on them
 
     # ----- settings ---------------------------------------------------------------------------------
-    def settings_dialog(self) -> None:
+    def settings_dialog(self, remote: bool = False) -> None:
+        """``remote``: opened to set up a remote engine (Remote chosen, the URL to fill in)."""
         from csm_desktop.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self, self.settings)
+        if remote:
+            dialog.choose_remote()
         if dialog.exec():
             self.apply_settings(dialog)
 
@@ -388,6 +393,9 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
 
         dialog = ModelSetupDialog(self, self.settings, self.workers.worker)
         accepted = bool(dialog.exec())
+        if dialog.wants_remote:
+            self.settings_dialog(remote=True)
+            return self.settings.engine == "remote"
         if accepted:
             self.drop_engine()
             self.statusBar().showMessage(f"Model ready: {self.settings.model}. It loads when you first render.", 10_000)

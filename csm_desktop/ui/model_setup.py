@@ -70,6 +70,7 @@ class ModelSetupDialog(QDialog):
         self.settings = settings
         self.worker = worker
         self.job: int | None = None
+        self.wants_remote = False  # closed to set up a remote engine instead
         self.planned: list | None = None  # the files to download, once their sizes are known
         self._repo: str | None = None
         self._notes: list[str] = []  # said once, kept above later status lines (a missing keyring)
@@ -121,15 +122,23 @@ class ModelSetupDialog(QDialog):
         local.clicked.connect(self._choose_folder)
         tiny = QPushButton("Tiny test model (noise only)")
         tiny.clicked.connect(self.use_test_model)
+        remote = QPushButton("Generate remotely…")
+        remote.setToolTip("No GPU here? Generate on your own Cerebrium deployment of packaging/cerebrium, or on a\n"
+                          "computer running csm-desktop serve (see the README: Remote generation).")
+        remote.clicked.connect(self._choose_remote)
         close = QPushButton("Close")
         close.clicked.connect(self.reject)
-        for b in (self.download_button, self.cancel_button, local, tiny, close):
+        for b in (self.download_button, self.cancel_button, local, remote, tiny, close):
             buttons.addWidget(b)
         layout.addLayout(buttons)
         worker.progress.connect(self._on_progress)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
+
+    def _choose_remote(self) -> None:
+        self.wants_remote = True
+        self.reject()
 
     @staticmethod
     def _token_placeholder() -> str:

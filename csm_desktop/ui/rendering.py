@@ -67,11 +67,14 @@ class RenderingMixin:
             return engine
 
         def done(engine) -> None:
+            self._warm_job = None
+            self.act_stop.setEnabled(self.job is not None)
             if engine is not None:
                 self.statusBar().showMessage(f"Remote engine ready ({engine.model_id.removeprefix('remote:')}).", 8000)
 
-        job = self.workers.worker.submit(job_fn, "warm-up")
+        job = self._warm_job = self.workers.worker.submit(job_fn, "warm-up")
         self._side_jobs[job] = done
+        self.act_stop.setEnabled(True)  # a cold start can be stopped
 
     # ----- takes --------------------------------------------------------------------------------------
     def _show_engine(self, engine) -> None:
@@ -90,7 +93,7 @@ class RenderingMixin:
         u = utts[n]
         chosen = self.project.line(n).chosen_take
         self.takes.show_takes(f"{u.speaker}: {u.text[:40]}", store.takes_for(u.text, u.speaker), chosen)
-        self.show_waveform(chosen, f"Line {n + 1} · {u.speaker}")
+        self.show_waveform(chosen, f"Line {u.line} · {u.speaker}")  # the editor's numbering
 
     def choose_take(self, key: str) -> None:
         n = self.editor.current_utterance()
@@ -132,6 +135,7 @@ class RenderingMixin:
             return None
         snapshot = copy.deepcopy(self.project)
         self._rendered_copy = snapshot
+        self._render_lines = [u.line for u in snapshot.script().utterances]  # events count utterances
         library, factory = self.library, self.engine_factory
         preparing = "Preparing the model…"
         if self.settings.engine == "local" and self.settings.accel == "compile":
@@ -166,7 +170,7 @@ class RenderingMixin:
         return self.job
 
     def stop(self) -> None:
-        if self.job is not None:
+        if self.job is not None or self._warm_job is not None:
             self.workers.worker.stop()
             self.statusBar().showMessage("Stopping…")
 
@@ -193,10 +197,15 @@ class RenderingMixin:
             if event.lines_done:
                 per_line = (time.monotonic() - self._job_started) / event.lines_done
                 left = f" · about {format_duration(per_line * (event.lines_total - event.lines_done))} left"
-            self.statusBar().showMessage(f"Rendering line {event.line + 1}: {event.seconds:.1f} s of audio "
+            self.statusBar().showMessage(f"Rendering line {self._editor_line(event.line)}: {event.seconds:.1f} s of audio "
                                          f"({event.lines_done}/{event.lines_total} lines done){left}")
         elif event.state == "failed":
-            self.statusBar().showMessage(f"Line {event.line + 1} failed: {event.error}", 8000)
+            self.statusBar().showMessage(f"Line {self._editor_line(event.line)} failed: {event.error}", 8000)
+
+    def _editor_line(self, index: int) -> int:
+        """The editor's line number of the rendered script's utterance ``index``."""
+        lines = self._render_lines
+        return lines[index] if 0 <= index < len(lines) else index + 1
 
     def _toggle_live(self) -> None:
         self._live_audio = self.act_live.isChecked()
@@ -232,7 +241,7 @@ class RenderingMixin:
 
     def _end_job(self) -> None:
         self.job = None
-        self.act_stop.setEnabled(False)
+        self.act_stop.setEnabled(self._warm_job is not None)
         self.act_render_all.setEnabled(True)
         self.act_render_sel.setEnabled(True)
         self.progress.setVisible(False)
@@ -255,11 +264,13 @@ class RenderingMixin:
         msg = f"Rendered {done} line(s); {len(report.reused)} unchanged."
         if report.failed:
             first = min(report.failed)
-            show_error(self, f"{len(report.failed)} line(s) failed. Line {first + 1}: {report.failed[first]}")
+            show_error(self, f"{len(report.failed)} line(s) failed. Line {self._editor_line(first)}: "
+                             f"{report.failed[first]}")
         self.statusBar().showMessage(msg, 6000)
 
     def _on_failed(self, job: int, message: str, details: str) -> None:
         if self._side_jobs.pop(job, None) is not None:
+            self._side_job_ended(job)
             show_error(self, message, details)
             return
         if job != self.job:
@@ -267,7 +278,16 @@ class RenderingMixin:
         self._end_job()
         show_error(self, message, details)
 
+    def _side_job_ended(self, job: int) -> None:
+        if job == self._warm_job:
+            self._warm_job = None
+            self.act_stop.setEnabled(self.job is not None)
+
     def _on_cancelled(self, job: int) -> None:
+        if self._side_jobs.pop(job, None) is not None:
+            self._side_job_ended(job)
+            self.statusBar().showMessage("Stopped.", 4000)
+            return
         if job != self.job:
             return
         self._end_job()

@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csm_desktop.errors import CsmError
 from csm_desktop.services import credentials
+from csm_desktop.services.remote import base_url
 from csm_desktop.settings import DEVICES, PARALLEL, Settings
 
 ACCEL_LABELS = (
@@ -99,6 +101,14 @@ class SettingsDialog(QDialog):
                                         "replica each. Up to the deployment's max_replicas; the audio is the same as\n"
                                         "rendering them one after another.")
         form.addRow("Parallel scenes", self.remote_parallel)
+        self.remote_problem = QLabel("")
+        self.remote_problem.setObjectName("remoteProblem")
+        self.remote_problem.setWordWrap(True)
+        self.remote_problem.setStyleSheet("color: #d9534f")
+        form.addRow("", self.remote_problem)
+        self.tabs = tabs
+        self.engine.currentIndexChanged.connect(self._engine_changed)
+        self._engine_changed()
         tabs.addTab(engine, "Engine")
 
         gen = QWidget()
@@ -138,6 +148,37 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
         layout.addWidget(buttons)
+
+    def _engine_changed(self) -> None:
+        """Only the fields of the chosen engine can be edited."""
+        remote = self.engine.currentData() == "remote"
+        for field in (self.device, self.accel, self.model):
+            field.setEnabled(not remote)
+        for field in (self.remote_url, self.remote_parallel):
+            field.setEnabled(remote)
+
+    def choose_remote(self) -> None:
+        """Opened to set up a remote engine: Remote chosen, the URL field ready to type in."""
+        self.engine.setCurrentIndex(self.engine.findData("remote"))
+        self.tabs.setCurrentIndex(0)
+        self.remote_url.setFocus()
+
+    def accept(self) -> None:
+        """A remote URL that cannot be used keeps the dialog open, saying why (nothing is lost)."""
+        url = self.remote_url.text().strip()
+        if self.engine.currentData() == "remote":
+            problem = "Remote generation needs the engine's URL." if not url else None
+            if url:
+                try:
+                    base_url(url)
+                except CsmError as exc:
+                    problem = str(exc)
+            if problem:
+                self.remote_problem.setText(problem)
+                self.tabs.setCurrentIndex(0)
+                self.remote_url.setFocus()
+                return
+        super().accept()
 
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Model folder")

@@ -32,20 +32,27 @@ class EngineWorker(QObject):
         self.engine = None
         self._stop = threading.Event()
         self._ids = itertools.count(1)
+        self._last_submitted = 0
+        self._stopped_through = 0  # jobs up to this id were stopped, queued ones included
         self._run.connect(self._execute)
 
     def submit(self, fn, label: str) -> int:
         """Queue ``fn(worker, should_stop)`` to run on the worker thread; returns the job id."""
-        job = next(self._ids)
+        job = self._last_submitted = next(self._ids)
         self._run.emit(job, fn, label)
         return job
 
     def stop(self) -> None:
-        """Ask the running job to stop (within one frame)."""
+        """Stop the running job (within one frame) and every job queued behind it: Stop pressed
+        while a render waits behind another job (a remote warm-up) stops the render too."""
+        self._stopped_through = self._last_submitted
         self._stop.set()
 
     @Slot(int, object, str)
     def _execute(self, job: int, fn, label: str) -> None:
+        if job <= self._stopped_through:
+            self.cancelled.emit(job)
+            return
         self._stop.clear()
         self.started.emit(job, label)
         try:

@@ -12,8 +12,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    try:
+        import tomli as tomllib
+    except ImportError:
+        sys.exit("deploy.sh: checking cerebrium.toml needs Python 3.11 or newer (or `pip install tomli`). "
+                 "Run it as PYTHON=python3.11 packaging/cerebrium/deploy.sh")
 
 REQUIRED_TRUE = ("DISABLE_REQUEST_LOGS", "DISABLE_RESPONSE_LOGS")
 REQUIRED_SET = ("HF_TOKEN",)

@@ -35,3 +35,17 @@ def test_parallel_benchmark_runs_and_finds_the_same_takes():
     rows = [line for line in proc.stdout.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
     assert len(rows) == 2
     assert "Takes identical across all 2 renders (keys and samples): yes." in proc.stdout
+
+
+def test_remote_payload_benchmark_runs_and_codes_are_smaller():
+    """bench/remote_payload.py at its smallest: every line's codes request is the smallest."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "remote_payload.py"), "--lines", "2", "--max-line-ms", "400"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|") for line in proc.stdout.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
+    assert len(rows) == 2
+    for row in rows:
+        float_wav, flac, codes = (int(row[i].strip().replace(",", "")) for i in (3, 4, 5))
+        assert codes < flac < float_wav

@@ -307,3 +307,33 @@ def test_deploy_refuses_a_public_or_logging_deployment(tmp_path):
     done = subprocess.run(["bash", str(PACKAGING / "deploy.sh")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert set((tmp_path / "staged.txt").read_text().split()) == {"main.py", "cerebrium.toml", "csm_desktop"}
+
+
+def test_a_typo_in_the_app_name_is_caught_at_once(gateway):
+    wrong = gateway.base.replace("/csm-desktop", "/csm-dsktop")
+    with pytest.raises(NetworkError, match="has no function 'generate_audio'.*Check the URL"):
+        RemoteEngine(wrong, API_KEY).connect()
+
+
+def test_an_engine_that_fails_stops_the_render_and_keeps_what_was_made(gateway, tmp_path):
+    project, library = _project(tmp_path, clip=False)
+    engine = _engine(gateway)
+    Renderer(project, engine, library).render([0])
+    gateway.inject(403, times=10)
+    with pytest.raises(NetworkError, match="refused the API key"):
+        Renderer(project, engine, library).render()
+    assert gateway.statuses("stream_audio").count(403) == 1  # not once per line
+    assert Renderer(project, engine, library).statuses()[0] == "done"
+
+
+def test_the_tiny_test_model_is_named_as_such(gateway):
+    engine = _engine(gateway)
+    assert not engine.is_test_model  # nothing known before connecting
+    engine.connect()
+    assert engine.is_test_model
+
+
+def test_https_to_a_plain_http_server_says_so(gateway):
+    plain = gateway.base.replace("http://", "https://")
+    with pytest.raises(NetworkError, match="did not answer HTTPS.*http://"):
+        RemoteEngine(plain, API_KEY).connect()

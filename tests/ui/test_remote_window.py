@@ -51,3 +51,61 @@ def test_stop_interrupts_a_cold_start(make_window, tiny_folder, monkeypatch, qtb
         w.stop()
         qtbot.waitUntil(lambda: w.job is None, timeout=10_000)  # not the 60 s boot
         assert "Stopped" in w.statusBar().currentMessage()
+
+
+def test_stop_also_stops_a_job_queued_behind_the_running_one(make_window, qtbot):
+    import threading
+
+    w = make_window()
+    worker = w.workers.worker
+    began, ran = threading.Event(), []
+
+    def slow(worker_, job, should_stop):
+        began.set()
+        while not should_stop():
+            threading.Event().wait(0.02)
+
+    cancelled = []
+    worker.cancelled.connect(cancelled.append)
+    first = worker.submit(slow, "first")
+    second = worker.submit(lambda *a: ran.append(1), "second")
+    assert began.wait(5)
+    worker.stop()
+    qtbot.waitUntil(lambda: cancelled == [first, second], timeout=5_000)
+    assert ran == []
+    third = worker.submit(lambda *a: ran.append(3), "third")  # a job submitted after Stop runs
+    qtbot.waitUntil(lambda: ran == [3], timeout=5_000)
+    assert third > second
+
+
+def test_settings_keep_remote_fields_apart_and_refuse_an_unusable_url(make_window):
+    from csm_desktop.ui.settings_dialog import SettingsDialog
+
+    w = make_window()
+    dialog = SettingsDialog(w, w.settings)
+    assert dialog.device.isEnabled() and not dialog.remote_url.isEnabled()
+    dialog.choose_remote()
+    assert not dialog.device.isEnabled() and not dialog.model.isEnabled() and dialog.remote_parallel.isEnabled()
+    dialog.remote_url.setText("127.0.0.1:8765")
+    dialog.accept()
+    assert not dialog.result() and "not a web address" in dialog.remote_problem.text()
+    assert dialog.remote_url.text() == "127.0.0.1:8765"  # kept for the user to correct
+    dialog.remote_url.setText("http://127.0.0.1:8765")
+    dialog.accept()
+    assert dialog.result()
+
+
+def test_messages_name_the_editor_line_not_the_utterance_count(make_window, qtbot, tmp_path, monkeypatch):
+    import csm_desktop.ui.rendering as rendering
+    from fakes.engine import FakeEngine
+
+    errors, shown = [], []
+    monkeypatch.setattr(rendering, "show_error", lambda parent, message, details="": errors.append(message))
+    w = make_window(engine_factory=lambda: FakeEngine(fail_on="Broken"))
+    w.editor.setPlainText("# a comment\n[scene One]\nAlice: Fine.\n\n[scene Two]\nBob: Broken line.\n")
+    assert w.save_as(tmp_path / "Numbers")
+    w.statusBar().messageChanged.connect(shown.append)
+    assert w.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    assert any(m.startswith("Line 6 failed") for m in shown), shown
+    assert errors and "Line 6:" in errors[0]

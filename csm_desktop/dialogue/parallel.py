@@ -46,8 +46,9 @@ def render_parallel(
       at all, so what plays live is never two scenes at once nor half a line.
     - ``should_stop`` (called from the workers) stops every worker at its next check; finished
       takes are kept, as with one engine.
-    - A line that fails, in any way a :class:`CsmError` says, fails alone; any other exception
-      stops every worker and is raised here once they have stopped.
+    - A line that fails, in any way a :class:`CsmError` says, fails alone, except a
+      :class:`NetworkError` (an engine unreachable or broken): that, and any exception that is no
+      CsmError, stops every worker and is raised here once they have stopped.
 
     Raises:
         CsmError: the engines run different models (their takes would not be interchangeable),

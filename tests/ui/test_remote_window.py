@@ -32,9 +32,12 @@ def test_cold_start_is_shown_and_scenes_render_on_two_replicas(make_window, gate
     w.editor.setPlainText(SCRIPT)
     w.project.settings.max_line_ms = 400
     assert w.save_as(tmp_path / "Scenes")
+    w.act_live.setChecked(True)
+    w._toggle_live()
     assert w.start_render(None) is not None
     qtbot.waitUntil(lambda: w.job is None, timeout=120_000)
     assert all(w.project.line(i).chosen_take for i in range(6))
+    assert w.player.played and len(w.player.played[0]) >= 1920  # streamed audio was played as it came
     assert gateway.boots == 2  # the second scene found the first replica busy and got its own
     assert len({c.replica for c in gateway.calls if c.function == "stream_audio"}) == 2
 

@@ -87,7 +87,9 @@ class ModelSetupDialog(QDialog):
                 f"<a href='https://huggingface.co/{DEFAULT_MODEL}'>its page</a>, sign in and accept the licence, "
                 "then create an access token at <a href='https://huggingface.co/settings/tokens'>"
                 "huggingface.co/settings/tokens</a> and paste it below. The download is about 7 GB (you see the "
-                "exact size before it starts) and resumes if interrupted.</p>")
+                "exact size before it starts) and resumes if interrupted.</p>"
+                "<p>No GPU here? <b>Generate remotely</b> on your own Cerebrium deployment or on a computer "
+                "running <tt>csm-desktop serve</tt>.</p>")
         intro = QLabel(text)
         intro.setWordWrap(True)
         intro.setOpenExternalLinks(True)
@@ -128,9 +130,15 @@ class ModelSetupDialog(QDialog):
         remote.clicked.connect(self._choose_remote)
         close = QPushButton("Close")
         close.clicked.connect(self.reject)
-        for b in (self.download_button, self.cancel_button, local, remote, tiny, close):
+        for b in (self.download_button, self.cancel_button, local):
             buttons.addWidget(b)
+        others = QHBoxLayout()  # the ways around a download, on a row of their own
+        for b in (remote, tiny):
+            others.addWidget(b)
+        others.addStretch(1)
+        others.addWidget(close)
         layout.addLayout(buttons)
+        layout.addLayout(others)
         worker.progress.connect(self._on_progress)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)

@@ -112,3 +112,25 @@ def test_messages_name_the_editor_line_not_the_utterance_count(make_window, qtbo
     qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
     assert any(m.startswith("Line 6 failed") for m in shown), shown
     assert errors and "Line 6:" in errors[0]
+
+
+def test_first_run_offers_a_remote_engine(make_window, monkeypatch):
+    from csm_desktop.ui.model_setup import ModelSetupDialog
+    from csm_desktop.ui.settings_dialog import SettingsDialog
+
+    seen = {}
+
+    def choose_remote(dialog):
+        dialog._choose_remote()
+        return 0
+
+    def settings_shown(dialog):
+        seen["engine"] = dialog.engine.currentData()
+        seen["url_enabled"] = dialog.remote_url.isEnabled()
+        return 0
+
+    monkeypatch.setattr(ModelSetupDialog, "exec", choose_remote)
+    monkeypatch.setattr(SettingsDialog, "exec", settings_shown)
+    w = make_window()
+    assert w.model_setup_dialog() is False  # cancelled in Settings: still local
+    assert seen == {"engine": "remote", "url_enabled": True}

@@ -237,11 +237,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _app(args: argparse.Namespace) -> int:
     try:
-        from csm_desktop.ui.app import run_app
-    except ImportError:
-        print("The desktop window is not part of this build yet; use a subcommand (see --help).", file=sys.stderr)
-        build_parser().print_help()
-        return 0
+        from PySide6 import QtWidgets  # noqa: F401  (the window's toolkit, present or not)
+    except ImportError as exc:
+        print(f"The desktop window needs PySide6, which cannot be imported here ({exc}). Start the app with "
+              "./run-app (it installs what it needs), or install PySide6==6.11.3 into this Python; the commands "
+              "below work without it.", file=sys.stderr)
+        build_parser().print_help(sys.stderr)
+        return 1
+    from csm_desktop.ui.app import run_app
+
     return run_app()
 
 

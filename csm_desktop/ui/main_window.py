@@ -100,6 +100,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self._side_jobs: dict[int, Callable[[object], None]] = {}
         self._warm_job: int | None = None  # waking a remote engine (see warm_up_remote)
         self._render_lines: list[int] = []  # editor line of each utterance of the script being rendered
+        self._engine_stale = False  # the settings changed during a render: reload after it
         self.takes = TakesPanel()
         self.takes.play_requested.connect(self._play_take)
         self.takes.choose_requested.connect(self.choose_take)
@@ -382,11 +383,15 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
             show_error(self, message)
 
     def drop_engine(self) -> None:
-        """Forget the loaded engine (settings changed): the next render loads the new one."""
-        if self.job is None:
-            self.workers.worker.engine = None
-            self.banner.setVisible(False)
-            self._show_engine(None)
+        """Forget the loaded engine (settings changed): the next render loads the new one. During
+        a render the engine is dropped when the render ends (see ``_end_job``)."""
+        if self.job is not None:
+            self._engine_stale = True
+            return
+        self._engine_stale = False
+        self.workers.worker.engine = None
+        self.banner.setVisible(False)
+        self._show_engine(None)
 
     def model_setup_dialog(self) -> bool:
         from csm_desktop.ui.model_setup import ModelSetupDialog

@@ -139,10 +139,20 @@ class ModelSetupDialog(QDialog):
         others.addWidget(close)
         layout.addLayout(buttons)
         layout.addLayout(others)
-        worker.progress.connect(self._on_progress)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
+        self._connections = [(worker.progress, self._on_progress), (worker.finished, self._on_finished),
+                             (worker.failed, self._on_failed), (worker.cancelled, self._on_cancelled)]
+        for signal, slot in self._connections:
+            signal.connect(slot)
+
+    def done(self, result: int) -> None:
+        """Closed (in any way): this dialog no longer hears the worker, which outlives it."""
+        for signal, slot in self._connections:
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):  # already disconnected
+                pass
+        self._connections = []
+        super().done(result)
 
     def _choose_remote(self) -> None:
         self.wants_remote = True

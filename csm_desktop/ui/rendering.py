@@ -242,6 +242,9 @@ class RenderingMixin:
     def _end_job(self) -> None:
         self.job = None
         self.act_stop.setEnabled(self._warm_job is not None)
+        if self._engine_stale:  # the settings changed while it rendered
+            self.drop_engine()
+            self.warm_up_remote()
         self.act_render_all.setEnabled(True)
         self.act_render_sel.setEnabled(True)
         self.progress.setVisible(False)

@@ -19,12 +19,16 @@ if TYPE_CHECKING:
 
 
 class SpeakerEdit(QUndoCommand):
-    """An edit of the speakers (and the script text it touches), undone by restoring both."""
+    """An edit of the speakers (and the script text it touches), undone by restoring both.
+    ``clip``: ``(clip id, speaker before, speaker after)`` when the edit also sets a voice
+    clip's speaker in the library, which undo and redo set back and forth too."""
 
-    def __init__(self, window: "MainWindow", text: str, change: Callable[[], None]) -> None:
+    def __init__(self, window: "MainWindow", text: str, change: Callable[[], None],
+                 clip: tuple[str, str | None, str | None] | None = None) -> None:
         super().__init__(text)
         self.window = window
         self.change = change
+        self.clip = clip
         self.before = window.snapshot()
         self.after: tuple | None = None
 
@@ -33,10 +37,20 @@ class SpeakerEdit(QUndoCommand):
             self.change()
             self.after = self.window.snapshot()
         else:
+            self._set_clip_speaker(2)
             self.window.restore(self.after)
 
     def undo(self) -> None:
+        self._set_clip_speaker(1)
         self.window.restore(self.before)
+
+    def _set_clip_speaker(self, which: int) -> None:
+        if self.clip is None:
+            return
+        try:
+            self.window.library.update(self.clip[0], speaker=self.clip[which])
+        except CsmError as exc:  # the clip was removed since: the speakers are still restored
+            show_error(self.window, str(exc))
 
 
 class SpeakersMixin:
@@ -68,8 +82,8 @@ class SpeakersMixin:
         else:
             self.undo_stack.redo()
 
-    def _speaker_edit(self, text: str, change: Callable[[], None]) -> None:
-        self.undo_stack.push(SpeakerEdit(self, text, change))
+    def _speaker_edit(self, text: str, change: Callable[[], None], clip=None) -> None:
+        self.undo_stack.push(SpeakerEdit(self, text, change, clip))
 
     # ----- speakers and clips -------------------------------------------------------------------------
     def _add_speaker(self) -> None:
@@ -113,6 +127,12 @@ class SpeakersMixin:
         self._speaker_edit(f"Remove speaker {name}", change)
 
     def assign_clip(self, speaker: str, clip_id: str) -> None:
+        try:
+            previous = self.library.get(clip_id).speaker
+        except CsmError as exc:
+            show_error(self, str(exc))
+            return
+
         def change():
             spk: Speaker = self.project.speaker(speaker)
             if clip_id not in spk.clip_ids:
@@ -126,7 +146,7 @@ class SpeakersMixin:
             self.refresh_library()
             self.refresh_states()
 
-        self._speaker_edit(f"Give {speaker} a voice clip", change)
+        self._speaker_edit(f"Give {speaker} a voice clip", change, (clip_id, previous, speaker))
 
     def _import_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Import voice clips", "",

@@ -247,3 +247,19 @@ def wait_until(predicate, seconds=10.0):
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_segment_with_codes_but_no_audio_is_a_clear_error_on_an_old_server():
+    """Issue 12 found an AttributeError here; codes go up only to a server that takes them."""
+    from csm_desktop.engine.generator import Segment
+    from csm_desktop.errors import CsmError
+
+    engine = RemoteEngine("http://127.0.0.1:9", TOKEN)
+    engine.info = {"protocol": 1, "codec": None, "test_model": False}
+    with pytest.raises(CsmError, match="needs the audio"):
+        engine._payload("Hi.", 0, [Segment(0, "Earlier.", codes=torch.zeros(32, 3, dtype=torch.long))],
+                        1000, 0.9, 50, None)
+    engine.info = {"protocol": 2, "codec": "abc123", "num_codebooks": 32, "test_model": False}
+    item = engine._payload("Hi.", 0, [Segment(0, "Earlier.", codes=torch.zeros(32, 3, dtype=torch.long))],
+                           1000, 0.9, 50, None)["context"][0]
+    assert item["codec"] == "abc123" and "audio_data" not in item

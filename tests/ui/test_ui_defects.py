@@ -1,0 +1,95 @@
+"""Defects found by the UI-architecture review (issue 12), each reproduced and fixed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from csm_desktop.dialogue.export import ExportOptions
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    import csm_desktop.ui.main_window as main_window
+    import csm_desktop.ui.rendering as rendering
+
+    shown = []
+    for module in (main_window, rendering):
+        monkeypatch.setattr(module, "show_error", lambda parent, message, details="": shown.append(message))
+    return shown
+
+
+def test_an_export_that_cannot_be_written_says_so(make_window, qtbot, tmp_path, errors):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello there.\n")
+    assert w.save_as(tmp_path / "Export")
+    assert w.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    blocker = tmp_path / "a-file.txt"
+    blocker.write_text("not a folder")
+    assert w.export(blocker / "out.wav", ExportOptions()) == []
+    assert errors and "out.wav" in errors[0]
+    assert Path(blocker).read_text() == "not a folder"
+
+
+def test_undoing_a_clip_assignment_also_undoes_the_clips_speaker(make_window, voice_files):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\n")
+    assert w.import_files(voice_files[:1]) == []
+    clip = w.library.clips()[0]
+    assert clip.speaker is None
+    w.assign_clip("Alice", clip.id)
+    assert w.library.get(clip.id).speaker == "Alice" and clip.id in w.project.speaker("Alice").clip_ids
+    w.undo_stack.undo()
+    assert w.library.get(clip.id).speaker is None and clip.id not in w.project.speaker("Alice").clip_ids
+    w.undo_stack.redo()
+    assert w.library.get(clip.id).speaker == "Alice" and clip.id in w.project.speaker("Alice").clip_ids
+
+
+def test_settings_changed_during_a_render_take_effect_after_it(make_window, qtbot, tmp_path):
+    import threading
+
+    from fakes.engine import FakeEngine
+
+    gate = threading.Event()
+    made = []
+
+    class GatedEngine(FakeEngine):
+        def stream(self, *args, **kwargs):
+            gate.wait(30)
+            yield from super().stream(*args, **kwargs)
+
+    def factory():
+        made.append(GatedEngine())
+        return made[-1]
+
+    w = make_window(engine_factory=factory)
+    w.editor.setPlainText("Alice: One.\nBob: Two.\n")
+    assert w.save_as(tmp_path / "Reload")
+    assert w.start_render(None) is not None
+    qtbot.waitUntil(lambda: len(made) == 1, timeout=10_000)
+    w.drop_engine()  # what saving changed engine settings does
+    assert w.workers.worker.engine is made[0]  # not under the running render
+    gate.set()
+    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    assert w.workers.worker.engine is None  # dropped once the render ended
+    w.editor.setPlainText("Alice: One.\nBob: Two, changed.\n")
+    assert w.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    assert len(made) == 2  # the next render loaded the engine the new settings ask for
+
+
+def test_a_closed_setup_dialog_no_longer_hears_the_worker(make_window):
+    from csm_desktop.ui.model_setup import ModelSetupDialog
+
+    w = make_window()
+    worker = w.workers.worker
+    before = worker.receivers("2failed(int,QString,QString)")
+    dialog = ModelSetupDialog(w, w.settings, worker)
+    assert worker.receivers("2failed(int,QString,QString)") == before + 1
+    dialog.reject()
+    assert worker.receivers("2failed(int,QString,QString)") == before
+    dialog.job = 99
+    worker.failed.emit(99, "boom", "")  # a later job's failure is not this dialog's
+    assert "could not start" not in dialog.status.text()

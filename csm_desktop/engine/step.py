@@ -174,14 +174,20 @@ class FrameStep:
     def _prepared(self, fn: Callable[[], object]) -> Callable[[], object]:
         """Warm ``fn`` up (and on CUDA capture it as a graph) without disturbing the generation
         state: warm-up frames write caches and buffers at positions a real frame rewrites
-        before anything reads them; only the input embedding and the position are put back."""
+        before anything reads them; the input embedding and the position are put back, also
+        when the warm-up fails midway (the caller then runs eagerly from where it was)."""
         saved = self.embeds.clone(), self.pos.clone()
         self.forget_prompt()  # warm-up frames may write where a prompt was cached
+        try:
+            return self._warmed(fn, saved)
+        finally:
+            self.embeds.copy_(saved[0])
+            self.pos.copy_(saved[1])
+
+    def _warmed(self, fn: Callable[[], object], saved: tuple[torch.Tensor, torch.Tensor]) -> Callable[[], object]:
         if self.device.type != "cuda":
             for _ in range(_WARMUP_RUNS):
                 fn()
-            self.embeds.copy_(saved[0])
-            self.pos.copy_(saved[1])
             return fn
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
@@ -201,8 +207,6 @@ class FrameStep:
             self.pos.copy_(saved[1])
             run()
             made.append(self.codes[saved[1]].clone())
-        self.embeds.copy_(saved[0])
-        self.pos.copy_(saved[1])
         if not torch.equal(made[0], made[1]):
             raise RuntimeError("the captured CUDA graph made other codes than the step it captured")
         return graph.replay

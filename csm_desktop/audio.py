@@ -24,6 +24,10 @@ import torchaudio.functional as AF
 from csm_desktop.errors import AudioFileError, CsmError
 from csm_desktop.fileio import atomic_write
 
+# CSM-1B's audio rate (Mimi's): voice clips are stored at it and takes are made at it. A loaded
+# engine reports its own ``sample_rate``; this is the one place the number is written.
+SAMPLE_RATE = 24_000
+
 MIN_RATE, MAX_RATE = 1_000, 384_000
 # torchaudio's resampling kernel is [new, old + 2 * width] after dividing both rates by their
 # greatest common divisor: 48,001 -> 24,000 Hz would need 4.6 GB. Both terms of the ratio are

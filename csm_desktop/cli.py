@@ -11,7 +11,7 @@ from pathlib import Path
 from csm_desktop import __version__
 from csm_desktop.errors import CsmError, GenerationCancelled
 from csm_desktop.marker import AI_MARKER
-from csm_desktop.settings import ACCELS
+from csm_desktop.settings import ACCELS, DEFAULT_MODEL
 
 
 def _load_engine(args: argparse.Namespace):
@@ -251,7 +251,7 @@ def _app(args: argparse.Namespace) -> int:
 
 def _add_engine_options(command: argparse.ArgumentParser) -> None:
     """The options :func:`_load_engine` reads."""
-    command.add_argument("--model", default="sesame/csm-1b", help="hub repository id or local model folder")
+    command.add_argument("--model", default=DEFAULT_MODEL, help="hub repository id or local model folder")
     command.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     command.add_argument("--accel", choices=ACCELS, default="auto",
                          help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")

@@ -12,6 +12,7 @@ from csm_desktop.fileio import atomic_write_text
 from csm_desktop.paths import config_dir
 
 SCHEMA_VERSION = 1
+DEFAULT_MODEL = "sesame/csm-1b"  # the speech model, as the hub names it: its one home
 ENGINES = ("local", "remote")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 # How the engine runs each frame: auto (a CUDA graph on CUDA, plain eager elsewhere), off,
@@ -32,7 +33,7 @@ class Settings:
     engine: str = "local"  # "local" or "remote" (Cerebrium or `csm-desktop serve`)
     device: str = "auto"
     accel: str = "auto"
-    model: str = "sesame/csm-1b"  # hub repository id or local folder
+    model: str = DEFAULT_MODEL  # hub repository id or local folder
     remote_url: str = ""
     remote_parallel: int = 1  # scenes rendered at once on the remote engine
     gemini_model: str = "gemini-2.5-flash"

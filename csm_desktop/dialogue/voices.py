@@ -24,12 +24,11 @@ from pathlib import Path
 
 import torch
 
-from csm_desktop.audio import load_audio, probe_audio, read_audio, write_audio
+from csm_desktop.audio import SAMPLE_RATE, load_audio, probe_audio, read_audio, write_audio
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write, resolved
 from csm_desktop.paths import data_dir
 
-SAMPLE_RATE = 24_000
 SHORT_S, LONG_S, MAX_S = 2.0, 30.0, 120.0  # CSM does best with 6-12 s of reference
 SILENCE_PEAK = 1e-4
 BUSY_TIMEOUT_S = 10.0

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from csm_desktop.audio import SAMPLE_RATE
 from csm_desktop.errors import CheckpointError
 
 # moshi name fragment -> transformers name fragment, applied in order.
@@ -55,7 +56,7 @@ def moshi_config(codec: dict[str, Any]) -> dict[str, Any]:
     try:
         hidden = int(codec.get("hidden_size", 512))
         ratios = [int(r) for r in codec.get("upsampling_ratios") or [8, 6, 5, 4]]
-        rate = int(codec.get("sampling_rate", 24_000))
+        rate = int(codec.get("sampling_rate", SAMPLE_RATE))
         heads = int(codec.get("num_attention_heads", 8))
         codebook_dim = int(codec.get("codebook_dim") or hidden)
         frame_rate = codec.get("frame_rate") or codec.get("_frame_rate") or rate / (math.prod(ratios) * 2)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from csm_desktop.engine import weights
 from csm_desktop.errors import CheckpointError, CsmError, ModelAccessError, ModelNotFoundError, NetworkError
+from csm_desktop.settings import DEFAULT_MODEL
 
-DEFAULT_MODEL = "sesame/csm-1b"
 TIMEOUT_S = 30.0
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 
 import torch
 
+from csm_desktop.audio import SAMPLE_RATE
 from csm_desktop.errors import CsmError, GenerationCancelled, NetworkError
 from csm_desktop.redaction import redact, redact_url
 from csm_desktop.services.remote_protocol import (
@@ -135,7 +136,7 @@ class RemoteEngine:
 
     frame_ms = 80.0
     max_seq_len = 2048
-    sample_rate = 24_000
+    sample_rate = SAMPLE_RATE
     context_from_codes = True  # earlier lines go up as the codes the server returned for them
 
     def __init__(self, url: str, token: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -211,7 +212,7 @@ class RemoteEngine:
         return {
             "protocol": number("protocol", int, 1, 1_000, 1),
             "model": model[:200] if isinstance(model, str) else "",
-            "sample_rate": number("sample_rate", int, 8_000, 192_000, 24_000),
+            "sample_rate": number("sample_rate", int, 8_000, 192_000, SAMPLE_RATE),
             "frame_ms": number("frame_ms", float, 1, 1_000, 80.0),
             "max_seq_len": number("max_seq_len", int, 16, 1_000_000, 2048),
             "num_codebooks": number("num_codebooks", int, 1, 256, 32),

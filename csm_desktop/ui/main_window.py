@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csm_desktop.audio import SAMPLE_RATE
 from csm_desktop.dialogue.export import ExportOptions, export_dialogue
 from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.render import Renderer
@@ -265,7 +266,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.library_panel.show_clips(self.library.clips())
 
     def _store(self) -> TakeStore | None:
-        return TakeStore(self.project.takes_dir, 24_000) if self.project.folder else None
+        return TakeStore(self.project.takes_dir, SAMPLE_RATE) if self.project.folder else None
 
     def refresh_states(self) -> None:
         store = self._store()

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from csm_desktop.audio import SAMPLE_RATE
 from csm_desktop.errors import CsmError
 
 
@@ -19,7 +20,7 @@ class Player(QObject):
     position_changed = Signal(float)  # seconds
     stopped = Signal()
 
-    def __init__(self, sample_rate: int = 24_000, parent=None) -> None:
+    def __init__(self, sample_rate: int = SAMPLE_RATE, parent=None) -> None:
         super().__init__(parent)
         self.sample_rate = sample_rate
         self._audio = np.zeros(0, dtype=np.float32)

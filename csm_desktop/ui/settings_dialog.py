@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from csm_desktop.errors import CsmError
 from csm_desktop.services import credentials
 from csm_desktop.services.remote import base_url
-from csm_desktop.settings import DEVICES, PARALLEL, Settings
+from csm_desktop.settings import DEFAULT_MODEL, DEVICES, PARALLEL, Settings
 
 ACCEL_LABELS = (
     ("Automatic (CUDA graphs on NVIDIA GPUs)", "auto"),
@@ -197,7 +197,7 @@ class SettingsDialog(QDialog):
         s.engine = self.engine.currentData()
         s.device = self.device.currentText()
         s.accel = self.accel.currentData()
-        s.model = self.model.text().strip() or "sesame/csm-1b"
+        s.model = self.model.text().strip() or DEFAULT_MODEL
         s.remote_url = self.remote_url.text().strip()
         s.remote_parallel = self.remote_parallel.value()
         s.temperature = self.temperature.value()

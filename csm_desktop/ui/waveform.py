@@ -7,11 +7,13 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from csm_desktop.audio import SAMPLE_RATE
+
 
 class Waveform(QWidget):
     seek_requested = Signal(float)  # seconds
 
-    def __init__(self, sample_rate: int = 24_000, parent=None) -> None:
+    def __init__(self, sample_rate: int = SAMPLE_RATE, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("waveform")
         self.sample_rate = sample_rate

@@ -187,13 +187,14 @@ class Renderer:
         return out
 
     # ----- rendering ------------------------------------------------------------------------------
-    def _segments(self, plan: RenderPlan) -> list[Segment]:
+    def _segments(self, plan: RenderPlan, stop: Callable[[], bool] | None = None) -> list[Segment]:
         segs = []
         encode = getattr(self.engine, "encode_audio", None)
         identity = getattr(self.engine, "codec_identity", None)
         for clip, csm_id in plan.clips:
             if encode is not None and identity is not None and self.library is not None:
-                segs.append(Segment(csm_id, clip.transcript, codes=self.library.codes(clip, encode, identity)))
+                codes = self.library.codes(clip, lambda audio: encode(audio, should_stop=stop), identity)
+                segs.append(Segment(csm_id, clip.transcript, codes=codes))
             else:
                 segs.append(Segment(csm_id, clip.transcript, audio=clip.load()))
         # An engine that prefers codes (a remote one: codes are a hundredth of the audio's bytes)
@@ -279,7 +280,7 @@ class Renderer:
         """The line's audio, and its codes when the engine reports them (``last_codes``, as a
         remote engine does) for every piece."""
         settings = self.project.settings
-        context = self._segments(plan)
+        context = self._segments(plan, stop)
         pieces: list[torch.Tensor] = []
         codes: list[torch.Tensor] | None = []
         seconds = 0.0

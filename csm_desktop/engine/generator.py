@@ -120,8 +120,9 @@ class Generator:
                 self.codec.decode_step(torch.zeros(self.num_codebooks, 1, dtype=torch.long))
 
     # ----- prompt -------------------------------------------------------------------------
-    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
-        """Mimi codes ``[num_codebooks, frames]`` of 1-D audio at :attr:`sample_rate`."""
+    def encode_audio(self, audio: torch.Tensor, should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+        """Mimi codes ``[num_codebooks, frames]`` of 1-D audio at :attr:`sample_rate` (a clip
+        encodes in well under a second: ``should_stop`` is accepted, as a remote engine's is)."""
         if audio.ndim != 1 or audio.numel() == 0:
             raise CsmError("Context audio must be a non-empty mono (1-D) signal.")
         return self.codec.encode(audio)

@@ -254,19 +254,22 @@ class _Handler(BaseHTTPRequestHandler):
         generating is a plain JSON error with its status, as for ``generate_audio``."""
         events, leave = self.app.stream(payload)  # RequestError here: nothing sent yet
         self.close_connection = True
+        chunked = self.request_version != "HTTP/1.0"  # an HTTP/1.0 client reads to the close
         try:
             self.connection.settimeout(self.app.timeout_s)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream; charset=utf-8")
             self.send_header("Cache-Control", "no-cache")
-            self.send_header("Transfer-Encoding", "chunked")
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Connection", "close")
             self.end_headers()
             for event in events:
                 data = sse(event)
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
                 self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
         finally:
             events.close()  # a client that went away stops the generation
             leave()

@@ -3,9 +3,10 @@
 :mod:`csm_desktop.services.remote_protocol`).
 
 Built for a serverless GPU: the first call may wait minutes while a replica boots (the wait is
-announced, bounded by the deployment's grace period, and Stop interrupts it); 429/502/503/504
+announced, bounded by the deployment's grace period, and Stop interrupts it); 429/502/503
 are retried with backoff, honouring ``Retry-After``, but only once the earlier attempt has
-ended (a timed-out or broken exchange may still be running remotely, so it is never repeated);
+ended (a timed-out or broken exchange may still be running remotely, so it is never repeated;
+a line that hit the time limit, 504, is not run again);
 audio streams back as it is generated; voice clips and earlier lines go up as Mimi codes.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import re
 import socket
 import ssl
 import threading
@@ -50,6 +52,7 @@ MAX_WAIT_S = 120.0
 COLD_START_NOTICE_S = 3.0
 COLD_START = "Starting a remote GPU (this can take a few minutes) …"
 MAX_EVENT_BYTES = 16 * 1024 * 1024
+_EOL = re.compile(rb"\r\n|\r|\n")
 MAX_ANSWER_BYTES = 4 * MAX_BODY_BYTES
 
 
@@ -95,19 +98,31 @@ def _detail(raw: bytes) -> str:
 
 class _Watch:
     """Interrupts a blocking exchange when ``should_stop()`` turns true (the socket is shut down,
-    so a read waiting on a cold start returns at once), and announces a slow first answer."""
+    so a read waiting on a cold start returns at once), and announces a slow first answer. A
+    Stop seen before the socket exists shuts it down the moment it is attached."""
 
     def __init__(self, sock: socket.socket | None, should_stop, notice: Callable[[], None] | None) -> None:
         self.stopped = False
-        self.sock = sock  # set once connected (http.client drops its own reference on Connection: close)
+        self._lock = threading.Lock()
+        self._sock = sock  # http.client drops its own reference on Connection: close
         self._should_stop = should_stop
         self._notice = notice
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="csm-remote-watch", daemon=True)
         self._thread.start()
 
-    def answered(self) -> None:
-        self._notice = None
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.stopped:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _run(self) -> None:
         start = time.monotonic()
@@ -116,13 +131,10 @@ class _Watch:
                 notice, self._notice = self._notice, None
                 notice()
             if self._should_stop is not None and self._should_stop():
-                self.stopped = True
-                sock = self.sock
-                if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
+                with self._lock:
+                    self.stopped = True
+                    if self._sock is not None:
+                        self._shut(self._sock)
                 return
 
     def close(self) -> None:
@@ -150,6 +162,7 @@ class RemoteEngine:
         self.use_codes = use_codes
         self.use_stream = use_stream
         self.info: dict | None = None
+        self._stale = False  # the server said its codec changed (409): ask health again
         self._model_id = f"remote:{redact_url(self.url)}"  # for a server that does not say its model
         self.last_codes: torch.Tensor | None = None  # codes of the last streamed line, when sent
         self.bytes_sent = 0
@@ -168,26 +181,41 @@ class RemoteEngine:
 
     # ----- connection -----------------------------------------------------------------------------
     def connect(self, should_stop: Callable[[], bool] | None = None) -> dict:
-        """Ask ``health`` (which also wakes a cold deployment) and learn the model's facts.
+        """Ask ``health`` (which also wakes a cold deployment) and learn the model's facts, once.
         A server without ``health`` (the first protocol) is used as it is."""
-        if self.info is not None:
-            return self.info
+        if self.info is None or self._stale:
+            self._learn(self._health(should_stop))
+        return self.info
+
+    def reconnect(self, should_stop: Callable[[], bool] | None = None) -> dict:
+        """Ask again (a render starts: wake the deployment, which may have changed model or
+        codec); the facts known so far stay in place until the new ones arrive."""
+        self._learn(self._health(should_stop))
+        return self.info
+
+    @property
+    def connected(self) -> bool:
+        """Whether the facts are known and current (so that :attr:`model_id` needs no network)."""
+        return self.info is not None and not self._stale
+
+    def _health(self, should_stop) -> dict:
         try:
             answer = self._json(self._call("health", {}, should_stop, announce=True))
         except _NoFunction:
             self._check_first_protocol(should_stop)
-            self.info = {"protocol": 1, "codec": None, "test_model": False}
-            return self.info
-        facts = answer.get("result", answer) if isinstance(answer, dict) else None
+            return {"protocol": 1, "codec": None, "test_model": False, "model": "",
+                    "sample_rate": SAMPLE_RATE, "frame_ms": 80.0, "max_seq_len": 2048, "num_codebooks": 32}
+        facts = answer.get("result", answer)
         if not isinstance(facts, dict):
             raise NetworkError("The remote engine's health answer is not a JSON object. Is the URL right?")
-        self.info = self._checked_facts(facts)
-        if self.info["model"]:
-            self._model_id = f"remote:{self.info['model']}"
-        self.sample_rate = self.info["sample_rate"]
-        self.frame_ms = self.info["frame_ms"]
-        self.max_seq_len = self.info["max_seq_len"]
-        return self.info
+        return self._checked_facts(facts)
+
+    def _learn(self, info: dict) -> None:
+        if info["model"]:
+            self._model_id = f"remote:{info['model']}"
+        self.sample_rate, self.frame_ms, self.max_seq_len = info["sample_rate"], info["frame_ms"], info["max_seq_len"]
+        self.info = info
+        self._stale = False
 
     def _check_first_protocol(self, should_stop) -> None:
         """No ``health``: a deployment of the first protocol, or a wrong URL (a typo in the app's
@@ -258,7 +286,8 @@ class RemoteEngine:
     def _call(self, function: str, payload: dict, should_stop=None, accept: str = "application/json",
               announce: bool = False):
         """POST one function; returns the open response of a 2xx answer (the caller reads and
-        closes it). Retries 429/502/503/504 after waiting; maps the other errors to messages.
+        closes it). Retries what :meth:`_retryable` allows after waiting; maps the other errors to
+        messages.
         ``announce``: a first answer slower than a few seconds is a cold start (said so)."""
         body = json.dumps(payload).encode()
         path = urllib.parse.urlsplit(self.url).path + "/" + function
@@ -268,45 +297,21 @@ class RemoteEngine:
             conn = self._connection()
             watch = _Watch(None, should_stop, (lambda: self._status(COLD_START)) if announce else None)
             try:
+                response, sock = self._exchange(conn, watch, path, body, accept)
+                if response.status < 300:
+                    return _Response(conn, sock, response, should_stop)
                 try:
-                    conn.connect()
-                except OSError as exc:
-                    if watch.stopped:
-                        raise GenerationCancelled("Stopped while connecting to the remote engine.") from None
-                    if isinstance(exc, ssl.SSLError):
-                        raise NetworkError(f"The remote engine at {redact_url(self.url)} did not answer HTTPS "
-                                           f"({exc.reason or exc}). If it is csm-desktop serve, its URL starts with "
-                                           "http://.") from None
-                    raise NetworkError(f"The remote engine at {redact_url(self.url)} could not be reached "
-                                       f"({getattr(exc, 'reason', exc) or type(exc).__name__}). "
-                                       "Check the URL and your connection.") from None
-                sock = watch.sock = conn.sock
-                sock.settimeout(self.timeout_s)
-                try:
-                    conn.request("POST", path, body, {
-                        "Content-Type": "application/json", "Accept": accept, "Accept-Encoding": "identity",
-                        "Authorization": f"Bearer {self.token}"})
-                    self.bytes_sent += len(body)
-                    self.requests += 1
-                    response = conn.getresponse()
-                except (OSError, http.client.HTTPException) as exc:
+                    raw = response.read(64 * 1024)
+                except (OSError, http.client.HTTPException):
+                    raw = b""  # the status says enough
+                finally:
+                    response.close()
                     conn.close()
-                    if watch.stopped:
-                        raise GenerationCancelled("Stopped while waiting for the remote engine.") from None
-                    if isinstance(exc, TimeoutError):
-                        raise NetworkError(
-                            f"The remote engine did not answer within {self.timeout_s:.0f} s. It may still be "
-                            "starting or busy; try again in a few minutes.") from None
-                    # The request may be running remotely: sending it again could start it twice.
-                    raise NetworkError(f"The connection to the remote engine broke while it worked "
-                                       f"({type(exc).__name__}). Try again.") from None
+                if watch.stopped:
+                    raise GenerationCancelled("Stopped while waiting for the remote engine.")
             finally:
                 watch.close()
-            if response.status < 300:
-                return _Response(conn, sock, response, should_stop)
-            raw = response.read(64 * 1024)
-            conn.close()
-            if response.status in RETRY_STATUSES and attempt < self.attempts:
+            if self._retryable(function, response.status) and attempt < self.attempts:
                 wait = _retry_after(response.headers.get("Retry-After"))
                 if wait is None:
                     wait = min(MAX_WAIT_S, 2.0 ** (attempt - 1)) * (0.75 + 0.5 * random.random())
@@ -316,6 +321,53 @@ class RemoteEngine:
                 continue
             self._refuse(function, response.status, _detail(raw))
         raise AssertionError("unreachable")
+
+    def _exchange(self, conn: http.client.HTTPConnection, watch: _Watch, path: str, body: bytes, accept: str):
+        """Connect, send, and wait for the answer's head; a Stop at any point ends it at once."""
+        try:
+            conn.connect()
+        except OSError as exc:
+            if watch.stopped:
+                raise GenerationCancelled("Stopped while connecting to the remote engine.") from None
+            if isinstance(exc, ssl.SSLError):
+                raise NetworkError(f"The remote engine at {redact_url(self.url)} did not answer HTTPS "
+                                   f"({exc.reason or exc}). If it is csm-desktop serve, its URL starts with "
+                                   "http://.") from None
+            raise NetworkError(f"The remote engine at {redact_url(self.url)} could not be reached "
+                               f"({getattr(exc, 'reason', exc) or type(exc).__name__}). "
+                               "Check the URL and your connection.") from None
+        sock = conn.sock
+        sock.settimeout(self.timeout_s)
+        watch.attach(sock)
+        if watch.stopped:  # pressed while connecting: nothing is sent
+            conn.close()
+            raise GenerationCancelled("Stopped while connecting to the remote engine.")
+        try:
+            conn.request("POST", path, body, {
+                "Content-Type": "application/json", "Accept": accept, "Accept-Encoding": "identity",
+                "Authorization": f"Bearer {self.token}"})
+            self.bytes_sent += len(body)
+            self.requests += 1
+            return conn.getresponse(), sock
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            if watch.stopped:
+                raise GenerationCancelled("Stopped while waiting for the remote engine.") from None
+            if isinstance(exc, TimeoutError):
+                raise NetworkError(
+                    f"The remote engine did not answer within {self.timeout_s:.0f} s. It may still be "
+                    "starting or busy; try again in a few minutes.") from None
+            # The request may be running remotely: sending it again could start it twice.
+            raise NetworkError(f"The connection to the remote engine broke while it worked "
+                               f"({type(exc).__name__}). Try again.") from None
+
+    @staticmethod
+    def _retryable(function: str, status: int) -> bool:
+        """429 and 503 (nothing ran) and 502 (the replica went away: the line is lost, and the
+        earlier attempt has ended) are tried again. 504 means the request ran into the time limit
+        (response_grace_period): only a ``health`` call waiting out a cold start is tried again,
+        never a line, which would only run as long again."""
+        return status in (429, 502, 503) or (status == 504 and function == "health")
 
     @staticmethod
     def _sleep(seconds: float, should_stop) -> None:
@@ -338,10 +390,13 @@ class RemoteEngine:
             raise NetworkError("The request was too large for the remote engine (HTTP 413). Use shorter or fewer "
                                "voice clips, or a shorter maximum line length.")
         if status == 409:
-            self.info = None  # the deployment changed under us: learn its codec again
+            self._stale = True  # the deployment changed under us: learn its codec again
             raise NetworkError(f"The remote engine changed (its codec differs): {detail} Render again.")
         if status in (400, 422):
             raise CsmError(redact(f"The remote engine refused the request: {detail or f'HTTP {status}'}"))
+        if status == 504 and function != "health":
+            raise NetworkError("The remote engine gave up on the line at its time limit (HTTP 504). Shorten the "
+                               "line or its maximum length, or raise response_grace_period in cerebrium.toml.")
         if status in RETRY_STATUSES:
             raise NetworkError(f"The remote engine is still busy or unavailable after {self.attempts} tries "
                                f"(HTTP {status}). Try again in a few minutes, or raise max_replicas.")
@@ -352,10 +407,11 @@ class RemoteEngine:
         return _json_object(response.read_all(), "an answer")
 
     # ----- requests -------------------------------------------------------------------------------
-    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
+    def encode_audio(self, audio: torch.Tensor, should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
         """Mimi codes of a voice clip, made by the server (cached by the voice library)."""
-        info = self.connect()
-        answer = self._json(self._call("encode_audio", {"audio_data": encode_wav(audio, self.sample_rate, "PCM_16", "FLAC")}))
+        info = self.connect(should_stop)
+        payload = {"audio_data": encode_wav(audio, self.sample_rate, "PCM_16", "FLAC")}
+        answer = self._json(self._call("encode_audio", payload, should_stop, announce=True))
         result = answer.get("result", answer)
         if not isinstance(result, dict) or result.get("codec") != info["codec"]:
             raise NetworkError("The remote engine's encode_audio answer is not for its own codec; render again.")
@@ -394,13 +450,10 @@ class RemoteEngine:
             payload.pop("return_codes")
         answer = self._json(self._call("generate_audio", payload, should_stop))
         result = answer.get("result", answer)
-        if not isinstance(result, dict) or not isinstance(result.get("audio_data"), str):
-            raise NetworkError("The remote engine's answer has no audio_data.")
-        try:
-            audio = decode_wav(result["audio_data"], self.sample_rate)
-        except RequestError:
-            raise NetworkError("The remote engine sent audio that cannot be decoded.") from None
-        self.last_codes = self._codes(result["codes"]) if "codes" in result and self.codec_identity else None
+        audio = self._audio(result)
+        codec = self.codec_identity
+        self.last_codes = self._codes(result["codes"]) if "codes" in result and codec and result.get("codec") == codec \
+            else None
         return audio
 
     def stream(self, text: str, speaker: int, context: Sequence = (), max_audio_length_ms: float = 10_000,
@@ -420,18 +473,29 @@ class RemoteEngine:
                     yield audio[start : start + size]
                 return
             payload = self._payload(text, speaker, context, max_audio_length_ms, temperature, topk, seed)
-            yield from self._events(self._call("stream_audio", payload, should_stop, "text/event-stream", announce=True), should_stop)
+            response = self._call("stream_audio", payload, should_stop, "text/event-stream", announce=True)
+            # Never more than was asked for (a frame of slack): a faulty server cannot fill the memory.
+            most = int((max_audio_length_ms + 2 * self.frame_ms) / 1000 * self.sample_rate)
+            yield from self._events(response, should_stop, most)
         except GenerationCancelled:
             return
 
-    def _events(self, response: _Response, should_stop) -> Iterator[torch.Tensor]:
+    def _audio(self, result) -> torch.Tensor:
+        """The ``audio_data`` of a plain answer's result."""
+        if not isinstance(result, dict) or not isinstance(result.get("audio_data"), str):
+            raise NetworkError("The remote engine's answer has no audio_data.")
+        try:
+            return decode_wav(result["audio_data"], self.sample_rate)
+        except RequestError:
+            raise NetworkError("The remote engine sent audio that cannot be decoded.") from None
+
+    def _events(self, response: _Response, should_stop, most_samples: int) -> Iterator[torch.Tensor]:
         if not response.content_type.startswith("text/event-stream"):  # a plain answer after all
-            result = self._json(response).get("result")
-            if not isinstance(result, dict) or not isinstance(result.get("audio_data"), str):
-                raise NetworkError("The remote engine's answer has no audio_data.")
-            yield decode_wav(result["audio_data"], self.sample_rate)
+            answer = self._json(response)
+            yield self._audio(answer.get("result", answer))
             return
         codes: torch.Tensor | None = None
+        samples = 0
         with response:
             for event in response.events():
                 if should_stop is not None and should_stop():
@@ -439,9 +503,13 @@ class RemoteEngine:
                 kind = event.get("type")
                 if kind == "chunk":
                     try:
-                        yield decode_pcm(event.get("audio"))
+                        chunk = decode_pcm(event.get("audio"))
                     except RequestError as exc:
                         raise NetworkError(f"The remote engine sent audio that cannot be read ({exc}).") from None
+                    samples += chunk.numel()
+                    if samples > most_samples:
+                        raise NetworkError("The remote engine sent more audio than the line may have. Try again.")
+                    yield chunk
                 elif kind == "done":
                     if "codes" in event and self.codec_identity and event.get("codec") == self.codec_identity:
                         codes = self._codes(event["codes"])
@@ -452,6 +520,8 @@ class RemoteEngine:
                     status = event.get("status_code")
                     if status in (400, 422):
                         raise CsmError(redact(f"The remote engine refused the request: {detail}"))
+                    if status == 409:
+                        self._refuse("stream_audio", 409, detail)
                     raise NetworkError(redact(f"The remote engine failed: {detail or 'no detail'}"))
         if response.stopped:
             return
@@ -488,7 +558,13 @@ class _Response:
         try:
             while True:
                 try:
-                    data = self._response.read1(65536)
+                    raw = data = self._response.read1(65536)
+                    if self._inflate is not None:
+                        data = self._inflate.decompress(raw) if raw else self._inflate.flush()
+                        if raw and not data:
+                            continue  # compressed bytes that make no output yet
+                except zlib.error:
+                    raise NetworkError("The remote engine sent a damaged (gzip) answer. Try again.") from None
                 except (OSError, http.client.HTTPException) as exc:
                     if watch.stopped:
                         break
@@ -499,7 +575,7 @@ class _Response:
                                        "Try again.") from None
                 if not data:
                     break
-                yield self._inflate.decompress(data) if self._inflate is not None else data
+                yield data
         finally:
             self.stopped = watch.stopped
             watch.close()
@@ -518,28 +594,29 @@ class _Response:
 
     def events(self) -> Iterator[dict]:
         """Server-Sent Events, each ``data:`` payload parsed as JSON (a JSON string holding JSON,
-        as a platform may wrap what a generator yields, is unwrapped)."""
-        buffer = b""
-        for data in self._chunks():
-            buffer += data.replace(b"\r\n", b"\n")
-            while b"\n\n" in buffer:
-                block, buffer = buffer.split(b"\n\n", 1)
-                event = self._parse(block)
-                if event is not None:
-                    yield event
-            if len(buffer) > MAX_EVENT_BYTES:
+        as a platform may wrap what a generator yields, is unwrapped). Lines end in CR LF, LF or
+        CR, wherever the chunks of the answer happen to split them."""
+        pending = b""
+        data: list[bytes] = []
+        for chunk in self._chunks():
+            pending += chunk
+            while (end := _EOL.search(pending)) is not None:
+                if end.group() == b"\r" and end.end() == len(pending):
+                    break  # a CR at the end may be half of a CR LF: wait for the next chunk
+                line, pending = pending[: end.start()], pending[end.end():]
+                if line:
+                    if line.startswith(b"data:"):
+                        data.append(line[5:].removeprefix(b" "))
+                    continue  # other fields and comments (keep-alives) carry nothing for us
+                if data:
+                    yield _json_object(b"\n".join(data), "an event", unwrap=True)
+                    data = []
+            if len(pending) + sum(map(len, data)) > MAX_EVENT_BYTES:
                 raise NetworkError("The remote engine sent an event far larger than an audio chunk.")
-        if buffer.strip():
-            event = self._parse(buffer)
-            if event is not None:
-                yield event
-
-    @staticmethod
-    def _parse(block: bytes) -> dict | None:
-        lines = [line[5:].removeprefix(b" ") for line in block.split(b"\n") if line.startswith(b"data:")]
-        if not lines:
-            return None  # a comment or a keep-alive
-        return _json_object(b"\n".join(lines), "an event", unwrap=True)
+        if pending.rstrip(b"\r").startswith(b"data:"):
+            data.append(pending.rstrip(b"\r")[5:].removeprefix(b" "))
+        if data:
+            yield _json_object(b"\n".join(data), "an event", unwrap=True)
 
 
 def _json_object(raw: bytes, what: str, unwrap: bool = False) -> dict:

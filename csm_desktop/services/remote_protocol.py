@@ -39,6 +39,7 @@ import torch
 
 from csm_desktop.audio import decode_audio
 from csm_desktop.errors import AudioFileError, CsmError
+from csm_desktop.redaction import redact
 
 PROTOCOL = 2
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -283,7 +284,7 @@ def stream_events(engine, request: GenerateRequest) -> Iterator[dict]:
             if close is not None:
                 close()
     except CsmError as exc:
-        yield {"type": "error", "error": str(exc), "status_code": 422}
+        yield {"type": "error", "error": redact(str(exc)), "status_code": 422}
         return
     codes = torch.stack(frames, dim=1).cpu() if frames and request.return_codes else None
     yield _with_codes({"type": "done", "sample_rate": engine.sample_rate,

@@ -275,7 +275,8 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
             chosen = self.project.line(n).chosen_take
             states.append("done" if store and chosen and store.has(chosen) else "none")
         engine = self.workers.worker.engine
-        if engine is not None and store is not None and not self.editor.errors:
+        # A remote engine not (or no longer) connected would ask the network for its model here.
+        if engine is not None and getattr(engine, "connected", True) and store is not None and not self.editor.errors:
             try:
                 states = Renderer(self.project, engine, self.library).statuses()
             except CsmError:

@@ -45,7 +45,7 @@ def format_duration(seconds: float) -> str:
 def connect_remote(engine: RemoteEngine, worker, job: int, should_stop) -> None:
     """Wake a remote engine (a cold start can take minutes), its news in the status bar."""
     engine.on_status = lambda text: worker.progress.emit(job, text)
-    engine.connect(should_stop)
+    engine.reconnect(should_stop)
 
 
 class RenderingMixin:
@@ -144,17 +144,17 @@ class RenderingMixin:
         parallel = self.settings.remote_parallel
 
         def job_fn(worker, job, should_stop):
-            if worker.engine is None:
+            engine = worker.engine
+            if engine is None:
                 worker.progress.emit(job, preparing)
                 engine = factory()
-                if isinstance(engine, RemoteEngine):  # the window sees only a connected one
-                    connect_remote(engine, worker, job, should_stop)
+            engines = [engine]
+            if isinstance(engine, RemoteEngine):  # woken, and asked afresh (its deployment may have changed)
+                connect_remote(engine, worker, job, should_stop)
+                engines += [engine.clone() for _ in range(parallel - 1)]
+            if worker.engine is not engine:  # the window sees only a ready engine
                 worker.engine = engine
                 worker.engine_ready.emit(engine)
-            engines = [worker.engine]
-            if isinstance(worker.engine, RemoteEngine):
-                connect_remote(worker.engine, worker, job, should_stop)
-                engines += [worker.engine.clone() for _ in range(parallel - 1)]
             return render_parallel(snapshot, engines, library=library, lines=lines,
                                    on_progress=lambda e: worker.progress.emit(job, e),
                                    on_chunk=lambda i, c: worker.emit_chunk(job, i, c.numpy()),

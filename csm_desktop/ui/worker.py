@@ -50,10 +50,10 @@ class EngineWorker(QObject):
 
     @Slot(int, object, str)
     def _execute(self, job: int, fn, label: str) -> None:
+        self._stop.clear()  # before the check: a Stop pressed in between is still seen
         if job <= self._stopped_through:
             self.cancelled.emit(job)
             return
-        self._stop.clear()
         self.started.emit(job, label)
         try:
             result = fn(self, job, self._stop.is_set)

@@ -130,11 +130,11 @@ def test_transient_failures_are_retried_honouring_retry_after(gateway):
     engine.connect()
     gateway.inject(502)
     gateway.inject(429, retry_after="1")
-    gateway.inject(504)
+    gateway.inject(503)
     begin = time.monotonic()
     chunks = list(engine.stream("Retried.", 0, max_audio_length_ms=240, seed=3))
     assert chunks and time.monotonic() - begin >= 1.0
-    assert gateway.statuses("stream_audio") == [502, 429, 504, 200]
+    assert gateway.statuses("stream_audio") == [502, 429, 503, 200]
     assert len(heard) == 3 and all("trying again" in h for h in heard)
     assert "in 1 s" in heard[1]  # Retry-After, not the backoff
 
@@ -337,3 +337,16 @@ def test_https_to_a_plain_http_server_says_so(gateway):
     plain = gateway.base.replace("http://", "https://")
     with pytest.raises(NetworkError, match="did not answer HTTPS.*http://"):
         RemoteEngine(plain, API_KEY).connect()
+
+
+def test_a_line_that_hit_the_time_limit_is_not_run_again(gateway):
+    """504: Cerebrium ended the request at response_grace_period; it ran, and would run as long again."""
+    engine = _engine(gateway)
+    engine.connect()
+    gateway.inject(504)
+    with pytest.raises(NetworkError, match="time limit.*response_grace_period"):
+        list(engine.stream("Too long.", 0, max_audio_length_ms=240))
+    assert gateway.statuses("stream_audio") == [504]
+    gateway.inject(504)  # while a replica boots, the health call is simply asked again
+    assert engine.reconnect()["protocol"] == 2
+    assert gateway.statuses("health")[-2:] == [504, 200]

@@ -12,7 +12,6 @@ import json
 import math
 import random
 import re
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,45 +318,3 @@ def _show(value: Any) -> str:
     if isinstance(value, str):
         return repr(value if len(value) <= 40 else value[:37] + "...")
     return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
-
-
-class Autosaver:
-    """Saves a project every ``interval_s`` seconds while it is dirty, on a background timer.
-
-    The UI may use its own timer instead; this one serves the CLI and headless use.
-    """
-
-    def __init__(self, project: Project, interval_s: float = 30.0) -> None:
-        self.project = project
-        self.interval_s = interval_s
-        self.dirty = False
-        self.last_error: CsmError | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="csm-autosave", daemon=True)
-
-    def mark_dirty(self) -> None:
-        self.dirty = True
-
-    def save_now(self) -> None:
-        with self._lock:
-            if self.dirty and self.project.folder is not None:
-                try:
-                    self.project.save()
-                    self.dirty = False
-                    self.last_error = None
-                except (OSError, CsmError) as exc:
-                    self.last_error = exc if isinstance(exc, CsmError) else ProjectError(f"Autosave failed: {exc}")
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.save_now()
-
-    def __enter__(self) -> "Autosaver":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.save_now()

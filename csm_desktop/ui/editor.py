@@ -3,7 +3,7 @@ parse errors underlined with the message on hover."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QSyntaxHighlighter, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QToolTip, QWidget
 
@@ -67,9 +67,21 @@ class _Gutter(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802
         self.editor.paint_gutter(self, event)
 
+    def event(self, e) -> bool:
+        if e.type() == QEvent.Type.ToolTip:  # what the state colour (or the error mark) of a line says
+            line = self.editor.cursorForPosition(QPoint(0, e.pos().y())).blockNumber() + 1
+            tip = self.editor.gutter_tooltip(line)
+            if tip:
+                QToolTip.showText(e.globalPos(), tip, self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(e)
+
 
 class ScriptEditor(QPlainTextEdit):
-    """Emits ``script_changed`` (debounced by the caller) and ``line_selected(utterance index)``."""
+    """The script, highlighted, with a gutter of line states (hover it: what a colour means).
+    Emits ``line_selected(utterance index)``; the window follows edits through ``textChanged``."""
 
     line_selected = Signal(int)
 

@@ -18,7 +18,6 @@ class PlaybackError(CsmError):
 
 class Player(QObject):
     position_changed = Signal(float)  # seconds
-    stopped = Signal()
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, parent=None) -> None:
         super().__init__(parent)
@@ -81,7 +80,6 @@ class Player(QObject):
                 stream.close()
             except Exception:  # closing a stream whose device vanished
                 pass
-            self.stopped.emit()
 
     def _tick(self) -> None:
         self.position_changed.emit(self.position())

@@ -93,3 +93,26 @@ def test_a_closed_setup_dialog_no_longer_hears_the_worker(make_window):
     dialog.job = 99
     worker.failed.emit(99, "boom", "")  # a later job's failure is not this dialog's
     assert "could not start" not in dialog.status.text()
+
+
+def test_the_gutter_explains_its_colours_on_hover(qtbot, monkeypatch):
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    from csm_desktop.ui.editor import STATE_TIPS, ScriptEditor
+
+    shown = []
+    monkeypatch.setattr(QToolTip, "showText", lambda pos, text, widget=None: shown.append(text))
+    editor = ScriptEditor()
+    qtbot.addWidget(editor)
+    editor.resize(500, 300)
+    editor.show()
+    editor.setPlainText("Alice: Hello.\nBob: Hi.\n")
+    editor.set_states(["done", "stale"])
+    gutter = editor._gutter
+    for n, state in enumerate(("done", "stale")):
+        block = editor.document().findBlockByNumber(n)
+        y = int(editor.blockBoundingGeometry(block).translated(editor.contentOffset()).center().y())
+        QApplication.sendEvent(gutter, QHelpEvent(QEvent.Type.ToolTip, QPoint(2, y), gutter.mapToGlobal(QPoint(2, y))))
+        assert shown[-1] == STATE_TIPS[state]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from csm_desktop.dialogue.project import SCHEMA_VERSION, Autosaver, LineState, Project, ProjectError, Speaker
+from csm_desktop.dialogue.project import SCHEMA_VERSION, LineState, Project, ProjectError, Speaker
 from csm_desktop.fileio import WriteError
 
 CLIP = "0123456789abcdef0123456789abcdef"
@@ -81,14 +81,6 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
         p.save()
     assert (p.folder / "project.json").read_text() == before
     assert [f.name for f in p.folder.iterdir() if f.name.endswith(".part")] == []
-
-
-def test_autosaver_saves_dirty_project_on_exit(tmp_path):
-    p = _project(tmp_path)
-    with Autosaver(p, interval_s=3600) as saver:
-        p.script_text = "Alice: autosaved"
-        saver.mark_dirty()
-    assert Project.open(p.folder).script_text == "Alice: autosaved"
 
 
 def test_speaker_lookup_adds_unknown_names_with_free_ids():

@@ -33,7 +33,7 @@ from csm_desktop.errors import CsmError
 from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
 from csm_desktop.ui.editor import ScriptEditor
-from csm_desktop.ui.errors import show_error
+from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, TakesPanel
 from csm_desktop.ui.playback import Player
 from csm_desktop.ui.rendering import RenderingMixin
@@ -319,7 +319,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         try:
             self.project = Project.open(folder)
         except CsmError as exc:
-            show_error(self, str(exc))
+            show_exception(self, exc)
             return False
         self.dirty = False
         self.settings.add_recent(self.project.folder)
@@ -424,7 +424,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         try:
             written = export_dialogue(self.project, store, output, options)
         except CsmError as exc:
-            show_error(self, str(exc))
+            show_exception(self, exc)
             return []
         self.statusBar().showMessage(f"Exported {len(written)} file(s) to {Path(output).parent}", 8000)
         return written

@@ -22,7 +22,7 @@ from csm_desktop.engine.repository import DEFAULT_MODEL, is_repo_id
 from csm_desktop.paths import data_dir
 from csm_desktop.services import credentials
 from csm_desktop.settings import Settings
-from csm_desktop.ui.errors import show_error
+from csm_desktop.ui.errors import show_error, show_exception
 
 
 def model_is_available(settings: Settings) -> bool:
@@ -283,7 +283,7 @@ class ModelSetupDialog(QDialog):
         try:
             folder_weights(folder)
         except CheckpointError as exc:
-            show_error(self, str(exc))
+            show_exception(self, exc)
             return False
         self.settings.model = str(folder)
         self.settings.engine = "local"

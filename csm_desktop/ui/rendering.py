@@ -8,11 +8,10 @@ import time
 import numpy as np
 
 from csm_desktop.dialogue.parallel import render_parallel
-from csm_desktop.dialogue.render import Renderer
 from csm_desktop.dialogue.script import Utterance
 from csm_desktop.redaction import redact_url
 from csm_desktop.services.remote import RemoteEngine
-from csm_desktop.ui.errors import show_error
+from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.playback import PlaybackError
 
 
@@ -221,7 +220,7 @@ class RenderingMixin:
         except PlaybackError as exc:
             self._live_audio = False
             self.act_live.setChecked(False)
-            show_error(self, str(exc))
+            show_exception(self, exc)
 
     def _merge_render(self) -> None:
         """Bring the chosen takes of the rendered copy into the live project (unchanged lines)."""

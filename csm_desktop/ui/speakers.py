@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from csm_desktop.dialogue.project import Speaker
 from csm_desktop.errors import CsmError
-from csm_desktop.ui.errors import show_error
+from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.panels import expand_audio_paths
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class SpeakerEdit(QUndoCommand):
         try:
             self.window.library.update(self.clip[0], speaker=self.clip[which])
         except CsmError as exc:  # the clip was removed since: the speakers are still restored
-            show_error(self.window, str(exc))
+            show_exception(self.window, exc)
 
 
 class SpeakersMixin:
@@ -130,7 +130,7 @@ class SpeakersMixin:
         try:
             previous = self.library.get(clip_id).speaker
         except CsmError as exc:
-            show_error(self, str(exc))
+            show_exception(self, exc)
             return
 
         def change():
@@ -140,7 +140,7 @@ class SpeakersMixin:
             try:
                 self.library.update(clip_id, speaker=speaker)
             except CsmError as exc:
-                show_error(self, str(exc))
+                show_exception(self, exc)
             self.set_dirty()
             self._sync_speakers()
             self.refresh_library()
@@ -177,7 +177,7 @@ class SpeakersMixin:
         try:
             self.library.update(clip_id, transcript=text)
         except CsmError as exc:
-            show_error(self, str(exc))
+            show_exception(self, exc)
         self.refresh_states()
 
     def transcribe_clip(self, clip_id: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from csm_desktop.errors import CsmError
-from csm_desktop.ui.errors import show_error
+from csm_desktop.ui.errors import show_exception
 from csm_desktop.ui.playback import PlaybackError
 
 
@@ -37,7 +37,7 @@ class TransportMixin:
             self.player.play(audio, start_s)
         except PlaybackError as exc:
             self._playing_key = None
-            show_error(self, str(exc))
+            show_exception(self, exc)
 
     def _play_take(self, key: str, start_s: float = 0.0) -> None:
         store = self._store()
@@ -56,7 +56,7 @@ class TransportMixin:
         try:
             self._play(self.library.get(clip_id).load().numpy())
         except CsmError as exc:
-            show_error(self, str(exc))
+            show_exception(self, exc)
 
     def play_selected(self) -> None:
         n = self.editor.current_utterance()
@@ -72,7 +72,7 @@ class TransportMixin:
         try:
             timeline = build_timeline(self.project, store)
         except CsmError as exc:
-            show_error(self, str(exc))
+            show_exception(self, exc)
             return
         mix = np.zeros(timeline.total, dtype=np.float32)
         for p in timeline.placements:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-import traceback
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from csm_desktop.errors import Cancelled, CsmError
+from csm_desktop.errors import Cancelled
+from csm_desktop.ui.errors import describe
 
 
 class EngineWorker(QObject):
@@ -59,10 +59,8 @@ class EngineWorker(QObject):
             result = fn(self, job, self._stop.is_set)
         except Cancelled:
             self.cancelled.emit(job)
-        except CsmError as exc:
-            self.failed.emit(job, str(exc), traceback.format_exc())
-        except Exception as exc:  # shown to the user with details, never swallowed
-            self.failed.emit(job, f"Unexpected error: {type(exc).__name__}: {exc}", traceback.format_exc())
+        except Exception as exc:  # shown to the user (ui.errors decides how), never swallowed
+            self.failed.emit(job, *describe(exc))
         else:
             if self._stop.is_set():
                 self.cancelled.emit(job)

@@ -14,9 +14,12 @@ def errors(monkeypatch):
     import csm_desktop.ui.main_window as main_window
     import csm_desktop.ui.rendering as rendering
 
+    from csm_desktop.ui.errors import describe
+
     shown = []
     for module in (main_window, rendering):
         monkeypatch.setattr(module, "show_error", lambda parent, message, details="": shown.append(message))
+        monkeypatch.setattr(module, "show_exception", lambda parent, exc: shown.append(describe(exc)[0]))
     return shown
 
 
@@ -116,3 +119,23 @@ def test_the_gutter_explains_its_colours_on_hover(qtbot, monkeypatch):
         y = int(editor.blockBoundingGeometry(block).translated(editor.contentOffset()).center().y())
         QApplication.sendEvent(gutter, QHelpEvent(QEvent.Type.ToolTip, QPoint(2, y), gutter.mapToGlobal(QPoint(2, y))))
         assert shown[-1] == STATE_TIPS[state]
+
+
+def test_an_expected_error_has_no_traceback_and_an_unexpected_one_has(make_window, qtbot):
+    from csm_desktop.errors import CsmError
+
+    w = make_window()
+    failures = []
+    w.workers.worker.failed.connect(lambda job, message, details: failures.append((message, details)))
+
+    def expected(*args):
+        raise CsmError("The URL is not a web address. Fix it in Settings.")
+
+    def unexpected(*args):
+        raise KeyError("boom")
+
+    w._side_jobs[w.workers.worker.submit(expected, "a")] = lambda r: None
+    w._side_jobs[w.workers.worker.submit(unexpected, "b")] = lambda r: None
+    qtbot.waitUntil(lambda: len(failures) == 2, timeout=5_000)
+    assert failures[0] == ("The URL is not a web address. Fix it in Settings.", "")
+    assert failures[1][0] == "Unexpected error: KeyError: 'boom'" and "Traceback" in failures[1][1]

@@ -174,9 +174,8 @@ class RemoteEngine:
         twin = RemoteEngine(self.url, self.token, timeout_s=self.timeout_s, on_status=self.on_status,
                             attempts=self.attempts, use_codes=self.use_codes, use_stream=self.use_stream)
         if self.info is not None:
-            twin.info = dict(self.info)
-            twin._model_id, twin.sample_rate = self._model_id, self.sample_rate
-            twin.frame_ms, twin.max_seq_len = self.frame_ms, self.max_seq_len
+            twin._learn(dict(self.info))
+            twin._model_id = self._model_id
         return twin
 
     # ----- connection -----------------------------------------------------------------------------

@@ -164,9 +164,15 @@ def _render(args: argparse.Namespace) -> int:
     parallel = _parallel_workers(args)
     project, is_project = _open_for_render(Path(args.source))
     settings = project.settings
-    for name in ("max_line_ms", "seed", "temperature", "topk"):
+    from csm_desktop.dialogue.project import MAX_SEED
+    from csm_desktop.settings import LINE_MS, TEMPERATURE, TOPK
+
+    limits = {"max_line_ms": LINE_MS, "temperature": TEMPERATURE, "topk": TOPK, "seed": (0, MAX_SEED)}
+    for name, (low, high) in limits.items():
         value = getattr(args, name)
         if value is not None:
+            if not low <= value <= high:  # NaN too
+                raise CsmError(f"--{name.replace('_', '-')} must be from {low} to {high}, not {value}.")
             setattr(settings, name, value)
     output = Path(args.output)
     options = ExportOptions(format=output.suffix.lstrip(".").lower() or "wav")
@@ -281,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_options(render)
     render.add_argument("--subtitles", action="append", metavar="OUT.srt|OUT.vtt", help="subtitles (repeatable)")
     render.add_argument("--stems", metavar="DIR", help="write per-line and per-speaker stems into DIR")
-    render.add_argument("--max-line-ms", type=int, default=None, dest="max_line_ms")
+    render.add_argument("--max-line-ms", "--max-ms", type=int, default=None, dest="max_line_ms",
+                        help="longest audio a line may have (ms); --max-ms as in say")
     render.add_argument("--seed", type=int, default=None)
     render.add_argument("--temperature", type=float, default=None)
     render.add_argument("--topk", type=int, default=None)

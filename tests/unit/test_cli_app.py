@@ -17,3 +17,15 @@ def test_without_pyside6_the_app_says_what_to_do_not_a_traceback():
     assert proc.returncode == 1
     assert "needs PySide6" in proc.stderr and "./run-app" in proc.stderr
     assert "Traceback" not in proc.stderr and "usage: csm-desktop" in proc.stderr
+
+
+def test_render_options_out_of_range_are_refused_before_anything_loads(tmp_path, capsys):
+    from csm_desktop.cli import main
+
+    script = tmp_path / "s.txt"
+    script.write_text("Alice: Hi.\n", encoding="utf-8")
+    for option, value, shown in (("--max-line-ms", "0", "80 to"), ("--max-ms", "-5", "80 to"),
+                                 ("--temperature", "nan", "0.01 to"), ("--topk", "0", "1 to"), ("--seed", "-1", "0 to")):
+        assert main(["render", str(script), "-o", str(tmp_path / "o.wav"), option, value]) == 1
+        err = capsys.readouterr().err
+        assert shown in err and "Loading" not in err, (option, err)

@@ -92,12 +92,13 @@ def _open_for_render(source: Path):
 class _ProgressBar:
     """One line per script line on stderr: a bar over the line's maximum length, and seconds."""
 
-    def __init__(self, max_ms: float) -> None:
+    def __init__(self, max_ms: float, lines: list[int]) -> None:
         self.max_s = max_ms / 1000
+        self.lines = lines  # the file's line number of each utterance: what errors say too
         self.tty = sys.stderr.isatty()
 
     def __call__(self, event) -> None:
-        label = f"Line {event.line + 1:>3} ({event.lines_done}/{event.lines_total})"
+        label = f"Line {self.lines[event.line]:>3} ({event.lines_done}/{event.lines_total})"
         if event.state == "rendering":
             if self.tty:
                 filled = int(20 * min(1.0, event.seconds / self.max_s))
@@ -192,7 +193,7 @@ def _render(args: argparse.Namespace) -> int:
     library = VoiceLibrary() if any(s.clip_ids for s in project.speakers) else None
     stop = threading.Event()
     try:
-        report = render_parallel(project, engines, library=library, on_progress=_ProgressBar(settings.max_line_ms),
+        report = render_parallel(project, engines, library=library, on_progress=_ProgressBar(settings.max_line_ms, [u.line for u in project.script().utterances]),
                                  should_stop=stop.is_set)
     except KeyboardInterrupt:
         stop.set()

@@ -112,6 +112,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         left.addWidget(self.library_panel)
         self.banner = QLabel()
         self.banner.setObjectName("noiseBanner")
+        self.banner.setWordWrap(True)  # never widens the window
         self.banner.setStyleSheet("background:#fff3cd;color:#664d03;padding:6px;border-radius:4px;")
         self.banner.setVisible(False)
         center = QWidget()

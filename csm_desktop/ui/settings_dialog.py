@@ -85,7 +85,7 @@ class SettingsDialog(QDialog):
         form.addRow("Speed-up", self.accel)
         self.model = QLineEdit(settings.model)
         self.model.setPlaceholderText("sesame/csm-1b, or a folder with config.json and model.safetensors")
-        browse = QPushButton("Folder…")
+        browse = self.browse_model = QPushButton("Folder…")
         browse.clicked.connect(self._browse_model)
         row = QHBoxLayout()
         row.addWidget(self.model)
@@ -105,6 +105,8 @@ class SettingsDialog(QDialog):
         self.remote_problem.setObjectName("remoteProblem")
         self.remote_problem.setWordWrap(True)
         self.remote_problem.setStyleSheet("color: #d9534f")
+        # Room for the longest message (a wrapped label in a form layout is given one line).
+        self.remote_problem.setMinimumHeight(4 * self.remote_problem.fontMetrics().lineSpacing())
         form.addRow("", self.remote_problem)
         self.tabs = tabs
         self.engine.currentIndexChanged.connect(self._engine_changed)
@@ -152,7 +154,7 @@ class SettingsDialog(QDialog):
     def _engine_changed(self) -> None:
         """Only the fields of the chosen engine can be edited."""
         remote = self.engine.currentData() == "remote"
-        for field in (self.device, self.accel, self.model):
+        for field in (self.device, self.accel, self.model, self.browse_model):
             field.setEnabled(not remote)
         for field in (self.remote_url, self.remote_parallel):
             field.setEnabled(remote)

@@ -127,3 +127,13 @@ def test_remote_urls_are_used_in_turn(monkeypatch):
     a, b = "https://a.example/x", "https://b.example/y"
     assert [e.url for e in engines] == [a, b, a, b, a]
     assert len({id(e) for e in engines}) == 5
+
+
+def test_render_progress_names_the_files_line_numbers(servers, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CEREBRIUM_API_KEY", TOKEN)
+    script = tmp_path / "numbered.txt"
+    script.write_text("# a play\n[scene One]\nAlice: First words.\n\n[scene Two]\nBob: Second words.\n", encoding="utf-8")
+    assert main(["render", str(script), "-o", str(tmp_path / "o.wav"), "--max-line-ms", "240",
+                 "--remote", servers[0].url]) == 0
+    err = capsys.readouterr().err
+    assert "Line   3 (1/2) done" in err and "Line   6 (2/2) done" in err, err

@@ -40,6 +40,7 @@ from csm_desktop.ui.rendering import RenderingMixin
 from csm_desktop.ui.speakers import SpeakersMixin
 from csm_desktop.ui.transport import TransportMixin
 from csm_desktop.ui.waveform import Waveform
+from csm_desktop.ui.tasks import NetworkTasks
 from csm_desktop.ui.worker import WorkerThread
 
 AUTOSAVE_MS = 30_000
@@ -70,7 +71,8 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.job: int | None = None
         self._rendered_copy: Project | None = None
         self.player = player or Player()
-        self.workers = WorkerThread()
+        self.workers = WorkerThread()  # the model's one serial worker (renders, the engine)
+        self.tasks = NetworkTasks(parent=self)  # network jobs (Gemini, downloads), each its own
         w = self.workers.worker
         w.progress.connect(self._on_progress)
         w.chunk.connect(self._on_chunk)
@@ -399,7 +401,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
     def model_setup_dialog(self) -> bool:
         from csm_desktop.ui.model_setup import ModelSetupDialog
 
-        dialog = ModelSetupDialog(self, self.settings, self.workers.worker)
+        dialog = ModelSetupDialog(self, self.settings, self.tasks)
         accepted = bool(dialog.exec())
         if dialog.wants_remote:
             self.settings_dialog(remote=True)
@@ -436,6 +438,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
             event.ignore()
             return
         self.player.stop()
+        self.tasks.close()
         self.workers.close()
         gc.unfreeze()  # what the window kept alive may be garbage now
         event.accept()

@@ -63,13 +63,13 @@ def _size(n: int) -> str:
 
 
 class ModelSetupDialog(QDialog):
-    def __init__(self, parent: QWidget | None, settings: Settings, worker) -> None:
+    def __init__(self, parent: QWidget | None, settings: Settings, tasks) -> None:
         super().__init__(parent)
         self.setObjectName("modelSetup")
         self.setWindowTitle("Set up the speech model")
         self.settings = settings
-        self.worker = worker
-        self.job: int | None = None
+        self.tasks = tasks  # the network lane (ui.tasks.NetworkTasks)
+        self.job = None  # the running ui.tasks.Job
         self.wants_remote = False  # closed to set up a remote engine instead
         self.planned: list | None = None  # the files to download, once their sizes are known
         self._repo: str | None = None
@@ -118,8 +118,7 @@ class ModelSetupDialog(QDialog):
         self.download_button.clicked.connect(self.start_download)
         self.cancel_button = QPushButton("Cancel download")
         self.cancel_button.setEnabled(False)
-        # A direct call: a queued one would wait behind the download it is meant to stop.
-        self.cancel_button.clicked.connect(lambda: self.worker.stop())
+        self.cancel_button.clicked.connect(self._cancel)
         local = QPushButton("Use a local folder…")
         local.clicked.connect(self._choose_folder)
         tiny = QPushButton("Tiny test model (noise only)")
@@ -139,19 +138,15 @@ class ModelSetupDialog(QDialog):
         others.addWidget(close)
         layout.addLayout(buttons)
         layout.addLayout(others)
-        self._connections = [(worker.progress, self._on_progress), (worker.finished, self._on_finished),
-                             (worker.failed, self._on_failed), (worker.cancelled, self._on_cancelled)]
-        for signal, slot in self._connections:
-            signal.connect(slot)
+
+    def _cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()  # this download only; a render on the model's worker goes on
 
     def done(self, result: int) -> None:
-        """Closed (in any way): this dialog no longer hears the worker, which outlives it."""
-        for signal, slot in self._connections:
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):  # already disconnected
-                pass
-        self._connections = []
+        """Closed (in any way): its download is cancelled (what arrived is kept) and forgotten."""
+        self._cancel()
+        self.job = None
         super().done(result)
 
     def _choose_remote(self) -> None:
@@ -188,19 +183,23 @@ class ModelSetupDialog(QDialog):
         files = self.planned if self._repo == repo else None
         self._repo = repo
         if files is None:
-            def job_fn(worker, job, should_stop):
+            def job_fn(job):
                 return hub.plan_model(repo, token)
 
             self._say("Checking the files…")
         else:
-            def job_fn(worker, job, should_stop):
-                return hub.download(files, token, on_progress=lambda p: worker.progress.emit(job, p),
-                                    should_stop=should_stop)
+            def job_fn(job):
+                return hub.download(files, token, on_progress=job.report, should_stop=job.should_stop)
 
             self.progress.setVisible(True)
             self.cancel_button.setEnabled(True)
         self.download_button.setEnabled(False)
-        self.job = self.worker.submit(job_fn, "download")
+        job = self.tasks.job("download")
+        job.progressed.connect(lambda p: self._on_progress(job, p))
+        job.succeeded.connect(lambda result: self._on_finished(job, result))
+        job.failed.connect(lambda message, details: self._on_failed(job, message, details))
+        job.cancelled.connect(lambda: self._on_cancelled(job))
+        self.job = self.tasks.start(job, job_fn)
         return self.job
 
     def _show_plan(self, files: list) -> None:
@@ -219,7 +218,7 @@ class ModelSetupDialog(QDialog):
             self.download_button.setText(f"Download {_size(total - here)}")
         self.download_button.setFocus()
 
-    def _on_progress(self, job: int, p) -> None:
+    def _on_progress(self, job, p) -> None:
         if job != self.job or isinstance(p, str):
             return
         self.progress.setValue(int(1000 * p.done / max(1, p.total)))
@@ -232,7 +231,7 @@ class ModelSetupDialog(QDialog):
         self.cancel_button.setEnabled(False)
         self.download_button.setFocus()
 
-    def _on_finished(self, job: int, result) -> None:
+    def _on_finished(self, job, result) -> None:
         if job != self.job:
             return
         self._reset()
@@ -244,7 +243,7 @@ class ModelSetupDialog(QDialog):
         self._say("The model is ready.")
         self.accept()
 
-    def _on_failed(self, job: int, message: str, details: str) -> None:
+    def _on_failed(self, job, message: str, details: str) -> None:
         if job != self.job:
             return
         self._reset()
@@ -255,10 +254,9 @@ class ModelSetupDialog(QDialog):
             self._say("The hub cannot be reached, but the downloaded copy is complete: Close, and render.")
             return
         self._say("The download could not start or finish: see the message.")
-        # A CsmError's message says what to do; a traceback is for unexpected errors only.
-        show_error(self, message, details if message.startswith("Unexpected error") else "")
+        show_error(self, message, details)  # details: a traceback for an unexpected error only
 
-    def _on_cancelled(self, job: int) -> None:
+    def _on_cancelled(self, job) -> None:
         if job != self.job:
             return
         self._reset()

@@ -187,16 +187,14 @@ class SpeakersMixin:
         path = self.library.get(clip_id).path
         model = self.settings.gemini_model
 
-        def job_fn(worker, job, should_stop):
-            return GeminiClient(model=model).transcribe(path)
-
         def done(text):
             self._edit_transcript(clip_id, text)
             self.refresh_library()
             self.statusBar().showMessage("Transcript filled in by Gemini. Check it against the audio.", 6000)
 
-        job = self.workers.worker.submit(job_fn, "transcribe")
-        self._side_jobs[job] = done
+        # The network lane: a transcription does not wait behind a render.
+        job = self.tasks.submit(lambda job: GeminiClient(model=model).transcribe(path), "transcribe",
+                                on_done=done, on_error=lambda message, details: show_error(self, message, details))
         self.statusBar().showMessage("Transcribing with Gemini…")
         return job
 

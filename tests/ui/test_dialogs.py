@@ -45,7 +45,7 @@ def test_model_setup_downloads_with_progress(make_window, qtbot, fake_hub, monke
     w = make_window()
     settings = Settings(model=REPO)
     assert not model_is_available(settings)
-    dialog = ModelSetupDialog(w, settings, w.workers.worker)
+    dialog = ModelSetupDialog(w, settings, w.tasks)
     dialog.start_download()  # first press: the size, before anything big is fetched
     qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
     total = sum(f.size for f in dialog.planned)
@@ -61,7 +61,7 @@ def test_model_setup_downloads_with_progress(make_window, qtbot, fake_hub, monke
 def test_model_setup_tiny_test_model_and_bad_folder(make_window, tmp_path):
     w = make_window()
     settings = Settings()
-    dialog = ModelSetupDialog(w, settings, w.workers.worker)
+    dialog = ModelSetupDialog(w, settings, w.tasks)
     assert not dialog.use_folder(tmp_path)
     folder = dialog.use_test_model()
     assert settings.model == str(folder) and model_is_available(settings)
@@ -97,7 +97,7 @@ def test_cancel_download_stops_the_running_download_and_is_not_an_error(make_win
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     w = make_window()
-    dialog = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    dialog = ModelSetupDialog(w, Settings(model=REPO), w.tasks)
     dialog.start_download()
     qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
     running = threading.Event()
@@ -121,7 +121,7 @@ def test_setup_dialog_grows_with_its_status_and_says_when_everything_is_here(mak
                                                                             monkeypatch):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     w = make_window()
-    dialog = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    dialog = ModelSetupDialog(w, Settings(model=REPO), w.tasks)
     dialog.show()
     height = dialog.height()
     dialog.start_download()
@@ -130,7 +130,7 @@ def test_setup_dialog_grows_with_its_status_and_says_when_everything_is_here(mak
     assert "MB</b> to download" in dialog.status.text()  # a tiny model: in MB, not "0.05 GB"
     dialog.start_download()
     qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
-    again = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    again = ModelSetupDialog(w, Settings(model=REPO), w.tasks)
     assert "token from the HF_TOKEN" in again.token.placeholderText()
     again.start_download()
     qtbot.waitUntil(lambda: again.job is None, timeout=30_000)
@@ -143,14 +143,14 @@ def test_offline_with_a_complete_download_says_the_copy_is_usable(make_window, q
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     w = make_window()
-    first = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    first = ModelSetupDialog(w, Settings(model=REPO), w.tasks)
     for _ in range(2):  # plan, then download
         first.start_download()
         qtbot.waitUntil(lambda: first.job is None, timeout=30_000)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{s.getsockname()[1]}")  # nobody listens
-    dialog = ModelSetupDialog(w, Settings(model=REPO), w.workers.worker)
+    dialog = ModelSetupDialog(w, Settings(model=REPO), w.tasks)
     dialog.start_download()
     qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
     assert "copy is complete" in dialog.status.text()
@@ -161,5 +161,5 @@ def test_a_model_folder_that_is_gone_offers_the_set_up_instead_of_crashing(make_
     settings = Settings(model=str(tmp_path / "gone" / "csm-1b"))
     assert not model_is_available(settings)
     w = make_window()
-    dialog = ModelSetupDialog(w, settings, w.workers.worker)
+    dialog = ModelSetupDialog(w, settings, w.tasks)
     assert "needs the CSM-1B speech model" in dialog.findChild(QLabel).text()

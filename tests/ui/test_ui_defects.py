@@ -83,19 +83,32 @@ def test_settings_changed_during_a_render_take_effect_after_it(make_window, qtbo
     assert len(made) == 2  # the next render loaded the engine the new settings ask for
 
 
-def test_a_closed_setup_dialog_no_longer_hears_the_worker(make_window):
+def test_a_closed_setup_dialog_cancels_its_download_and_hears_nothing_more(make_window, qtbot, monkeypatch):
+    """Issue 12 defect 9: each set-up dialog connected to the shared worker and never let go. Its
+    download is now a job of its own, cancelled when the dialog closes."""
+    import threading
+
+    from csm_desktop.services import hub
     from csm_desktop.ui.model_setup import ModelSetupDialog
 
+    running, seen = threading.Event(), []
+
+    def slow_plan(repo, token):
+        running.set()
+        while not job.should_stop():
+            threading.Event().wait(0.01)
+        raise hub.DownloadCancelled("stopped")
+
+    monkeypatch.setattr(hub, "plan_model", slow_plan)
     w = make_window()
-    worker = w.workers.worker
-    before = worker.receivers("2failed(int,QString,QString)")
-    dialog = ModelSetupDialog(w, w.settings, worker)
-    assert worker.receivers("2failed(int,QString,QString)") == before + 1
+    dialog = ModelSetupDialog(w, w.settings, w.tasks)
+    job = dialog.start_download()
+    job.cancelled.connect(lambda: seen.append("cancelled"))
+    assert running.wait(10)
     dialog.reject()
-    assert worker.receivers("2failed(int,QString,QString)") == before
-    dialog.job = 99
-    worker.failed.emit(99, "boom", "")  # a later job's failure is not this dialog's
-    assert "could not start" not in dialog.status.text()
+    assert dialog.job is None
+    qtbot.waitUntil(lambda: seen == ["cancelled"] and w.tasks.running == 0, timeout=10_000)
+    assert "stopped" not in dialog.status.text()  # the closed dialog was not updated
 
 
 def test_the_gutter_explains_its_colours_on_hover(qtbot, monkeypatch):

@@ -98,6 +98,7 @@ class ScriptEditor(QPlainTextEdit):
         self.items_by_line: dict[int, object] = {}
         self.utterance_lines: list[int] = []  # text line of each utterance
         self.states: list[str] = []  # per utterance
+        self.state_notes: dict[int, str] = {}  # by editor line: a tooltip instead of the state's name
         self.colors: dict[str, str] = {}
         self._parsed_text: str | None = None
         self._gutter = _Gutter(self)
@@ -163,8 +164,10 @@ class ScriptEditor(QPlainTextEdit):
         self._highlighter.rehighlight()
         self._gutter.update()
 
-    def set_states(self, states: list[str]) -> None:
+    def set_states(self, states: list[str], notes: dict[int, str] | None = None) -> None:
+        """Per utterance; ``notes``: by editor line, what a state's tooltip says instead of its name."""
         self.states = list(states) + ["none"] * (len(self.utterance_lines) - len(states))
+        self.state_notes = dict(notes or {})
         self._gutter.update()
 
     def set_state(self, utterance: int, state: str) -> None:
@@ -251,5 +254,7 @@ class ScriptEditor(QPlainTextEdit):
     def gutter_tooltip(self, line: int) -> str:
         if line in self.errors:
             return self.errors[line]
+        if line in self.state_notes:
+            return self.state_notes[line]
         state = dict(zip(self.utterance_lines, self.states)).get(line)
         return STATE_TIPS.get(state or "none", "")

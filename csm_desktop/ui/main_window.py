@@ -36,7 +36,7 @@ from csm_desktop.ui.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, TakesPanel
 from csm_desktop.ui.playback import Player
-from csm_desktop.ui.rendering import RenderingMixin
+from csm_desktop.ui.rendering import RenderingMixin, failure_key
 from csm_desktop.ui.speakers import SpeakersMixin
 from csm_desktop.ui.transport import TransportMixin
 from csm_desktop.ui.waveform import Waveform
@@ -104,6 +104,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self._warm_job: int | None = None  # waking a remote engine (see warm_up_remote)
         self._render_lines: list[int] = []  # editor line of each utterance of the script being rendered
         self._engine_stale = False  # the settings changed during a render: reload after it
+        self._failed: dict[tuple[str, str], str] = {}  # failure_key of a line whose last render failed -> why
         self.takes = TakesPanel()
         self.takes.play_requested.connect(self._play_take)
         self.takes.choose_requested.connect(self.choose_take)
@@ -284,7 +285,14 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
                 states = Renderer(self.project, engine, self.library).statuses()
             except CsmError:
                 pass
-        self.editor.set_states(states)
+        # A line whose last render failed says so, and why (until its text changes or it renders).
+        notes = {}
+        for n, u in enumerate(self._utterances()[: len(states)]):
+            why = self._failed.get(failure_key(u))
+            if why is not None:
+                states[n] = "failed"
+                notes[u.line] = f"Failed: {why}"
+        self.editor.set_states(states, notes)
 
     def _on_text_changed(self) -> None:
         if self.editor.toPlainText() == self.project.script_text:

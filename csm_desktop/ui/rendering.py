@@ -36,6 +36,11 @@ def describe_engine(engine) -> tuple[str, str]:
     return text, tip
 
 
+def failure_key(u: Utterance) -> tuple[str, str]:
+    """What a failed line is remembered by: its speaker and words (not its place, which edits move)."""
+    return u.speaker, u.text
+
+
 def format_duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
@@ -189,6 +194,13 @@ class RenderingMixin:
             self.banner.setVisible(True)
         state = {"reused": "done", "stopped": "none"}.get(event.state, event.state)
         self.editor.set_state(event.line, state)
+        utterances = self._rendered_copy.script().utterances if self._rendered_copy is not None else []
+        if event.state in ("failed", "done", "reused") and 0 <= event.line < len(utterances):
+            key = failure_key(utterances[event.line])
+            if event.state == "failed":
+                self._failed[key] = event.error or "see the message"
+            else:
+                self._failed.pop(key, None)
         self.progress.setRange(0, max(1, event.lines_total))
         self.progress.setValue(event.lines_done)
         if event.state == "rendering":

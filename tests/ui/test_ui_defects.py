@@ -152,3 +152,19 @@ def test_an_expected_error_has_no_traceback_and_an_unexpected_one_has(make_windo
     qtbot.waitUntil(lambda: len(failures) == 2, timeout=5_000)
     assert failures[0] == ("The URL is not a web address. Fix it in Settings.", "")
     assert failures[1][0] == "Unexpected error: KeyError: 'boom'" and "Traceback" in failures[1][1]
+
+
+def test_a_line_whose_render_failed_stays_marked_failed_with_the_reason(make_window, qtbot, tmp_path, errors):
+    from fakes.engine import FakeEngine
+
+    w = make_window(engine_factory=lambda: FakeEngine(fail_on="Broken"))
+    w.editor.setPlainText("Alice: Fine.\nBob: Broken line.\n")
+    assert w.save_as(tmp_path / "Failed")
+    assert w.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    w.refresh_states()
+    assert w.editor.states == ["done", "failed"]
+    assert w.editor.gutter_tooltip(2).startswith("Failed: ") and w.editor.gutter_tooltip(1) == "Rendered"
+    w.editor.setPlainText("Alice: Fine.\nBob: A line that works.\n")  # edited: no longer the failed line
+    w.refresh_states()
+    assert w.editor.states[1] != "failed"

@@ -22,11 +22,12 @@ from csm_desktop.dialogue.export import ExportOptions
 
 
 class ExportDialog(QDialog):
-    def __init__(self, parent: QWidget | None, name: str) -> None:
+    def __init__(self, parent: QWidget | None, name: str, folder: Path | None = None) -> None:
+        """``folder``: where the export goes by default (beside the project), else the home folder."""
         super().__init__(parent)
         self.setWindowTitle("Export dialogue")
         form = QFormLayout(self)
-        self.path = QLineEdit(str(Path.home() / f"{name}.wav"))
+        self.path = QLineEdit(str((folder or Path.home()) / f"{name}.wav"))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()

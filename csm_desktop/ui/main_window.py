@@ -319,8 +319,17 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
             self.dirty = False
             self.refresh_all()
 
+    def _projects_folder(self) -> Path:
+        """Where project dialogs start: beside this project, else the last one opened, else home
+        (never the folder the app happened to be started from)."""
+        for candidate in ([self.project.folder] if self.project.folder else []) + \
+                [Path(p) for p in self.settings.recent_projects[:1]]:
+            if candidate.parent.is_dir():
+                return candidate.parent
+        return Path.home()
+
     def open_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open project (a .csmproj folder)")
+        folder = QFileDialog.getExistingDirectory(self, "Open project (a .csmproj folder)", str(self._projects_folder()))
         if folder:
             self.open_project(folder)
 
@@ -364,7 +373,8 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         return True
 
     def save_as_dialog(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as", f"{self.project.name}.csmproj")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as",
+                                              str(self._projects_folder() / f"{self.project.name}.csmproj"))
         return self.save_as(path) if path else False
 
     def autosave(self) -> None:
@@ -426,7 +436,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         if self.project.folder is None:
             show_error(self, "Save and render the project before exporting.")
             return
-        dialog = ExportDialog(self, self.project.name)
+        dialog = ExportDialog(self, self.project.name, self.project.folder.parent)
         if dialog.exec():
             self.export(dialog.output(), dialog.options())
 

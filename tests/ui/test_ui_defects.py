@@ -168,3 +168,17 @@ def test_a_line_whose_render_failed_stays_marked_failed_with_the_reason(make_win
     w.editor.setPlainText("Alice: Fine.\nBob: A line that works.\n")  # edited: no longer the failed line
     w.refresh_states()
     assert w.editor.states[1] != "failed"
+
+
+def test_dialogs_start_beside_the_project_not_in_the_apps_start_folder(make_window, tmp_path, monkeypatch):
+    from csm_desktop.ui.dialogs import ExportDialog
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    w = make_window()
+    assert w._projects_folder() == tmp_path / "home"
+    w.editor.setPlainText("Alice: Hi.\n")
+    assert w.save_as(tmp_path / "work" / "Play")
+    assert w._projects_folder() == tmp_path / "work"
+    dialog = ExportDialog(w, w.project.name, w.project.folder.parent)
+    assert dialog.path.text() == str(tmp_path / "work" / "Play.wav")

@@ -166,7 +166,7 @@ class GenerateRequest:
     return_codes: bool = False
 
 
-def _segment(engine, item: Any, i: int):
+def _segment(engine, facts: dict, item: Any, i: int):
     from csm_desktop.engine.generator import Segment
 
     if not isinstance(item, dict) or not isinstance(item.get("text"), str):
@@ -175,7 +175,6 @@ def _segment(engine, item: Any, i: int):
         raise RequestError(422, f"context[{i}].text is longer than {MAX_TEXT_CHARS} characters.")
     speaker = _number(item, "speaker", int, 0, 0, 1_000_000)
     if "codes" in item:
-        facts = engine_facts(engine)
         if item.get("codec") != facts["codec"] or facts["codec"] is None:
             raise RequestError(409, f"context[{i}] holds codes of another codec ({str(item.get('codec'))[:64]!r}); "
                                     f"this engine's codec is {facts['codec']!r}. Send the audio instead.")
@@ -212,7 +211,8 @@ def parse_generate(engine, payload: Any) -> GenerateRequest:
         topk=_number(payload, "topk", int, 50, 1, 100_000),
         seed=_number(payload, "seed", int, None, 0, 2**63 - 1),
     )
-    segments = [_segment(engine, item, i) for i, item in enumerate(context)]
+    facts = engine_facts(engine)
+    segments = [_segment(engine, facts, item, i) for i, item in enumerate(context)]
     return GenerateRequest(text, speaker, segments, options, return_codes)
 
 

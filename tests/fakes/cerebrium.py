@@ -27,8 +27,10 @@ import tomllib
 import uuid
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from fakes.loopback import LoopbackServer
 
 PACKAGING = Path(__file__).resolve().parents[2] / "packaging" / "cerebrium"
 PROJECT = "p-1a2b3c4d"
@@ -88,23 +90,15 @@ class FakeCerebrium:
             def do_GET(self):
                 fake._send(self, 405, {"message": "Use POST."})
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # a client that hangs up mid-stream is expected
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/v4/{PROJECT}/{self.app}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = LoopbackServer(Handler)
+        self.base = f"{self.server.url}/v4/{PROJECT}/{self.app}"
 
     def __enter__(self) -> FakeCerebrium:
-        self._thread.start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     # ----- test controls -------------------------------------------------------------------------
     def inject(self, status: int, retry_after: str | None = None, times: int = 1) -> None:

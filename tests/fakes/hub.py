@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from fakes.loopback import LoopbackServer
 
 
 @dataclass
@@ -42,15 +43,8 @@ class FakeHub:
             def do_GET(self):
                 hub._handle(self, head=False)
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # a client that hangs up mid-file (a cancelled download) is expected
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
 
     def add_folder(self, repo_id: str, folder: Path, **kw) -> Repo:
         files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
@@ -58,12 +52,11 @@ class FakeHub:
         return self.repos[repo_id]
 
     def __enter__(self) -> "FakeHub":
-        self._thread.start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     # ---------------------------------------------------------------------------------------
     def _auth_error(self, repo: Repo, auth: str | None) -> tuple[int, str] | None:

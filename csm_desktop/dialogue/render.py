@@ -269,7 +269,7 @@ class Renderer:
                             csm_id=plan.csm_id, variant=state.variant, seed=plan.seed,
                             duration=audio.numel() / self.engine.sample_rate, frames=frames,
                             context=plan.context_keys, created=time.time(),
-                            codec=(getattr(self.engine, "codec_identity", None) or "") if codes is not None else "")
+                            codec=getattr(self.engine, "codec_identity", None) or "")  # kept only with codes
             self.store.save(info, audio, codes)
             state.chosen_take = plan.key
             report.generated.append(i)

@@ -46,10 +46,22 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def connect_remote(engine: RemoteEngine, worker, job: int, should_stop) -> None:
-    """Wake a remote engine (a cold start can take minutes), its news in the status bar."""
-    engine.on_status = lambda text: worker.progress.emit(job, text)
-    engine.reconnect(should_stop)
+def ready_engine(worker, job: int, should_stop, factory, preparing: str = "") -> object:
+    """The worker's engine, made by ``factory`` when there is none; a remote one is woken and
+    asked afresh (a cold start can take minutes, its news in the status bar; the deployment may
+    have changed). The window hears of an engine only once it is ready."""
+    engine = worker.engine
+    if engine is None:
+        if preparing:
+            worker.progress.emit(job, preparing)
+        engine = factory()
+    if isinstance(engine, RemoteEngine):
+        engine.on_status = lambda text: worker.progress.emit(job, text)
+        engine.reconnect(should_stop)
+    if worker.engine is not engine:
+        worker.engine = engine
+        worker.engine_ready.emit(engine)
+    return engine
 
 
 class RenderingMixin:
@@ -64,11 +76,8 @@ class RenderingMixin:
         def job_fn(worker, job, should_stop):
             engine = worker.engine if worker.engine is not None else factory()
             if not isinstance(engine, RemoteEngine):
-                return None
-            connect_remote(engine, worker, job, should_stop)
-            worker.engine = engine
-            worker.engine_ready.emit(engine)
-            return engine
+                return None  # not remote after all: a local model loads at the first render
+            return ready_engine(worker, job, should_stop, lambda: engine)
 
         def done(engine) -> None:
             self._warm_job = None
@@ -148,17 +157,10 @@ class RenderingMixin:
         parallel = self.settings.remote_parallel
 
         def job_fn(worker, job, should_stop):
-            engine = worker.engine
-            if engine is None:
-                worker.progress.emit(job, preparing)
-                engine = factory()
+            engine = ready_engine(worker, job, should_stop, factory, preparing)
             engines = [engine]
-            if isinstance(engine, RemoteEngine):  # woken, and asked afresh (its deployment may have changed)
-                connect_remote(engine, worker, job, should_stop)
+            if isinstance(engine, RemoteEngine):  # one request stream per replica
                 engines += [engine.clone() for _ in range(parallel - 1)]
-            if worker.engine is not engine:  # the window sees only a ready engine
-                worker.engine = engine
-                worker.engine_ready.emit(engine)
             return render_parallel(snapshot, engines, library=library, lines=lines,
                                    on_progress=lambda e: worker.progress.emit(job, e),
                                    on_chunk=lambda i, c: worker.emit_chunk(job, i, c.numpy()),

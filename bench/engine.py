@@ -5,7 +5,7 @@
         with --compile the inductor-compiled frame step, after its warm-up) and of
         transformers' ``generate`` (greedy, same frame count, same codes), side by side.
 
-    python bench/engine.py gpu [--frames 125] [--context-s 10] [--compile] [--smoke]
+    python bench/engine.py gpu [--frames 125] [--context-s 10] [--compile] [--engines LIST] [--profile FILE] [--smoke]
         Full-size CSM-1B architecture with random bf16 weights on CUDA: real-time factor
         (generation time / audio duration) and time to first audio chunk of ``stream`` for each
         frame-step mode (eager, CUDA graph, and with --compile compiled + graph), the warm-up
@@ -102,7 +102,7 @@ def bench_cpu(frames: int, repeats: int, compiled: bool) -> None:
         print(f"| {name} | {value:.1f} | {value / base:.2f}x | {load} |")
 
 
-def _full_size_engines(device: torch.device, tmp: Path):
+def _full_size_engines(device: torch.device, tmp: Path, with_hf: bool = True):
     """Full-size CSM-1B architecture with random bf16 weights, Mimi with random weights, and
     transformers' CSM of the same shape: speed does not depend on the weights' values."""
     import transformers
@@ -131,12 +131,15 @@ def _full_size_engines(device: torch.device, tmp: Path):
         codec = MimiCodec(mimi, device, "random-full-mimi")
         return Generator(model, tokenizer, codec, model_id="random-csm-1b", is_test_model=True, accel=accel)
 
+    if not with_hf:
+        return ours, None
     hf_cfg = transformers.CsmConfig(codec_config={"model_type": "mimi", "upsample_groups": 512})
-    hf = transformers.CsmForConditionalGeneration(hf_cfg).to(device, torch.bfloat16).eval()
+    with torch.device(device):  # initialised where it runs: a billion parameters initialise slowly on a CPU
+        hf = transformers.CsmForConditionalGeneration(hf_cfg).to(torch.bfloat16).eval()
     return ours, hf
 
 
-def _tiny_engines(device: torch.device, tmp: Path):
+def _tiny_engines(device: torch.device, tmp: Path, with_hf: bool = True):
     """The tiny checkpoint on the CPU, for --smoke: it runs the script, it measures nothing."""
     import transformers
 
@@ -146,7 +149,10 @@ def _tiny_engines(device: torch.device, tmp: Path):
     return functools.partial(load_csm_1b, "cpu", model=folder, warm_up=False), hf
 
 
-def bench_gpu(frames: int, context_s: float, compiled: bool, smoke: bool) -> None:
+ENGINES = ("eager", "graph", "compile", "transformers")
+
+
+def bench_gpu(frames: int, context_s: float, engines: list[str], smoke: bool, profile: Path | None) -> None:
     import transformers
 
     transformers.logging.set_verbosity_error()
@@ -157,11 +163,12 @@ def bench_gpu(frames: int, context_s: float, compiled: bool, smoke: bool) -> Non
     else:
         sys.exit("The gpu benchmark needs CUDA (--smoke runs the script on the CPU with a tiny model).")
     with tempfile.TemporaryDirectory() as tmp:
-        make_ours, hf = (_tiny_engines if smoke else _full_size_engines)(device, Path(tmp))
-        _measure(make_ours, hf, device, frames, context_s, compiled, smoke)
+        make_ours, hf = (_tiny_engines if smoke else _full_size_engines)(device, Path(tmp), "transformers" in engines)
+        _measure(make_ours, hf, device, frames, context_s, engines, smoke, profile)
 
 
-def _measure(make_ours, hf, device: torch.device, frames: int, context_s: float, compiled: bool, smoke: bool):
+def _measure(make_ours, hf, device: torch.device, frames: int, context_s: float, engines: list[str], smoke: bool,
+             profile: Path | None):
     import transformers
 
     audio = torch.randn(round(context_s * 12.5) * 1920) * 0.1  # whole 80 ms frames
@@ -179,14 +186,25 @@ def _measure(make_ours, hf, device: torch.device, frames: int, context_s: float,
         total = time.perf_counter() - t0
         return total / (samples / 24000), first, samples // 1920
 
-    rows = []
-    for accel in ("off", "graph", "compile") if compiled else ("off", "graph"):
+    if smoke:
+        print("## SMOKE RUN: tiny checkpoint on the CPU. It checks that the script runs; it measures nothing.\n")
+    else:
+        print(f"## GPU, full-size CSM-1B architecture, random bf16 weights ({date.today()}, {machine()})\n")
+    print(f"Batch 1, {context_s:.0f} s of audio context, up to {frames} frames ({frames * 0.08:.1f} s) streamed, "
+          "sampling top-k 50, temperature 0.9, one timed run after a warm-up run. Warm-up at load: the frame "
+          "step for top-k 50 and one Mimi step.\n")
+    print("| engine | RTF (lower is better) | time to first audio (ms) | same, regenerated take (ms) | frames "
+          "| warm-up at load (s) |")
+    print("|---|---|---|---|---|---|", flush=True)
+    rtfs, notes = {}, []
+    ours = None
+    for accel in (a for a in ("off", "graph", "compile") if {"off": "eager"}.get(a, a) in engines):
         ours = make_ours(accel=accel)
         if not ctx:
             ctx.append(Segment(0, CONTEXT_TEXT, codes=ours.encode_audio(audio)))
         sync(device)
         t = time.perf_counter()
-        ours.warm_up()
+        ours.warm_up((50,))
         sync(device)
         warm = time.perf_counter() - t
         run_stream(ours)  # first use: lazy initialisations outside the graphs
@@ -196,7 +214,27 @@ def _measure(make_ours, hf, device: torch.device, frames: int, context_s: float,
         mode = {"off": "eager", "graph": "CUDA graph", "compile": "compiled"}[ours.accel]
         if ours.accel == "compile" and device.type == "cuda":
             mode += " + CUDA graph"
-        rows.append((f"ours (csm_desktop), {mode}", rtf, first * 1000, f"{again * 1000:.0f}", n, f"{warm:.1f}"))
+        rtfs[mode] = rtf
+        print(f"| ours (csm_desktop), {mode} | {rtf:.3f} | {first * 1000:.0f} | {again * 1000:.0f} | {n} "
+              f"| {warm:.1f} |", flush=True)
+        notes.append(_breakdown(ours, device, mode))
+        if profile is not None:
+            _profile(ours, device, mode, profile)
+
+    if "transformers" in engines:
+        if ours is None:
+            ours = make_ours(accel="off")
+            ctx.append(Segment(0, CONTEXT_TEXT, codes=ours.encode_audio(audio)))
+        rtf = _measure_transformers(hf, ours, audio, ctx, device, frames)
+        if rtfs:
+            notes.append(f"Best of ours against transformers: {rtf / min(rtfs.values()):.2f}x.")
+    print()
+    for note in notes:
+        print(note, flush=True)
+
+
+def _measure_transformers(hf, ours, audio, ctx, device, frames) -> float:
+    import transformers
 
     hf.generation_config.max_length = 2048
     hf.generation_config.max_new_tokens = None
@@ -230,25 +268,63 @@ def _measure(make_ours, hf, device: torch.device, frames: int, context_s: float,
         n = out.shape[1]  # [B, frames, codebooks]
         return (time.perf_counter() - t0) / (n * 0.08), (streamer.t or t0) - t0, n
 
+    t = time.perf_counter()
     run_hf()  # warm-up and compilation
+    warm = time.perf_counter() - t
     rtf, first, n = run_hf()
     compiled_hf = "compiled" if getattr(hf, "_compiled_call", None) is not None else "NOT compiled"
     # transformers decodes audio only at the end: its first audio comes no sooner than its first frame.
-    rows.append((f"transformers {transformers.__version__} (static cache, {compiled_hf}; first frame, no Mimi)",
-                 rtf, first * 1000, "-", n, "-"))
-    if smoke:
-        print("## SMOKE RUN: tiny checkpoint on the CPU. It checks that the script runs; it measures nothing.\n")
-    else:
-        print(f"## GPU, full-size CSM-1B architecture, random bf16 weights ({date.today()}, {machine()})\n")
-    print(f"Batch 1, {context_s:.0f} s of audio context, up to {frames} frames ({frames * 0.08:.1f} s) streamed, "
-          "sampling top-k 50, temperature 0.9, one timed run after a warm-up run.\n")
-    print("| engine | RTF (lower is better) | time to first audio (ms) | same, regenerated take (ms) | frames "
-          "| warm-up at load (s) |")
-    print("|---|---|---|---|---|---|")
-    for name, rtf, ttfa, again, n, warm in rows:
-        print(f"| {name} | {rtf:.3f} | {ttfa:.0f} | {again} | {n} | {warm} |")
-    best = min(r[1] for r in rows[:-1])
-    print(f"\nBest of ours against transformers: {rows[-1][1] / best:.2f}x.")
+    print(f"| transformers {transformers.__version__} (static cache, {compiled_hf}; first frame, no Mimi) "
+          f"| {rtf:.3f} | {first * 1000:.0f} | - | {n} | {warm:.1f} (first generate) |", flush=True)
+    return rtf
+
+
+def _breakdown(ours, device: torch.device, mode: str, frames: int = 40) -> str:
+    """Per-frame time of the frame step alone and of one streaming Mimi step alone (each
+    queued ``frames`` times back to back, synchronised once): where a frame's time goes."""
+    step = ours._step
+    with torch.inference_mode():
+        step.run()
+        sync(device)
+        t = time.perf_counter()
+        for _ in range(frames):
+            step.run()
+        sync(device)
+        step_ms = (time.perf_counter() - t) / frames * 1000
+        codes = torch.randint(0, 2048, (ours.num_codebooks, frames + 2))
+        with ours.codec.streaming():
+            for i in range(2):
+                ours.codec.decode_step(codes[:, i : i + 1])
+            t = time.perf_counter()
+            for i in range(2, frames + 2):
+                ours.codec.decode_step(codes[:, i : i + 1])  # returns on the CPU: synchronised
+            mimi_ms = (time.perf_counter() - t) / frames * 1000
+    ours.forget_prompt()
+    return (f"{mode}: frame step alone {step_ms:.2f} ms per 80 ms frame (RTF {step_ms / 80:.3f}); "
+            f"Mimi streaming decode alone {mimi_ms:.2f} ms per frame.")
+
+
+def _profile(ours, device: torch.device, mode: str, path: Path, frames: int = 10) -> None:
+    """Kernels per frame and the top kernels by device time over ``frames`` frame steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = ours._step
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch.inference_mode():
+        step.run()
+        sync(device)
+        with profile(activities=activities) as prof:
+            for _ in range(frames):
+                step.run()
+            sync(device)
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    device_us = sum(e.device_time for e in kernels) if kernels else 0.0
+    table = prof.key_averages().table(sort_by="self_device_time_total" if kernels else "self_cpu_time_total",
+                                      row_limit=25, max_name_column_width=70)
+    with path.open("a") as f:
+        f.write(f"### {mode}: {len(kernels) / frames:.0f} device kernels per frame, "
+                f"{device_us / frames / 1000:.2f} ms of kernel time per frame\n\n{table}\n\n")
+    ours.forget_prompt()
 
 
 def main() -> None:
@@ -258,12 +334,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--context-s", type=float, default=10.0)
     parser.add_argument("--compile", action="store_true", help="also measure the compiled frame step")
+    parser.add_argument("--engines", default=None,
+                        help=f"gpu mode: comma-separated, from {','.join(ENGINES)} (default: eager,graph,transformers)")
+    parser.add_argument("--profile", type=Path, default=None, help="gpu mode: append a kernel profile to this file")
     parser.add_argument("--smoke", action="store_true", help="gpu mode: run the script on the CPU, tiny model")
     args = parser.parse_args()
     if args.mode == "cpu":
         bench_cpu(args.frames or 50, args.repeats, args.compile)
     else:
-        bench_gpu(args.frames or 125, args.context_s, args.compile, args.smoke)
+        engines = (args.engines or "eager,graph,transformers").split(",")
+        if args.compile and "compile" not in engines:
+            engines.insert(-1 if "transformers" in engines else len(engines), "compile")
+        unknown = set(engines) - set(ENGINES)
+        if unknown:
+            parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+        bench_gpu(args.frames or 125, args.context_s, engines, args.smoke, args.profile)
 
 
 if __name__ == "__main__":

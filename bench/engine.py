@@ -6,6 +6,7 @@
         transformers' ``generate`` (greedy, same frame count, same codes), side by side.
 
     python bench/engine.py gpu [--frames 125] [--context-s 10] [--compile] [--engines LIST] [--profile FILE] [--smoke]
+    python bench/engine.py gpu --candidates 1,2,4,8 [--engines graph,compile] [--smoke]
         Full-size CSM-1B architecture with random bf16 weights on CUDA: real-time factor
         (generation time / audio duration) and time to first audio chunk of ``stream`` for each
         frame-step mode (eager, CUDA graph, and with --compile compiled + graph), the warm-up
@@ -152,7 +153,8 @@ def _tiny_engines(device: torch.device, tmp: Path, with_hf: bool = True):
 ENGINES = ("eager", "graph", "compile", "transformers")
 
 
-def bench_gpu(frames: int, context_s: float, engines: list[str], smoke: bool, profile: Path | None) -> None:
+def bench_gpu(frames: int, context_s: float, engines: list[str], smoke: bool, profile: Path | None,
+              candidates: list[int] | None = None) -> None:
     import transformers
 
     transformers.logging.set_verbosity_error()
@@ -164,7 +166,48 @@ def bench_gpu(frames: int, context_s: float, engines: list[str], smoke: bool, pr
         sys.exit("The gpu benchmark needs CUDA (--smoke runs the script on the CPU with a tiny model).")
     with tempfile.TemporaryDirectory() as tmp:
         make_ours, hf = (_tiny_engines if smoke else _full_size_engines)(device, Path(tmp), "transformers" in engines)
-        _measure(make_ours, hf, device, frames, context_s, engines, smoke, profile)
+        if candidates:
+            _measure_candidates(make_ours, device, frames, context_s, engines, smoke, candidates)
+        else:
+            _measure(make_ours, hf, device, frames, context_s, engines, smoke, profile)
+
+
+def _measure_candidates(make_ours, device, frames, context_s, engines, smoke, counts: list[int]) -> None:
+    """Best of N as one batch: the time of ``generate_candidates`` for N takes against one."""
+    audio = torch.randn(round(context_s * 12.5) * 1920) * 0.1
+    if smoke:
+        print("## SMOKE RUN: tiny checkpoint on the CPU. It checks that the script runs; it measures nothing.\n")
+    else:
+        print(f"## GPU, best of N as one batch, full-size CSM-1B architecture, random bf16 weights "
+              f"({date.today()}, {machine()})\n")
+    print(f"{context_s:.0f} s of audio context, {frames} frames ({frames * 0.08:.1f} s) per candidate (random weights "
+          "never end a take early), top-k 50, temperature 0.9; median of 3 timed runs after one untimed run "
+          "(which captures or compiles the batch's step).\n")
+    print("| engine | candidates | time (s) | cost against one candidate | frames per candidate |")
+    print("|---|---|---|---|---|", flush=True)
+    for accel in (a for a in ("off", "graph", "compile") if {"off": "eager"}.get(a, a) in engines):
+        ours = make_ours(accel=accel)
+        ours.warm_up((50,))
+        ctx = [Segment(0, CONTEXT_TEXT, codes=ours.encode_audio(audio))]
+        mode = {"off": "eager", "graph": "CUDA graph", "compile": "compiled"}[ours.accel]
+        one = None
+        for n in counts:
+            def run():
+                sync(device)
+                t = time.perf_counter()
+                out = ours.generate_candidates(LINE_TEXT, 1, ctx, num_candidates=n, max_audio_length_ms=frames * 80,
+                                               seed=0)
+                sync(device)
+                return time.perf_counter() - t, out
+            run()
+            times, out = [], None
+            for _ in range(3):
+                dt, out = run()
+                times.append(dt)
+            med = statistics.median(times)
+            one = one or med
+            lengths = sorted({c.codes.shape[1] for c in out})
+            print(f"| ours, {mode} | {n} | {med:.3f} | {med / one:.2f}x | {'/'.join(map(str, lengths))} |", flush=True)
 
 
 def _measure(make_ours, hf, device: torch.device, frames: int, context_s: float, engines: list[str], smoke: bool,
@@ -337,6 +380,8 @@ def main() -> None:
     parser.add_argument("--engines", default=None,
                         help=f"gpu mode: comma-separated, from {','.join(ENGINES)} (default: eager,graph,transformers)")
     parser.add_argument("--profile", type=Path, default=None, help="gpu mode: append a kernel profile to this file")
+    parser.add_argument("--candidates", default=None,
+                        help="gpu mode: time best of N as one batch for these N (comma-separated, e.g. 1,2,4,8)")
     parser.add_argument("--smoke", action="store_true", help="gpu mode: run the script on the CPU, tiny model")
     args = parser.parse_args()
     if args.mode == "cpu":
@@ -348,7 +393,10 @@ def main() -> None:
         unknown = set(engines) - set(ENGINES)
         if unknown:
             parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
-        bench_gpu(args.frames or 125, args.context_s, engines, args.smoke, args.profile)
+        counts = [int(n) for n in args.candidates.split(",")] if args.candidates else None
+        if counts and counts[0] != 1:
+            parser.error("--candidates must start with 1 (the cost of one candidate is the yardstick)")
+        bench_gpu(args.frames or 125, args.context_s, engines, args.smoke, args.profile, counts)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -192,9 +193,20 @@ def _render(args: argparse.Namespace) -> int:
                   file=sys.stderr)
     library = VoiceLibrary() if any(s.clip_ids for s in project.speakers) else None
     stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        # The flag stops the render at its next frame even when the KeyboardInterrupt is lost
+        # (raised inside a finaliser, where Python only prints it).
+        stop.set()
+        signal.default_int_handler(signum, frame)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
     try:
         report = render_parallel(project, engines, library=library, on_progress=_ProgressBar(settings.max_line_ms, [u.line for u in project.script().utterances]),
                                  should_stop=stop.is_set)
+        if stop.is_set():
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         stop.set()
         project.save()
@@ -203,6 +215,9 @@ def _render(args: argparse.Namespace) -> int:
     except CsmError:  # the engine failed (unreachable, refused): the lines it finished are kept
         project.save()
         raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
     project.save()
     if report.failed:
         print(f"{len(report.failed)} line(s) failed; nothing was exported. Fix them and run again.", file=sys.stderr)

@@ -1,5 +1,5 @@
 """CSM-1B speech generation on torch + Mimi. No Qt here."""
 
-from csm_desktop.engine.generator import Generator, Segment, load_csm_1b
+from csm_desktop.engine.generator import Candidate, Generator, Segment, load_csm_1b
 
-__all__ = ["Generator", "Segment", "load_csm_1b"]
+__all__ = ["Candidate", "Generator", "Segment", "load_csm_1b"]

@@ -35,6 +35,7 @@ class MimiCodec:
         # moshi CUDA-graphs Mimi's streaming decoder on CUDA; the engine's speed-up switch
         # turns that off together with its own graphs.
         self.use_graphs = True
+        self._stream: torch.cuda.Stream | None = None  # Mimi's own CUDA stream, beside the frame step's
 
     @torch.inference_mode()
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
@@ -58,14 +59,27 @@ class MimiCodec:
         with torch.inference_mode(), self.mimi.streaming(1):
             yield
 
-    def decode_step(self, codes: torch.Tensor) -> torch.Tensor:
+    def decode_step(self, codes: torch.Tensor, ready: torch.cuda.Event | None = None):
         """Decode the next ``[num_codebooks, n]`` frames inside :meth:`streaming` (on CUDA, with
-        graphs on, every call of one streaming block must pass the same ``n``)."""
+        graphs on, every call of one streaming block must pass the same ``n``).
+
+        Without ``ready``: the audio ``[n * frame_size]`` on the CPU. With ``ready`` (a CUDA
+        event after which ``codes`` are made): ``(copy of codes, audio)``, decoded on the codec's
+        own stream once the event has passed, so the main stream goes on with the next frame.
+        """
         from moshi.utils.compile import no_cuda_graph
 
         graphs = contextlib.nullcontext() if self.use_graphs else no_cuda_graph()
-        with torch.inference_mode(), graphs:
-            return self.mimi.decode(codes.to(self.device).unsqueeze(0))[0, 0].float().cpu()
+        if ready is None:
+            with torch.inference_mode(), graphs:
+                return self.mimi.decode(codes.to(self.device).unsqueeze(0))[0, 0].float().cpu()
+        if self._stream is None:
+            self._stream = torch.cuda.Stream(self.device)
+        self._stream.wait_event(ready)
+        with torch.inference_mode(), graphs, torch.cuda.stream(self._stream):
+            kept = codes.clone()  # made on this stream: safe to read when the caller gets it
+            audio = self.mimi.decode(kept.unsqueeze(0))[0, 0].float().cpu()  # waits for this stream only
+        return kept, audio
 
 
 def _file_identity(*paths: Path, tag: str = "") -> str:

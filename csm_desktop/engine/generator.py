@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from csm_desktop.errors import (
 # temperature and top-k, as the reference deployment did; the text is never cut.
 RETRY_TEMPERATURE = 0.7
 RETRY_TOPK = 20
+MAX_CANDIDATES = 8  # takes of one line generated as one batch
 
 
 @dataclass
@@ -40,6 +42,16 @@ class Segment:
     text: str
     audio: torch.Tensor | None = None
     codes: torch.Tensor | None = None
+
+
+@dataclass
+class Candidate:
+    """One take of a batch: its codes ``[num_codebooks, frames]`` (long, CPU; zero frames if
+    the model ended it at once) and the seed it was sampled with (the same seed alone samples
+    the same random draws, so it gives the same take up to the rounding of another batch size)."""
+
+    seed: int
+    codes: torch.Tensor
 
 
 def pick_device(device: str | torch.device | None) -> torch.device:
@@ -89,6 +101,7 @@ class Generator:
         # Ids past the codec's cardinality exist in the model's vocabulary but not in Mimi's.
         self._valid_vocab = min(codec.cardinality, model.cfg.audio_vocab_size)
         self._step = FrameStep(model, self._valid_vocab, resolve_accel(accel, self.device))
+        self._batch_steps: dict[int, FrameStep] = {}
         codec.use_graphs = self.accel != "off"
         # On CUDA the host learns that a frame ended the audio one frame late, so it never
         # waits for the frame it has just queued; the extra frame is thrown away.
@@ -181,6 +194,22 @@ class Generator:
         return max(1, int(max_audio_length_ms / self.frame_ms))
 
     # ----- generation ---------------------------------------------------------------------
+    def _checked_prompt(self, text: str, speaker: int, context: Sequence[Segment], max_audio_length_ms: float):
+        """Tokens and mask on the device, what each prompt position holds (CPU), and the frame
+        budget; raises :class:`PromptTooLongError` when they do not fit the model."""
+        tokens, mask = self._prompt_on_cpu(text, speaker, context)
+        row_ids = torch.where(mask, tokens, -1)  # [T, N+1]: what each prompt position holds
+        n_prompt, n_frames = tokens.shape[0], self.max_frames(max_audio_length_ms)
+        excess = n_prompt + n_frames - self.max_seq_len
+        if excess > 0:
+            raise PromptTooLongError(
+                f"The prompt takes {n_prompt} positions and up to {n_frames} frames "
+                f"({max_audio_length_ms / 1000:.1f} s) of new audio were asked for: {excess} positions over "
+                f"the model's {self.max_seq_len}. Drop {excess} positions of context, or ask for shorter audio.",
+                excess=excess,
+            )
+        return tokens.to(self.device), mask.to(self.device), row_ids, n_frames
+
     def _frames(
         self,
         text: str,
@@ -191,22 +220,12 @@ class Generator:
         topk: int,
         seed: int | None,
         should_stop: Callable[[], bool] | None,
-    ) -> Iterator[torch.Tensor]:
+    ) -> Iterator[tuple[torch.Tensor, torch.cuda.Event | None]]:
         """Yield frames of codes ``[num_codebooks]`` until the end-of-audio frame (views into the
-        frame step's buffer, valid until the next generation starts)."""
+        frame step's buffer, valid until the next generation starts), each with the CUDA event
+        that marks it made (None where the frame is known to be finished, and off CUDA)."""
         stop = should_stop or (lambda: False)
-        tokens, mask = self._prompt_on_cpu(text, speaker, context)
-        row_ids = torch.where(mask, tokens, -1)  # [T, N+1]: what each prompt position holds
-        tokens, mask = tokens.to(self.device), mask.to(self.device)
-        n_prompt, n_frames = tokens.shape[0], self.max_frames(max_audio_length_ms)
-        excess = n_prompt + n_frames - self.max_seq_len
-        if excess > 0:
-            raise PromptTooLongError(
-                f"The prompt takes {n_prompt} positions and up to {n_frames} frames "
-                f"({max_audio_length_ms / 1000:.1f} s) of new audio were asked for: {excess} positions over "
-                f"the model's {self.max_seq_len}. Drop {excess} positions of context, or ask for shorter audio.",
-                excess=excess,
-            )
+        tokens, mask, row_ids, n_frames = self._checked_prompt(text, speaker, context, max_audio_length_ms)
         model, step = self.model, self._step
         if not self._lock.acquire(blocking=False):
             raise CsmError("This engine is already generating. Wait for it to finish, or stop it first.")
@@ -218,9 +237,9 @@ class Generator:
                 if stop():
                     return
                 with torch.inference_mode(), _device_errors():
-                    step.start(embeds, sampling_key(seed, attempt), temp, k, row_ids)
+                    step.start(embeds, [sampling_key(seed, attempt)], temp, k, row_ids)
                     p = step.run()
-                    ended = bool(step.ended[p])  # the one wait for the device: retry or not
+                    ended = bool(step.ended[p, 0])  # the one wait for the device: retry or not
                 if not ended:
                     break
             else:
@@ -228,7 +247,7 @@ class Generator:
                     "The model ended this line before saying anything, twice. Rephrase the line, "
                     "change its voice clip, or try another seed."
                 )
-            yield step.codes[p]
+            yield step.codes[p, 0], None
             watch = EndWatch(step, self._end_lag)
             for _ in range(1, n_frames):
                 if stop():
@@ -238,15 +257,15 @@ class Generator:
                 while watch.due():
                     with _device_errors():
                         p, ended = watch.pop()
-                    if ended:
+                    if ended[0]:
                         return
-                    yield step.codes[p]
+                    yield step.codes[p, 0], watch.ready
             while len(watch) and not stop():
                 with _device_errors():
                     p, ended = watch.pop()
-                if ended:
+                if ended[0]:
                     return
-                yield step.codes[p]
+                yield step.codes[p, 0], watch.ready
         finally:
             self._lock.release()
 
@@ -266,10 +285,92 @@ class Generator:
         Raises:
             GenerationCancelled: ``should_stop()`` turned true.
         """
-        frames = list(self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop))
+        frames = [f for f, _ in self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed,
+                                             should_stop)]
         if should_stop is not None and should_stop():
             raise GenerationCancelled("Generation was stopped.")
         return torch.stack(frames, dim=1).cpu()
+
+    def generate_candidates(
+        self,
+        text: str,
+        speaker: int,
+        context: Sequence[Segment] = (),
+        num_candidates: int = 4,
+        max_audio_length_ms: float = 90_000,
+        temperature: float = 0.9,
+        topk: int = 50,
+        seed: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[Candidate]:
+        """``num_candidates`` takes of one line, generated as one batch: the prompt is prefilled
+        once, then each frame step runs every candidate together, so on a GPU (where a step is
+        bound by its number of kernels, not their size) several takes cost little more than one.
+
+        Candidate ``i`` samples with seed ``seed + i`` (a random base seed when None). Each ends
+        at its own end-of-audio frame; the batch runs until all have ended or the frame budget
+        is spent. If every candidate ends before its first frame, the batch is retried once with
+        the capped temperature and top-k, as a single take is.
+
+        Raises:
+            GenerationCancelled: ``should_stop()`` turned true.
+            EmptyAudioError: every candidate ended at once, twice.
+        """
+        n = int(num_candidates)
+        if not 1 <= n <= MAX_CANDIDATES:
+            raise CsmError(f"Ask for 1 to {MAX_CANDIDATES} candidate takes at once, not {num_candidates}.")
+        base = random.getrandbits(31) if seed is None else int(seed)
+        seeds = [base + i for i in range(n)]
+        stop = should_stop or (lambda: False)
+        tokens, mask, row_ids, n_frames = self._checked_prompt(text, speaker, context, max_audio_length_ms)
+        if not self._lock.acquire(blocking=False):
+            raise CsmError("This engine is already generating. Wait for it to finish, or stop it first.")
+        try:
+            with torch.inference_mode(), _device_errors():
+                step = self._batch_step(n)
+                embeds = self.model.embed_prompt(tokens[None], mask[None])  # [1, T, D]
+                retry = (min(temperature, RETRY_TEMPERATURE), min(topk, RETRY_TOPK))
+                for attempt, (temp, k) in enumerate(((temperature, topk), retry)):
+                    if stop():
+                        raise GenerationCancelled("Generation was stopped.")
+                    keys = [sampling_key(s, attempt) for s in seeds]
+                    step.start(embeds, keys, temp, k, row_ids, prefill=self._step)
+                    first = step.run()
+                    ends: list[int | None] = [first if e else None for e in step.ended[first].tolist()]
+                    if not all(e is not None for e in ends):
+                        break
+                else:
+                    raise EmptyAudioError(
+                        "The model ended this line before saying anything, twice. Rephrase the line, "
+                        "change its voice clip, or try another seed."
+                    )
+                last = first
+                watch = EndWatch(step, self._end_lag)
+                for _ in range(1, n_frames):
+                    if stop():
+                        raise GenerationCancelled("Generation was stopped.")
+                    watch.push(step.run())
+                    while watch.due() and not all(e is not None for e in ends):
+                        last = _mark_ends(watch, ends)
+                    if all(e is not None for e in ends):
+                        break
+                while len(watch) and not all(e is not None for e in ends):  # the budget is spent
+                    last = _mark_ends(watch, ends)
+                codes = step.codes[first : last + 1].cpu()  # [F, B, N]
+        finally:
+            self._lock.release()
+        return [
+            Candidate(s, codes[: (last + 1 if e is None else e) - first, b].T.contiguous())
+            for b, (s, e) in enumerate(zip(seeds, ends))
+        ]
+
+    def _batch_step(self, n: int) -> FrameStep:
+        if n == 1:
+            return self._step
+        step = self._batch_steps.get(n)
+        if step is None:
+            step = self._batch_steps[n] = FrameStep(self.model, self._valid_vocab, self.accel, batch=n)
+        return step
 
     def generate(
         self,
@@ -330,12 +431,27 @@ class Generator:
         frames = self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
         try:
             with self.codec.streaming():
-                for frame in frames:
+                for frame, ready in frames:
                     with _device_errors():
-                        chunk = self.codec.decode_step(frame[:, None])
-                    yield frame.clone(), chunk
+                        if ready is None:
+                            kept, chunk = frame.clone(), self.codec.decode_step(frame[:, None])
+                        else:
+                            # Mimi decodes this frame on its own stream once the frame is made,
+                            # while the next frame's step already runs on the main one.
+                            codes, chunk = self.codec.decode_step(frame[:, None], ready=ready)
+                            kept = codes[:, 0]
+                    yield kept, chunk
         finally:
             frames.close()
+
+
+def _mark_ends(watch: EndWatch, ends: list[int | None]) -> int:
+    """Read the oldest pending frame's end flags into ``ends`` (a row's first end only)."""
+    p, row = watch.pop()
+    for b, ended in enumerate(row.tolist()):
+        if ended and ends[b] is None:
+            ends[b] = p
+    return p
 
 
 class _device_errors:

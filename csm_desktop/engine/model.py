@@ -33,11 +33,19 @@ def rope_frequencies(head_dim: int, base: float, scaling: RopeScaling | None) ->
     return torch.where(medium, smoothed, scaled)
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate-half RoPE. x: ``[B, H, T, D]``; cos, sin: ``[T, D]``."""
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Rotate-half RoPE. x: ``[B, H, T, D]``; cos, signed_sin: ``[T, D]``, see :func:`signed_sin`.
+
+    ``rotate_half(x) * sin`` is ``roll(x, D/2) * signed_sin``: three kernels (roll, mul,
+    addcmul) where slicing, negating and concatenating took five.
+    """
+    return torch.addcmul(x * cos, torch.roll(x, x.shape[-1] // 2, dims=-1), signed_sin)
+
+
+def signed_sin(sin: torch.Tensor) -> torch.Tensor:
+    """``sin`` with its first half negated: rotate-half's minus sign moved into the table."""
+    half = sin.shape[-1] // 2
+    return torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)
 
 
 class RMSNorm(nn.Module):
@@ -47,8 +55,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Normalise in float32, scale in the model dtype (as Llama does); one fused op, not eight.
-        return self.weight * F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(x.dtype)
+        # One fused kernel, normalising and scaling in float32 (the kernel's accumulation type)
+        # and rounding once; Llama's casts around it cost three more kernels per norm.
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 
 class Attention(nn.Module):
@@ -126,7 +135,7 @@ class Transformer(nn.Module):
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
         self.norm = RMSNorm(cfg.embed_dim, cfg.norm_eps)
         self.register_buffer("cos", None, persistent=False)  # [S, hd] after setup_caches
-        self.register_buffer("sin", None, persistent=False)
+        self.register_buffer("sin", None, persistent=False)  # signed: see signed_sin
         self.register_buffer("causal", None, persistent=False)  # [S, S] additive mask
 
     def setup_caches(self, batch: int, length: int, dtype: torch.dtype, device: torch.device) -> None:
@@ -135,7 +144,7 @@ class Transformer(nn.Module):
         freqs = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)  # [S, hd/2]
         emb = torch.cat((freqs, freqs), dim=-1)
         self.register_buffer("cos", emb.cos().to(device=device, dtype=dtype), persistent=False)
-        self.register_buffer("sin", emb.sin().to(device=device, dtype=dtype), persistent=False)
+        self.register_buffer("sin", signed_sin(emb.sin()).to(device=device, dtype=dtype), persistent=False)
         allowed = torch.tril(torch.ones(length, length, dtype=torch.bool, device=device))
         causal = torch.zeros(length, length, dtype=dtype, device=device).masked_fill(~allowed, float("-inf"))
         self.register_buffer("causal", causal, persistent=False)  # additive: SDPA skips a bool->float step
@@ -184,6 +193,43 @@ class CsmModel(nn.Module):
         self.backbone.setup_caches(batch, self.cfg.backbone.max_seq_len, dtype, device)
         # Depth decoder positions: the backbone state, then codebooks 0..N-2.
         self.decoder.setup_caches(batch, self.cfg.audio_num_codebooks, dtype, device)
+        self._cache_sets = {batch: self._caches()}
+        self.batch = batch
+
+    def _attentions(self) -> list[Attention]:
+        return [layer.attn for t in (self.backbone, self.decoder) for layer in t.layers]
+
+    def _caches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(a.k_cache, a.v_cache) for a in self._attentions()]
+
+    def use_batch(self, batch: int) -> None:
+        """Point the attention layers at the KV caches for ``batch`` rows. Each batch size keeps
+        its own caches (made at first use), so a CUDA graph captured for one size stays valid."""
+        if batch == self.batch:
+            return
+        if batch not in self._cache_sets:
+            dtype, device = self.projection.weight.dtype, self.projection.weight.device
+            for a, length in zip(self._attentions(), self._cache_lengths()):
+                a.setup_cache(batch, length, dtype, device)
+            self._cache_sets[batch] = self._caches()
+        for a, (k, v) in zip(self._attentions(), self._cache_sets[batch]):
+            a.k_cache, a.v_cache = k, v
+        self.batch = batch
+
+    def _cache_lengths(self) -> list[int]:
+        return [self.cfg.backbone.max_seq_len] * len(self.backbone.layers) + [
+            self.cfg.audio_num_codebooks
+        ] * len(self.decoder.layers)
+
+    def copy_prompt(self, source: int, target: int, positions: int) -> None:
+        """Copy the backbone's first ``positions`` cached keys and values of the ``source``-row
+        caches (one row) into every row of the ``target``-row caches: a prompt prefilled once
+        serves a batch of candidates."""
+        self.use_batch(target)
+        n = len(self.backbone.layers)
+        for (k, v), (ks, vs) in zip(self._cache_sets[target][:n], self._cache_sets[source][:n]):
+            k[:, :, :positions].copy_(ks[:1, :, :positions].expand(k.shape[0], -1, -1, -1))
+            v[:, :, :positions].copy_(vs[:1, :, :positions].expand(v.shape[0], -1, -1, -1))
 
     def embed_prompt(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """tokens, mask: ``[B, T, N+1]`` (codebooks then text). Returns ``[B, T, D]``."""

@@ -38,17 +38,20 @@ def sampling_key(seed: int | None, attempt: int = 0) -> int:
 
 
 def gumbel_noise(key: torch.Tensor, position: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-    """Standard Gumbel noise ``[rows, cols]`` (float32) for one frame.
+    """Standard Gumbel noise (float32) for one frame: ``[rows, cols]`` for one key, or
+    ``[B, rows, cols]`` for ``B`` keys (a batch of candidates; the noise of each key is the
+    noise it gets alone).
 
     Args:
-        key: int64 scalar tensor from :func:`sampling_key`.
+        key: int64 scalar or ``[B]`` tensor of keys from :func:`sampling_key`.
         position: int64 ``[1]`` tensor, the frame's position in the sequence.
     """
-    stream = _mix32((key + position * 0x9E3779B1) & _MASK32)  # [1]
+    stream = _mix32((key.reshape(-1, 1) + position * 0x9E3779B1) & _MASK32)  # [B, 1]
     index = torch.arange(rows * cols, device=position.device, dtype=torch.long)
-    bits = _mix32((_mix32(index) + stream) & _MASK32) >> 8  # 24 uniform bits
+    bits = _mix32((_mix32(index) + stream) & _MASK32) >> 8  # [B, rows * cols]: 24 uniform bits
     u = (bits.float() + 0.5) * (1.0 / (1 << 24))  # (0, 1), never 0 or 1
-    return (-torch.log(-torch.log(u))).view(rows, cols)
+    noise = -torch.log(-torch.log(u))
+    return noise.view(rows, cols) if key.ndim == 0 else noise.view(-1, rows, cols)
 
 
 def pick_codes(
@@ -64,6 +67,7 @@ def pick_codes(
     if topk <= 1 or noise is None:
         return logits.argmax(dim=-1)
     scores = logits.float() / temperature
-    kth = torch.topk(scores, min(topk, scores.shape[-1]), dim=-1).values[..., -1:]
+    # The k-th largest score is the smallest of the top k: unsorted top-k skips a sort per call.
+    kth = torch.topk(scores, min(topk, scores.shape[-1]), dim=-1, sorted=False).values.amin(dim=-1, keepdim=True)
     scores = scores.masked_fill(scores < kth, float("-inf")) + noise
     return scores.argmax(dim=-1)

@@ -55,25 +55,30 @@ class FrameStep:
     codes, the codes and their end-of-audio flag are stored at ``pos`` in :attr:`codes` and
     :attr:`ended`, the frame's embedding becomes the next input, and ``pos`` advances.
 
-    The model's KV caches belong to one step: it remembers which prompt positions they hold.
-    Whoever runs the model otherwise must call :meth:`forget_prompt` before the next start.
+    ``batch`` rows run together, one per candidate take of the same line (same prompt, own
+    sampling key); each batch size has a step of its own, with its own caches and graphs.
+
+    The model's batch-1 KV caches belong to the batch-1 step: it remembers which prompt
+    positions they hold, and a batch step prefills through it. Whoever runs the model otherwise
+    must call :meth:`forget_prompt` on it before the next start.
     """
 
-    def __init__(self, model: CsmModel, valid_vocab: int, accel: str) -> None:
+    def __init__(self, model: CsmModel, valid_vocab: int, accel: str, batch: int = 1) -> None:
         cfg = model.cfg
         weight = model.projection.weight
         self.model = model
         self.valid_vocab = valid_vocab
         self.accel = accel
+        self.batch = batch
         self.device = weight.device
         n_pos, n_cb = cfg.backbone.max_seq_len, cfg.audio_num_codebooks
         kw = {"device": self.device}
-        self.embeds = torch.zeros(1, 1, cfg.backbone.embed_dim, dtype=weight.dtype, **kw)  # [1, 1, D]
-        self.pos = torch.zeros(1, dtype=torch.long, **kw)  # [1]
-        self.key = torch.zeros((), dtype=torch.long, **kw)
+        self.embeds = torch.zeros(batch, 1, cfg.backbone.embed_dim, dtype=weight.dtype, **kw)  # [B, 1, D]
+        self.pos = torch.zeros(1, dtype=torch.long, **kw)  # [1]: all rows sit at the same position
+        self.key = torch.zeros(batch, dtype=torch.long, **kw)  # [B] a sampling key per row
         self.temperature = torch.ones((), dtype=torch.float32, **kw)
-        self.codes = torch.zeros(n_pos, n_cb, dtype=torch.long, **kw)  # [S, N] codes made at each position
-        self.ended = torch.zeros(n_pos, dtype=torch.bool, **kw)  # [S] that frame is all zeros
+        self.codes = torch.zeros(n_pos, batch, n_cb, dtype=torch.long, **kw)  # [S, B, N] codes made at each position
+        self.ended = torch.zeros(n_pos, batch, dtype=torch.bool, **kw)  # [S, B] that row's frame is all zeros
         self.topk = 1
         self._host_pos = 0  # the host's copy of pos: known without asking the device
         self._cached_rows: torch.Tensor | None = None  # [P, N+1] prompt rows whose keys/values are cached
@@ -84,10 +89,18 @@ class FrameStep:
 
     # ----- per generation ---------------------------------------------------------------------
     def start(
-        self, prompt_embeds: torch.Tensor, key: int, temperature: float, topk: int, rows: torch.Tensor | None = None
+        self,
+        prompt_embeds: torch.Tensor,
+        keys: list[int],
+        temperature: float,
+        topk: int,
+        rows: torch.Tensor | None = None,
+        prefill: FrameStep | None = None,
     ) -> None:
         """Prefill the prompt ``[1, T, D]`` but its last position, whose embedding is the first
-        step's input. ``temperature <= 0`` or ``topk <= 1`` is greedy.
+        step's input; ``keys``: one sampling key per row. ``temperature <= 0`` or ``topk <= 1``
+        is greedy. A batch step prefills through ``prefill`` (the batch-1 step, which reuses
+        what its caches hold) and copies the prompt's keys and values into every row.
 
         ``rows`` (``[T, N+1]`` on the CPU, what each position holds) lets the next prompt reuse
         the cached keys and values of the positions it shares with this one from the start:
@@ -97,6 +110,27 @@ class FrameStep:
         computed in the same call shape as a fresh prefill computes it: the codes do not depend
         on what was cached (a test checks them bit for bit).
         """
+        if len(keys) != self.batch:
+            raise ValueError(f"{len(keys)} sampling keys for a batch of {self.batch}")
+        t = prompt_embeds.shape[1]
+        if self.batch > 1:
+            if prefill is None or prefill.batch != 1:
+                raise ValueError("a batch step prefills through the batch-1 step")
+            prefill.prefill(prompt_embeds, rows)
+            self.model.copy_prompt(1, self.batch, t - 1)
+            self.prefilled = prefill.prefilled
+        else:
+            self.prefill(prompt_embeds, rows)
+        self.embeds.copy_(prompt_embeds[:, -1:].expand(self.batch, -1, -1))
+        self.pos.fill_(t - 1)
+        self.key.copy_(torch.tensor(keys, dtype=torch.long))
+        self.temperature.fill_(max(temperature, 1e-5))
+        self.topk = 1 if temperature <= 0 else max(1, int(topk))
+        self._host_pos = t - 1
+
+    def prefill(self, prompt_embeds: torch.Tensor, rows: torch.Tensor | None) -> None:
+        """Compute the keys and values of the prompt's positions but its last (batch 1)."""
+        self.model.use_batch(1)
         t = prompt_embeds.shape[1]
         n = t - 1  # positions to prefill
         reuse = 0
@@ -110,12 +144,6 @@ class FrameStep:
             self.model.backbone(prompt_embeds[:, s:e], torch.arange(s, e, device=self.device), kv_len=e)
         self._cached_rows = None if rows is None else rows[: n // PREFILL_BLOCK * PREFILL_BLOCK]
         self.prefilled = (begin, n)
-        self.embeds.copy_(prompt_embeds[:, -1:])
-        self.pos.fill_(t - 1)
-        self.key.fill_(key)
-        self.temperature.fill_(max(temperature, 1e-5))
-        self.topk = 1 if temperature <= 0 else max(1, int(topk))
-        self._host_pos = t - 1
 
     def forget_prompt(self) -> None:
         """Compute the next prompt in full (the caches were used elsewhere, or to time it)."""
@@ -127,6 +155,7 @@ class FrameStep:
         if runner is None:
             runner = self._runners[self.topk] = self._build(self.topk)
         p = self._host_pos
+        self.model.use_batch(self.batch)  # a graph holds its own caches; eager frames read the model's
         runner()
         self._host_pos += 1
         return p
@@ -140,15 +169,15 @@ class FrameStep:
     # ----- the frame ----------------------------------------------------------------------------
     def _body(self, topk: int, kv_len: int | None = None) -> None:
         model, n_cb, vocab = self.model, self.model.cfg.audio_num_codebooks, self.valid_vocab
-        h = model.backbone_step(self.embeds, self.pos, kv_len)  # [1, D]
-        noise = gumbel_noise(self.key, self.pos, n_cb, vocab) if topk > 1 else None  # [N, V]
+        h = model.backbone_step(self.embeds, self.pos, kv_len)  # [B, D]
+        noise = gumbel_noise(self.key, self.pos, n_cb, vocab) if topk > 1 else None  # [B, N, V]
 
         def sample(logits: torch.Tensor, codebook: int) -> torch.Tensor:
-            return pick_codes(logits, topk, self.temperature, None if noise is None else noise[codebook])
+            return pick_codes(logits, topk, self.temperature, None if noise is None else noise[:, codebook])
 
-        codes = model.decode_frame(h, sample, vocab)  # [1, N]
-        self.codes.index_copy_(0, self.pos, codes)
-        self.ended.index_copy_(0, self.pos, (codes == 0).all(dim=1))
+        codes = model.decode_frame(h, sample, vocab)  # [B, N]
+        self.codes.index_copy_(0, self.pos, codes[None])
+        self.ended.index_copy_(0, self.pos, (codes == 0).all(dim=1)[None])
         self.embeds.copy_(model.embed_frame(codes))
         self.pos.add_(1)
 
@@ -178,6 +207,7 @@ class FrameStep:
         when the warm-up fails midway (the caller then runs eagerly from where it was)."""
         saved = self.embeds.clone(), self.pos.clone()
         self.forget_prompt()  # warm-up frames may write where a prompt was cached
+        self.model.use_batch(self.batch)
         try:
             return self._warmed(fn, saved)
         finally:
@@ -226,6 +256,7 @@ class EndWatch:
         self._cuda = step.device.type == "cuda"
         self._host = torch.zeros(step.ended.shape, dtype=torch.bool, pin_memory=self._cuda)
         self._pending: deque[tuple[int, torch.cuda.Event | None]] = deque()
+        self.ready: torch.cuda.Event | None = None  # the last popped frame's event
 
     def push(self, p: int) -> None:
         event = None
@@ -241,10 +272,12 @@ class EndWatch:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def pop(self) -> tuple[int, bool]:
-        """The oldest pending position and whether its frame ended the audio."""
+    def pop(self) -> tuple[int, torch.Tensor]:
+        """The oldest pending position and, per row, whether its frame ended the audio (``[B]``
+        bool, on the CPU). :attr:`ready` is then that frame's CUDA event (None elsewhere)."""
         p, event = self._pending.popleft()
+        self.ready = event
         if event is None:
-            return p, bool(self.step.ended[p])
+            return p, self.step.ended[p].cpu()
         event.synchronize()
-        return p, bool(self._host[p])
+        return p, self._host[p]

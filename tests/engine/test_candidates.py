@@ -1,0 +1,107 @@
+"""Best of N as one batch: ``Generator.generate_candidates`` (prefill once, then every frame step
+runs all candidates together)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from csm_desktop.engine import Candidate, Segment, load_csm_1b
+from csm_desktop.errors import CsmError, GenerationCancelled
+
+TEXT = "Pretty good, pretty good."
+
+
+def _context(frames: int = 5):
+    audio = torch.randn(1920 * frames, generator=torch.Generator().manual_seed(0)) * 0.1
+    return [Segment(0, "Earlier words.", audio=audio)]
+
+
+@pytest.fixture(scope="module")
+def gen(tiny_folder):
+    return load_csm_1b("cpu", model=tiny_folder)
+
+
+def test_each_candidate_is_the_take_its_seed_samples_alone(gen):
+    """Candidate i samples with seed + i: on the CPU (float32) the batch gives, bit for bit, the
+    takes that generate_codes gives for those seeds one at a time."""
+    cands = gen.generate_candidates(TEXT, 1, _context(), num_candidates=4, max_audio_length_ms=1600, seed=10)
+    assert [c.seed for c in cands] == [10, 11, 12, 13]
+    assert all(isinstance(c, Candidate) and c.codes.shape == (32, 20) and c.codes.dtype == torch.long for c in cands)
+    assert len({tuple(c.codes.flatten().tolist()) for c in cands}) == 4  # different draws
+    for c in cands:
+        alone = gen.generate_codes(TEXT, 1, _context(), max_audio_length_ms=1600, seed=c.seed)
+        assert torch.equal(alone, c.codes), f"seed {c.seed}"
+
+
+def test_greedy_candidates_are_all_the_greedy_take(gen):
+    cands = gen.generate_candidates(TEXT, 1, _context(), num_candidates=3, max_audio_length_ms=800, topk=1)
+    greedy = gen.generate_codes(TEXT, 1, _context(), max_audio_length_ms=800, topk=1)
+    assert all(torch.equal(c.codes, greedy) for c in cands)
+
+
+def test_a_batch_leaves_single_takes_and_prompt_reuse_as_they_were(gen, tiny_folder):
+    """The batch has caches of its own: the batch-1 caches keep the prompt, and a line rendered
+    after a batch equals the same line from a fresh engine."""
+    ctx = _context(frames=80)  # a prompt of more than one 64-position prefill block
+    fresh = load_csm_1b("cpu", model=tiny_folder)
+    want = fresh.generate_codes(TEXT, 1, ctx, max_audio_length_ms=1200, seed=7)
+    gen.generate_codes(TEXT, 1, ctx, max_audio_length_ms=400, seed=3)
+    gen.generate_candidates(TEXT, 1, ctx, num_candidates=2, max_audio_length_ms=1200, seed=99)
+    assert gen._step.prefilled[0] >= 64  # the batch prefilled through the batch-1 step, reusing its prompt
+    assert torch.equal(gen.generate_codes(TEXT, 1, ctx, max_audio_length_ms=1200, seed=7), want)
+    assert gen._step.prefilled[0] >= 64  # and the single take after it reused the prompt too
+
+
+def test_each_candidate_ends_at_its_own_end_frame(gen, monkeypatch):
+    """Row 1 says 'end of audio' (an all-zero frame) at its 6th frame, row 2 at its first: row 1
+    is cut there, row 2 is empty, the others run to the frame budget."""
+    model = gen.model
+    real = model.decode_frame
+    calls = {"n": 0}
+
+    def decode_frame(h, sample, vocab):
+        codes = real(h, sample, vocab).clone()
+        calls["n"] += 1
+        if calls["n"] >= 6:
+            codes[1] = 0
+        codes[2] = 0
+        return codes
+
+    monkeypatch.setattr(model, "decode_frame", decode_frame)
+    cands = gen.generate_candidates(TEXT, 1, _context(), num_candidates=4, max_audio_length_ms=1600, seed=1)
+    assert [c.codes.shape[1] for c in cands] == [20, 5, 0, 20]
+    assert not (cands[0].codes == 0).all(dim=0).any()
+
+
+def test_all_ended_at_once_retries_then_says_so(gen, monkeypatch):
+    from csm_desktop.errors import EmptyAudioError
+
+    model = gen.model
+    real = model.decode_frame
+    monkeypatch.setattr(model, "decode_frame", lambda h, sample, vocab: torch.zeros_like(real(h, sample, vocab)))
+    with pytest.raises(EmptyAudioError, match="twice"):
+        gen.generate_candidates(TEXT, 1, _context(), num_candidates=2, max_audio_length_ms=800, seed=1)
+
+
+def test_stop_cancels_the_batch_and_the_engine_stays_usable(gen):
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 4
+
+    with pytest.raises(GenerationCancelled):
+        gen.generate_candidates(TEXT, 1, _context(), num_candidates=2, max_audio_length_ms=4000, should_stop=stop)
+    assert len(gen.generate_candidates(TEXT, 1, _context(), num_candidates=2, max_audio_length_ms=400)) == 2
+
+
+@pytest.mark.parametrize("n", [0, 9, -1])
+def test_candidate_count_out_of_range_is_refused(gen, n):
+    with pytest.raises(CsmError, match="1 to 8"):
+        gen.generate_candidates(TEXT, 1, _context(), num_candidates=n)
+
+
+def test_one_candidate_is_a_plain_take(gen):
+    (only,) = gen.generate_candidates(TEXT, 1, _context(), num_candidates=1, max_audio_length_ms=800, seed=5)
+    assert torch.equal(only.codes, gen.generate_codes(TEXT, 1, _context(), max_audio_length_ms=800, seed=5))

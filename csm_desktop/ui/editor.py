@@ -81,7 +81,7 @@ class _Gutter(QWidget):
 
 class ScriptEditor(QPlainTextEdit):
     """The script, highlighted, with a gutter of line states (hover it: what a colour means).
-    Emits ``line_selected(utterance index)``; the window follows edits through ``textChanged``."""
+    Emits ``line_selected(utterance index, or -1 off an utterance)``; the window follows edits through ``textChanged``."""
 
     line_selected = Signal(int)
 
@@ -163,6 +163,7 @@ class ScriptEditor(QPlainTextEdit):
         self.states = (self.states + ["none"] * len(self.utterance_lines))[: len(self.utterance_lines)]
         self._highlighter.rehighlight()
         self._gutter.update()
+        self._emit_selection()  # the line's words changed: its takes are another line's now
 
     def set_states(self, states: list[str], notes: dict[int, str] | None = None) -> None:
         """Per utterance; ``notes``: by editor line, what a state's tooltip says instead of its name."""
@@ -191,9 +192,10 @@ class ScriptEditor(QPlainTextEdit):
             self.centerCursor()
 
     def _emit_selection(self) -> None:
+        """The utterance under the cursor, or -1 on a line that is none (blank, a pause, a
+        scene): the takes panel follows it and never shows another line's takes."""
         n = self.current_utterance()
-        if n is not None:
-            self.line_selected.emit(n)
+        self.line_selected.emit(-1 if n is None else n)
 
     # ----- gutter -------------------------------------------------------------------------------
     def gutter_width(self) -> int:

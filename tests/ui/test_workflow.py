@@ -301,3 +301,31 @@ def test_engine_label_says_device_speed_up_and_a_failed_speed_up():
     text, tip = describe_engine(RemoteEngine("http://127.0.0.1:9", "token"))
     assert text == "Remote engine" and "http://127.0.0.1:9" in tip
     assert describe_engine(FakeEngine()) == ("", "")
+
+
+def test_takes_panel_follows_the_words_and_blank_lines(make_window, qtbot, tmp_path):
+    """The takes panel shows the takes of the line under the cursor as it reads now: editing the
+    words leaves the old takes out, undoing brings them back, and a line that is no utterance
+    (a pause, a blank line) shows none, not the previous line's."""
+    from PySide6.QtGui import QTextCursor
+
+    w = make_window()
+    w.editor.setPlainText(SCRIPT)
+    w.save_as(tmp_path / "Follow")
+    _render(qtbot, w)
+    w.editor.select_utterance(1)
+    assert w.takes.list.count() == 1 and "Pretty good" in w.takes.title.text()
+
+    cursor = w.editor.textCursor()
+    cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
+    w.editor.setTextCursor(cursor)
+    w.editor.insertPlainText(" Really.")
+    assert w.takes.list.count() == 0
+    w.editor.undo()
+    assert w.takes.list.count() == 1
+
+    pause = w.editor.document().findBlockByNumber(2)  # "[pause 500ms]"
+    w.editor.setTextCursor(QTextCursor(pause))
+    assert w.takes.list.count() == 0 and w.takes.title.text() == "Takes"
+    w.editor.select_utterance(2)
+    assert w.takes.list.count() == 1 and "Great" in w.takes.title.text()

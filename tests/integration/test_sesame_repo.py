@@ -9,7 +9,8 @@ import shutil
 import pytest
 import torch
 
-from csm_desktop.engine import Segment, load_csm_1b
+from csm_desktop.engine import Segment
+from csm_desktop.services.models import load_csm_1b
 from csm_desktop.engine.testing import transformers_inputs
 from csm_desktop.services import hub as hubsvc
 from fakes.hub import REPO, TOKEN, set_offline

@@ -35,7 +35,7 @@ from csm_desktop.settings import DEFAULT_MODEL
 TIMEOUT_S = 30.0
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # moshi's Mimi release, for checkpoints without a codec: moshi.models.loaders.DEFAULT_REPO and
-# MIMI_NAME (not imported: moshi pulls in torch; tests/unit check that they agree).
+# MIMI_NAME (not imported: moshi pulls in torch; tests/integration/test_sesame_repo.py checks them).
 MIMI_REPO = "kyutai/moshiko-pytorch-bf16"
 MIMI_RELEASE_FILE = "tokenizer-e351c8d8-checkpoint125.safetensors"
 CHUNK = 1 << 20

@@ -18,7 +18,7 @@ from csm_desktop.settings import ACCELS, DEFAULT_MODEL
 def _load_engine(args: argparse.Namespace):
     """The local engine the command asks for, with the Hugging Face token from the environment
     or the keyring; says so when it is the tiny test model."""
-    from csm_desktop.engine import load_csm_1b
+    from csm_desktop.services.models import load_csm_1b
     from csm_desktop.redaction import redact
     from csm_desktop.services.credentials import get_secret
 

@@ -13,11 +13,10 @@ import torch
 from csm_desktop.engine import weights
 from csm_desktop.engine.config import CsmModelConfig, TransformerConfig, read_config
 from csm_desktop.engine.model import CsmModel
-from csm_desktop.engine.repository import DEFAULT_MODEL
 from csm_desktop.engine.weights import folder_weights
 from csm_desktop.errors import CheckpointError
 
-__all__ = ["DEFAULT_MODEL", "checkpoint_name_map", "folder_weights", "load_model", "read_tensors"]
+__all__ = ["checkpoint_name_map", "folder_weights", "load_model", "read_tensors"]
 
 
 def _interleaved_to_half(w: torch.Tensor, n_heads: int) -> torch.Tensor:

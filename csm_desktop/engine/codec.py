@@ -112,31 +112,42 @@ def _codec_from_checkpoint(folder: Path, chosen: WeightSet, device: torch.device
     return MimiCodec(mimi.to(device), device, _file_identity(*(folder / f for f in files), tag=CODEC_PREFIX))
 
 
-def load_mimi(folder: Path | None, device: torch.device, num_codebooks: int, token: str | None = None,
-              chosen: WeightSet | None = None) -> MimiCodec:
-    """Mimi from the model folder when it holds one (``mimi.safetensors``, with ``mimi_config.json``
-    for a non-standard size; or ``codec_model.*`` in the chosen weights), else moshi's release
-    file from the hub."""
+def load_mimi(folder: Path | None, device: torch.device, num_codebooks: int, chosen: WeightSet | None = None,
+              mimi: Path | None = None) -> MimiCodec:
+    """Mimi from the file ``mimi`` when given (moshi's release file, for checkpoints without a
+    codec), else from the model folder (``mimi.safetensors``, or ``codec_model.*`` in the chosen
+    weights). A ``mimi_config.json`` beside a Mimi file gives a non-standard size. Nothing is
+    downloaded.
+
+    Raises:
+        CheckpointError: no codec anywhere, or its weights do not load.
+    """
     from moshi.models import loaders
 
-    config = None
     path = folder / MIMI_FILE if folder is not None else None
-    if path is not None and path.is_file():
-        cfg_path = folder / MIMI_CONFIG_FILE
-        if cfg_path.is_file():
-            try:
-                config = json.loads(cfg_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise CheckpointError(f"{cfg_path} is malformed ({exc}).") from exc
-    elif folder is not None and chosen is not None and chosen.has_codec:
-        return _codec_from_checkpoint(folder, chosen, device, num_codebooks)
-    else:
-        from csm_desktop.engine.repository import download_model
-
-        repo = download_model(loaders.DEFAULT_REPO, token=token, allow_patterns=[loaders.MIMI_NAME])
-        path = repo / loaders.MIMI_NAME
+    if mimi is not None:
+        path = Path(mimi).expanduser()
+        if not path.is_file():
+            raise CheckpointError(f"The Mimi codec weights {path} do not exist. Check the path, or leave it out "
+                                  "for a model folder that carries its codec.")
+    elif path is None or not path.is_file():
+        if folder is not None and chosen is not None and chosen.has_codec:
+            return _codec_from_checkpoint(folder, chosen, device, num_codebooks)
+        raise CheckpointError(
+            f"The Mimi codec weights are missing: {folder} carries no codec ({MIMI_FILE} or codec_model.* "
+            f"tensors). Download the model through the app (Model setup) or load it with "
+            f"csm_desktop.services.models.load_csm_1b, which fetches moshi's {loaders.MIMI_NAME} from "
+            f"{loaders.DEFAULT_REPO}; or pass that file as mimi=."
+        )
+    config = None
+    cfg_path = path.with_name(MIMI_CONFIG_FILE)  # a non-standard size says so beside the weights
+    if cfg_path.is_file():
+        try:
+            config = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{cfg_path} is malformed ({exc}).") from exc
     try:
-        mimi = loaders.get_mimi(str(path), mimi_config=config, device=device, num_codebooks=num_codebooks)
+        mimi_model = loaders.get_mimi(str(path), mimi_config=config, device=device, num_codebooks=num_codebooks)
     except (RuntimeError, OSError, KeyError, ValueError) as exc:
         raise CheckpointError(f"The Mimi codec weights {path} could not be loaded ({exc}).") from exc
-    return MimiCodec(mimi, device, _file_identity(path))
+    return MimiCodec(mimi_model, device, _file_identity(path))

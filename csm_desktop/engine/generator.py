@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -11,7 +12,6 @@ from pathlib import Path
 import torch
 
 from csm_desktop.engine.checkpoint import folder_weights, load_model
-from csm_desktop.engine.repository import DEFAULT_MODEL, resolve_model_folder
 from csm_desktop.engine.codec import MimiCodec, load_mimi
 from csm_desktop.engine.model import CsmModel
 from csm_desktop.engine.sampling import sampling_key
@@ -23,8 +23,10 @@ from csm_desktop.errors import (
     DeviceError,
     EmptyAudioError,
     GenerationCancelled,
+    ModelNotFoundError,
     PromptTooLongError,
 )
+from csm_desktop.settings import DEFAULT_MODEL
 
 # An utterance that ends before its first frame is retried once with these caps on
 # temperature and top-k, as the reference deployment did; the text is never cut.
@@ -472,33 +474,49 @@ class _device_errors:
 def load_csm_1b(
     device: str | torch.device | None = None,
     *,
-    model: str | Path = DEFAULT_MODEL,
-    token: str | None = None,
+    model: str | os.PathLike,
+    mimi: str | os.PathLike | None = None,
     accel: str | None = "auto",
     warm_up: bool = True,
+    model_id: str | None = None,
 ) -> Generator:
-    """Load CSM-1B from a hub repository id or a local folder (either checkpoint layout).
+    """Load CSM-1B from a local model folder (either checkpoint layout); nothing is downloaded.
+
+    A hub repository id is turned into a folder by :func:`csm_desktop.services.models.load_csm_1b`.
 
     Args:
         device: ``"cuda"``, ``"mps"``, ``"cpu"``, or None for the best available.
-        model: hub repository id (downloaded with ``token``) or a local model folder.
-        token: Hugging Face access token for the gated repository.
+        model: a local model folder.
+        mimi: moshi's Mimi weights file, for a checkpoint that carries no codec.
         accel: ``"auto"`` (CUDA graph on CUDA, eager elsewhere), ``"off"``, ``"graph"`` or
             ``"compile"``; the ``CSM_DESKTOP_ACCEL`` environment variable overrides it.
         warm_up: prepare the frame step (graph capture, compilation) before returning.
+        model_id: the name the generator gives its model (caches key on it); the folder by default.
+
+    Raises:
+        ModelNotFoundError: ``model`` is not an existing folder.
+        CheckpointError: the folder's weights, tokenizer or codec are missing or unusable.
     """
+    folder = Path(model).expanduser()
+    if not folder.is_dir():
+        raise ModelNotFoundError(
+            f"{model} is not a model folder. Choose a folder that holds the model's weights and tokenizer, "
+            f"or load a Hugging Face repository id (like {DEFAULT_MODEL}) with "
+            "csm_desktop.services.models.load_csm_1b, which downloads it."
+        )
     dev = pick_device(device)
-    folder = resolve_model_folder(model, token)
     chosen = folder_weights(folder)
     with _device_errors():
         csm = load_model(folder, dev, default_dtype(dev), chosen)
-        codec = load_mimi(folder, dev, csm.cfg.audio_num_codebooks, token, chosen)
+        codec = load_mimi(folder, dev, csm.cfg.audio_num_codebooks, chosen,
+                          Path(mimi) if mimi is not None else None)
     if codec.num_codebooks != csm.cfg.audio_num_codebooks:
         raise CheckpointError(
             f"The codec has {codec.num_codebooks} codebooks but the model expects {csm.cfg.audio_num_codebooks}."
         )
     tokenizer = TextTokenizer.from_folder(folder)
-    gen = Generator(csm, tokenizer, codec, model_id=str(model), is_test_model=csm.cfg.test_model, accel=accel)
+    gen = Generator(csm, tokenizer, codec, model_id=model_id or str(model), is_test_model=csm.cfg.test_model,
+                    accel=accel)
     if warm_up:
         gen.warm_up()
     return gen

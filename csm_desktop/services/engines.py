@@ -18,7 +18,7 @@ def open_engine(settings: Settings):
         if not token:
             raise CsmError("Remote generation needs its API token. Add it in Settings > Credentials.")
         return RemoteEngine(settings.remote_url, token)
-    from csm_desktop.engine import load_csm_1b
+    from csm_desktop.services.models import load_csm_1b
 
     device = None if settings.device == "auto" else settings.device
     return load_csm_1b(device, model=settings.model, token=get_secret("huggingface"), accel=settings.accel)

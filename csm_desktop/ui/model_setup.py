@@ -18,39 +18,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csm_desktop.engine.repository import DEFAULT_MODEL, is_repo_id
 from csm_desktop.paths import data_dir
 from csm_desktop.services import credentials
-from csm_desktop.settings import Settings
+from csm_desktop.services.hub import is_repo_id, local_model_folder
+from csm_desktop.settings import DEFAULT_MODEL, Settings
 from csm_desktop.ui.errors import show_error, show_exception
 
 
 def model_is_available(settings: Settings) -> bool:
     """True when the configured model can load without a download (or generation is remote):
     its folder (or cached snapshot) holds a complete set of weights and the tokenizer."""
-    if settings.engine == "remote":
-        return True
-    from csm_desktop.engine.checkpoint import folder_weights
-    from csm_desktop.errors import CheckpointError
-
-    path = Path(settings.model).expanduser()
-    if not path.is_dir():
-        from huggingface_hub import try_to_load_from_cache
-
-        from csm_desktop.engine.repository import hub_cache_dir
-
-        if not is_repo_id(settings.model):
-            return False  # a folder that is gone (deleted, renamed, an unplugged drive)
-
-        found = try_to_load_from_cache(settings.model, "config.json", cache_dir=hub_cache_dir())
-        if not isinstance(found, str):
-            return False
-        path = Path(found).parent
-    try:
-        folder_weights(path)
-    except CheckpointError:
-        return False
-    return (path / "tokenizer.json").is_file()
+    return settings.engine == "remote" or local_model_folder(settings.model) is not None
 
 
 def _gb(n: int) -> str:

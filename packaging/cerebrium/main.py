@@ -16,10 +16,9 @@ import json
 import logging
 import os
 
-from csm_desktop.engine import load_csm_1b
-from csm_desktop.engine.repository import DEFAULT_MODEL
 from csm_desktop.errors import CsmError
 from csm_desktop.redaction import install as install_redaction, redact
+from csm_desktop.services.models import load_csm_1b
 from csm_desktop.services.remote_protocol import (
     RequestError,
     handle_encode,
@@ -28,6 +27,7 @@ from csm_desktop.services.remote_protocol import (
     parse_generate,
     stream_events,
 )
+from csm_desktop.settings import DEFAULT_MODEL
 
 install_redaction()
 log = logging.getLogger("csm-desktop")

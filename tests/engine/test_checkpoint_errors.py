@@ -60,6 +60,26 @@ def test_not_a_model_and_not_a_repo(tmp_path):
         load_csm_1b("cpu", model="not a repo id")
 
 
+def test_a_repository_id_is_for_the_services_loader():
+    """The engine loads folders only: a hub id is answered with where to load it from, offline."""
+    with pytest.raises(ModelNotFoundError, match="csm_desktop.services.models.load_csm_1b"):
+        load_csm_1b("cpu", model="sesame/csm-1b")
+
+
+def test_a_folder_without_codec_needs_moshis_mimi_file(folder, tmp_path):
+    """Nothing is downloaded: a checkpoint without a codec loads with ``mimi=``, else says how."""
+    mimi = tmp_path / "mimi"
+    mimi.mkdir()
+    for name in ("mimi.safetensors", "mimi_config.json"):  # a tiny stand-in for moshi's release file
+        shutil.move(folder / name, mimi / name)
+    with pytest.raises(CheckpointError, match="Mimi codec weights are missing.*services.models.load_csm_1b"):
+        load_csm_1b("cpu", model=folder)
+    with pytest.raises(CheckpointError, match="do not exist"):
+        load_csm_1b("cpu", model=folder, mimi=tmp_path / "nowhere.safetensors")
+    gen = load_csm_1b("cpu", model=folder, mimi=mimi / "mimi.safetensors", warm_up=False)
+    assert gen.generate_codes("Hi.", 0, max_audio_length_ms=160, topk=1).shape == (32, 2)
+
+
 def test_cuda_requested_without_gpu(tiny_folder):
     import torch
 

@@ -1,11 +1,11 @@
-"""load_csm_1b with a hub repository id, against a fake hub on 127.0.0.1."""
+"""services.models.load_csm_1b with a hub repository id, against a fake hub on 127.0.0.1."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from csm_desktop.engine import load_csm_1b
+from csm_desktop.services.models import load_csm_1b
 from csm_desktop.errors import ModelAccessError, NetworkError
 from fakes.hub import REPO, TOKEN, set_offline
 

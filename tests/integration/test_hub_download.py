@@ -6,7 +6,7 @@ from collections import namedtuple
 
 import pytest
 
-from csm_desktop.engine import load_csm_1b
+from csm_desktop.services.models import load_csm_1b
 from csm_desktop.errors import CsmError, ModelAccessError, ModelNotFoundError, NetworkError
 from csm_desktop.services import hub as hubsvc
 from fakes.hub import REPO, TOKEN, set_offline

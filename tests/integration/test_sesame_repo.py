@@ -9,9 +9,11 @@ import shutil
 import pytest
 import torch
 
-from csm_desktop.engine import Segment, load_csm_1b
+from csm_desktop.engine import Segment
+from csm_desktop.services.models import load_csm_1b
 from csm_desktop.engine.testing import transformers_inputs
 from csm_desktop.services import hub as hubsvc
+from csm_desktop.services import models
 from fakes.hub import REPO, TOKEN, set_offline
 
 transformers = pytest.importorskip("transformers")
@@ -91,9 +93,11 @@ def test_a_resaved_mirror_is_chosen_from_its_header(fake_hub, upstream_folders):
     assert gen.generate_codes("Hi.", 0, max_audio_length_ms=160, topk=1).shape == (32, 2)
 
 
-def test_original_layout_only_repository_adds_moshis_codec(fake_hub, upstream_folders, tiny_folder, tmp_path):
+def test_original_layout_only_repository_adds_moshis_codec(fake_hub, upstream_folders, tiny_folder, tmp_path,
+                                                           monkeypatch):
     """A repository with only Sesame's original layout and no codec: the plan adds moshi's Mimi
-    release file from its own repository."""
+    release file from its own repository, and loading by name fetches that file through the same
+    downloader and hands it to the engine (which downloads nothing itself)."""
     folder = tmp_path / "orig"
     folder.mkdir()
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
@@ -101,8 +105,32 @@ def test_original_layout_only_repository_adds_moshis_codec(fake_hub, upstream_fo
     fake_hub.add_folder("someone/csm-original", folder, token=TOKEN)
     mimi = tmp_path / "mimi"
     mimi.mkdir()
-    (mimi / hubsvc.MIMI_RELEASE_FILE).write_bytes(b"stand-in for moshi's release file")
+    shutil.copy(tiny_folder / "mimi.safetensors", mimi / hubsvc.MIMI_RELEASE_FILE)  # a tiny stand-in
     fake_hub.add_folder(hubsvc.MIMI_REPO, mimi)
     files = hubsvc.plan_model("someone/csm-original", TOKEN)
     assert (hubsvc.MIMI_REPO, hubsvc.MIMI_RELEASE_FILE) in {(f.repo_id, f.name) for f in files}
     assert "model.safetensors" in {f.name for f in files}
+
+    # The engine gets the fetched release file as mimi=; the tiny stand-in needs its size beside it.
+    handed = []
+
+    def load_folder(device, *, mimi, **kwargs):
+        handed.append(mimi)
+        return real_load_folder(device, mimi=tiny_folder / "mimi.safetensors", **kwargs)
+
+    real_load_folder = models.load_folder
+    monkeypatch.setattr(models, "load_folder", load_folder)
+    gen = models.load_csm_1b("cpu", model="someone/csm-original", token=TOKEN, warm_up=False)
+    assert handed[0].name == hubsvc.MIMI_RELEASE_FILE
+    assert handed[0].read_bytes() == (mimi / hubsvc.MIMI_RELEASE_FILE).read_bytes()
+    assert gen.model_id == "someone/csm-original"
+    seen = len(fake_hub.requests)
+    set_offline(monkeypatch, True)
+    models.load_csm_1b("cpu", model="someone/csm-original", warm_up=False)  # both from the cache
+    assert handed[1] == handed[0] and len(fake_hub.requests) == seen
+
+
+def test_moshis_release_file_is_named_as_moshi_names_it():
+    from moshi.models import loaders
+
+    assert (hubsvc.MIMI_REPO, hubsvc.MIMI_RELEASE_FILE) == (loaders.DEFAULT_REPO, loaders.MIMI_NAME)

@@ -1,4 +1,4 @@
-"""Architecture rules: the core never imports Qt."""
+"""Architecture rules: the core never imports Qt; the engine never reaches the network."""
 
 from __future__ import annotations
 
@@ -42,12 +42,13 @@ def _lint_imports(root) -> subprocess.CompletedProcess:
 
 
 def test_the_import_contracts_hold():
-    """pyproject.toml's [tool.importlinter]: Qt only in ui/, and ui > services > dialogue > engine."""
+    """pyproject.toml's [tool.importlinter]: Qt only in ui/, ui > services > dialogue > engine, and no
+    hub or HTTP client in the engine."""
     from pathlib import Path
 
     result = _lint_imports(Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout
 
 
 def test_the_import_contracts_catch_a_layer_pointing_up(tmp_path):
@@ -59,7 +60,11 @@ def test_the_import_contracts_catch_a_layer_pointing_up(tmp_path):
     shutil.copy(root / "pyproject.toml", tmp_path / "pyproject.toml")
     with open(tmp_path / "csm_desktop" / "engine" / "codec.py", "a") as f:
         f.write("\nfrom csm_desktop.dialogue import render  # noqa\nimport PySide6  # noqa\n")
+    with open(tmp_path / "csm_desktop" / "engine" / "weights.py", "a") as f:
+        f.write("\ndef _fetch():\n    import huggingface_hub  # noqa\n    import requests  # noqa\n")
     result = _lint_imports(tmp_path)
     assert result.returncode != 0
     assert "csm_desktop.engine.codec -> csm_desktop.dialogue.render" in result.stdout
     assert "csm_desktop.engine.codec -> PySide6" in result.stdout
+    assert "csm_desktop.engine.weights -> huggingface_hub" in result.stdout
+    assert "csm_desktop.engine.weights -> requests" in result.stdout

@@ -12,7 +12,8 @@ from pathlib import Path
 from csm_desktop import __version__
 from csm_desktop.errors import CsmError, GenerationCancelled
 from csm_desktop.marker import AI_MARKER
-from csm_desktop.settings import ACCELS, DEFAULT_MODEL
+from csm_desktop.engine.accel import ACCELS
+from csm_desktop.settings import DEFAULT_MODEL
 
 
 def _load_engine(args: argparse.Namespace):

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from csm_desktop.engine.accel import ACCELS  # the engine's modes (a module without torch)
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write_text
 from csm_desktop.paths import config_dir
@@ -15,9 +16,6 @@ SCHEMA_VERSION = 1
 DEFAULT_MODEL = "sesame/csm-1b"  # the speech model, as the hub names it: its one home
 ENGINES = ("local", "remote")
 DEVICES = ("auto", "cuda", "mps", "cpu")
-# How the engine runs each frame: auto (a CUDA graph on CUDA, plain eager elsewhere), off,
-# graph (CUDA only) or compile (torch.compile; slow first start). See engine/step.py.
-ACCELS = ("auto", "off", "graph", "compile")
 # Generation defaults a project copies: the ranges project.json is held to (dialogue/project.py).
 TEMPERATURE = (0.01, 5.0)
 TOPK = (1, 2051)  # a Mimi codebook has 2051 entries

@@ -15,7 +15,8 @@ from csm_desktop.engine.checkpoint import folder_weights, load_model
 from csm_desktop.engine.codec import MimiCodec, load_mimi
 from csm_desktop.engine.model import CsmModel
 from csm_desktop.engine.sampling import sampling_key
-from csm_desktop.engine.step import EndWatch, FrameStep, resolve_accel
+from csm_desktop.engine.accel import resolve_accel
+from csm_desktop.engine.step import EndWatch, FrameStep
 from csm_desktop.engine.tokenizer import TextTokenizer
 from csm_desktop.errors import (
     CheckpointError,
@@ -26,7 +27,6 @@ from csm_desktop.errors import (
     ModelNotFoundError,
     PromptTooLongError,
 )
-from csm_desktop.settings import DEFAULT_MODEL
 
 # An utterance that ends before its first frame is retried once with these caps on
 # temperature and top-k, as the reference deployment did; the text is never cut.
@@ -501,8 +501,8 @@ def load_csm_1b(
     if not folder.is_dir():
         raise ModelNotFoundError(
             f"{model} is not a model folder. Choose a folder that holds the model's weights and tokenizer, "
-            f"or load a Hugging Face repository id (like {DEFAULT_MODEL}) with "
-            "csm_desktop.services.models.load_csm_1b, which downloads it."
+            "or load a Hugging Face repository id with csm_desktop.services.models.load_csm_1b, "
+            "which downloads it."
         )
     dev = pick_device(device)
     chosen = folder_weights(folder)

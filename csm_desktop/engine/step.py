@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections import deque
 from collections.abc import Callable
 
@@ -19,33 +18,11 @@ import torch
 
 from csm_desktop.engine.model import CsmModel
 from csm_desktop.engine.sampling import gumbel_noise, pick_codes
-from csm_desktop.errors import CsmError
-from csm_desktop.settings import ACCELS
 
 log = logging.getLogger(__name__)
 
-ACCEL_ENV = "CSM_DESKTOP_ACCEL"  # overrides the setting, e.g. CSM_DESKTOP_ACCEL=off to rule graphs out
 _WARMUP_RUNS = 2  # eager runs before a capture: lazy inits, cuBLAS workspaces, compilation
 PREFILL_BLOCK = 64  # prompt positions per prefill call, aligned to multiples of it
-
-
-def resolve_accel(choice: str | None, device: torch.device) -> str:
-    """The frame-step mode to use: ``"off"`` (eager), ``"graph"`` or ``"compile"``.
-
-    ``auto`` means a CUDA graph on CUDA and eager elsewhere (MPS and CPU have no graphs, and
-    compiling on them costs more start-up than it saves for most users). ``graph`` falls back
-    to eager off CUDA; ``compile`` works everywhere inductor does (a C++ compiler on CPU).
-    """
-    from_env = os.environ.get(ACCEL_ENV)
-    choice = from_env or choice or "auto"
-    if choice not in ACCELS:
-        where = f"The environment variable {ACCEL_ENV} says" if from_env else "Unknown speed-up mode"
-        raise CsmError(f"{where} {choice!r}: use one of {', '.join(ACCELS)}" + (", or unset it." if from_env else "."))
-    if choice == "auto":
-        return "graph" if device.type == "cuda" else "off"
-    if choice == "graph" and device.type != "cuda":
-        return "off"
-    return choice
 
 
 class FrameStep:

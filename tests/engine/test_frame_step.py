@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from csm_desktop.engine import Segment, load_csm_1b
-from csm_desktop.engine.step import resolve_accel
+from csm_desktop.engine.accel import resolve_accel
 from csm_desktop.errors import CsmError
 
 TEXT = "Pretty good, pretty good."

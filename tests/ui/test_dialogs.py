@@ -7,7 +7,8 @@ from keyring.backends import fail
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 from csm_desktop.services import credentials
-from csm_desktop.settings import ACCELS, Settings
+from csm_desktop.engine.accel import ACCELS
+from csm_desktop.settings import Settings
 from csm_desktop.ui.model_setup import ModelSetupDialog, model_is_available
 from csm_desktop.ui.settings_dialog import SettingsDialog
 from fakes.hub import REPO, TOKEN

@@ -75,3 +75,16 @@ def test_a_schema_version_of_the_wrong_type_sets_the_file_aside():
     Settings.path().write_text('{"schema_version": null, "temperature": 0.5}')
     assert Settings.load().temperature == Settings().temperature
     assert Settings.path().with_name("settings.json.bad").is_file()
+
+
+def test_settings_and_the_speed_up_modes_load_without_torch():
+    """The settings read the engine's speed-up modes from engine/accel.py, which imports no torch
+    (and csm_desktop.engine loads its public names lazily): reading settings stays fast."""
+    import subprocess
+    import sys
+
+    code = ("import sys, csm_desktop.settings, csm_desktop.engine, csm_desktop.engine.accel as a; "
+            "assert 'torch' not in sys.modules, 'torch was imported'; print(a.ACCELS)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "('auto', 'off', 'graph', 'compile')"

@@ -112,6 +112,8 @@ class EngineHost(QObject):
             if only_remote and not isinstance(engine, RemoteEngine):
                 return None  # a local model loads at the first render
             self._engine, self._made_for = engine, wanted
+        elif only_remote and not isinstance(engine, RemoteEngine):
+            return None
         if isinstance(engine, RemoteEngine):
             engine.on_status = job.report
             engine.reconnect(job.should_stop)

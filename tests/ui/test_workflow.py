@@ -15,7 +15,7 @@ SCRIPT = "Alice: Hey, how are you doing?\nBob: Pretty good, pretty good.\n[pause
 
 
 def _render(qtbot, w, lines=None, force=False, timeout=30_000):
-    """Start a render and wait until the window has handled its end (the worker's signals reach
+    """Start a render and wait until the window has handled its end (the job's callbacks reach
     the window through its event loop, after any direct listener)."""
     assert w.start_render(lines, force=force) is not None
     qtbot.waitUntil(lambda: w.job is None, timeout=timeout)

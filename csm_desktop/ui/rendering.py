@@ -11,7 +11,7 @@ import numpy as np
 from csm_desktop.dialogue.parallel import render_parallel
 from csm_desktop.dialogue.script import Utterance
 from csm_desktop.services.remote import RemoteEngine
-from csm_desktop.ui.engine_host import EngineFacts, describe_engine
+from csm_desktop.ui.engine_host import EngineFacts
 from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.playback import PlaybackError
 

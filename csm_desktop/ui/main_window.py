@@ -33,6 +33,7 @@ from csm_desktop.errors import CsmError
 from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
 from csm_desktop.ui.editor import ScriptEditor
+from csm_desktop.ui.engine_host import EngineHost, PlanningView
 from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, TakesPanel
 from csm_desktop.ui.playback import Player
@@ -40,8 +41,7 @@ from csm_desktop.ui.rendering import RenderingMixin, failure_key
 from csm_desktop.ui.speakers import SpeakersMixin
 from csm_desktop.ui.transport import TransportMixin
 from csm_desktop.ui.waveform import Waveform
-from csm_desktop.ui.tasks import NetworkTasks
-from csm_desktop.ui.worker import WorkerThread
+from csm_desktop.ui.tasks import Job, ModelTasks, NetworkTasks
 
 AUTOSAVE_MS = 30_000
 
@@ -59,7 +59,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
                  library: VoiceLibrary | None = None, player: Player | None = None) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
-        # The engine thread runs Python between torch calls; a shorter GIL switch interval
+        # The model's thread runs Python between torch calls; a shorter GIL switch interval
         # (default 5 ms) lets the event loop in quickly, so the window never stutters.
         sys.setswitchinterval(0.0005)
         freeze_long_lived()
@@ -68,19 +68,16 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.engine_factory = engine_factory
         self.project = self._fresh_project()
         self.dirty = False
-        self.job: int | None = None
+        self.job: Job | None = None  # the render running on the model's lane
         self._rendered_copy: Project | None = None
         self.player = player or Player()
-        self.workers = WorkerThread()  # the model's one serial worker (renders, the engine)
+        self.model_tasks = ModelTasks(parent=self)  # the model's one serial lane (renders, the engine)
         self.tasks = NetworkTasks(parent=self)  # network jobs (Gemini, downloads), each its own
-        w = self.workers.worker
-        w.progress.connect(self._on_progress)
-        w.chunk.connect(self._on_chunk)
-        w.finished.connect(self._on_finished)
-        w.failed.connect(self._on_failed)
-        w.cancelled.connect(self._on_cancelled)
-        w.engine_ready.connect(freeze_long_lived)
-        w.engine_ready.connect(self._show_engine)
+        self.engine_host = EngineHost(engine_factory, self.model_tasks, parent=self)
+        self.engine_host.ready.connect(freeze_long_lived)
+        self.engine_host.ready.connect(self._on_engine_ready)
+        self.engine_host.released.connect(self._on_engine_released)
+        self._planner: PlanningView | None = None  # how the loaded engine plans lines (for their states)
         self._live_audio = False
         self._playing_key: str | None = None
         self._job_started = 0.0
@@ -100,10 +97,8 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.library_panel.remove_requested.connect(self._remove_clip)
         self.library_panel.play_requested.connect(self._play_clip)
         self.library_panel.transcribe_requested.connect(self.transcribe_clip)
-        self._side_jobs: dict[int, Callable[[object], None]] = {}
-        self._warm_job: int | None = None  # waking a remote engine (see warm_up_remote)
+        self._warm_job: Job | None = None  # waking a remote engine (see warm_up_remote)
         self._render_lines: list[int] = []  # editor line of each utterance of the script being rendered
-        self._engine_stale = False  # the settings changed during a render: reload after it
         self._failed: dict[tuple[str, str], str] = {}  # failure_key of a line whose last render failed -> why
         self.takes = TakesPanel()
         self.takes.play_requested.connect(self._play_take)
@@ -278,11 +273,11 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         for n in range(len(self.editor.utterance_lines)):
             chosen = self.project.line(n).chosen_take
             states.append("done" if store and chosen and store.has(chosen) else "none")
-        engine = self.workers.worker.engine
-        # A remote engine not (or no longer) connected would ask the network for its model here.
-        if engine is not None and getattr(engine, "connected", True) and store is not None and not self.editor.errors:
+        # Planned from the facts the engine host gave when the engine became ready: the GUI
+        # thread never calls the engine (a remote one would ask the network here).
+        if self._planner is not None and store is not None and not self.editor.errors:
             try:
-                states = Renderer(self.project, engine, self.library).statuses()
+                states = Renderer(self.project, self._planner, self.library).statuses()
             except CsmError:
                 pass
         # A line whose last render failed says so, and why (until its text changes or it renders).
@@ -400,21 +395,14 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
 
     def apply_settings(self, dialog) -> None:
         if dialog.apply():
-            self.drop_engine()
-            self.warm_up_remote()
+            self.drop_engine()  # a remote engine is woken once the old one is released
         for message in dialog.messages:
             show_error(self, message)
 
     def drop_engine(self) -> None:
-        """Forget the loaded engine (settings changed): the next render loads the new one. During
-        a render the engine is dropped when the render ends (see ``_end_job``)."""
-        if self.job is not None:
-            self._engine_stale = True
-            return
-        self._engine_stale = False
-        self.workers.worker.engine = None
-        self.banner.setVisible(False)
-        self._show_engine(None)
+        """The settings changed: the engine host releases the engine after the running job (a
+        render keeps its engine), and the next job loads the one the settings ask for."""
+        self.engine_host.settings_changed()
 
     def model_setup_dialog(self) -> bool:
         from csm_desktop.ui.model_setup import ModelSetupDialog
@@ -457,6 +445,6 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
             return
         self.player.stop()
         self.tasks.close()
-        self.workers.close()
+        self.model_tasks.close()
         gc.unfreeze()  # what the window kept alive may be garbage now
         event.accept()

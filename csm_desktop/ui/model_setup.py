@@ -119,7 +119,7 @@ class ModelSetupDialog(QDialog):
 
     def _cancel(self) -> None:
         if self.job is not None:
-            self.job.cancel()  # this download only; a render on the model's worker goes on
+            self.job.cancel()  # this download only; a render on the model's lane goes on
 
     def done(self, result: int) -> None:
         """Closed (in any way): its download is cancelled (what arrived is kept) and forgotten."""

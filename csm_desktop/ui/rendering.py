@@ -1,39 +1,19 @@
-"""Main-window behaviour for takes and rendering in the engine thread."""
+"""Main-window behaviour for takes and rendering on the model's lane."""
 
 from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from csm_desktop.dialogue.parallel import render_parallel
 from csm_desktop.dialogue.script import Utterance
-from csm_desktop.redaction import redact_url
 from csm_desktop.services.remote import RemoteEngine
+from csm_desktop.ui.engine_host import EngineFacts
 from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.playback import PlaybackError
-
-
-ACCEL_NAMES = {"off": "plain PyTorch", "graph": "CUDA graph", "compile": "compiled"}
-
-
-def describe_engine(engine) -> tuple[str, str]:
-    """A short status-bar text for the loaded engine, and a tooltip with more."""
-    if isinstance(engine, RemoteEngine):
-        model = f"\nModel: {engine.info['model']}" if engine.info and engine.info.get("model") else ""
-        return "Remote engine", f"Generating on {redact_url(engine.url)}{model}"
-    device = getattr(engine, "device", None)
-    if device is None:  # another SpeechEngine: nothing to say
-        return "", ""
-    text = f"{device.type.upper()} · {ACCEL_NAMES.get(engine.accel, engine.accel)}"
-    tip = f"Model: {engine.model_id}\nDevice: {device}\nSpeed-up: {ACCEL_NAMES.get(engine.accel, engine.accel)}"
-    problem = getattr(engine, "accel_problem", None)
-    if problem:
-        text += " (speed-up failed)"
-        tip += (f"\nThe speed-up could not be used, so frames run without it:\n{problem}\n"
-                "Settings > Engine > Speed-up turns it off; updating PyTorch or the GPU driver may fix it.")
-    return text, tip
 
 
 def failure_key(u: Utterance) -> tuple[str, str]:
@@ -46,22 +26,13 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def ready_engine(worker, job: int, should_stop, factory, preparing: str = "") -> object:
-    """The worker's engine, made by ``factory`` when there is none; a remote one is woken and
-    asked afresh (a cold start can take minutes, its news in the status bar; the deployment may
-    have changed). The window hears of an engine only once it is ready."""
-    engine = worker.engine
-    if engine is None:
-        if preparing:
-            worker.progress.emit(job, preparing)
-        engine = factory()
-    if isinstance(engine, RemoteEngine):
-        engine.on_status = lambda text: worker.progress.emit(job, text)
-        engine.reconnect(should_stop)
-    if worker.engine is not engine:
-        worker.engine = engine
-        worker.engine_ready.emit(engine)
-    return engine
+@dataclass(frozen=True)
+class AudioChunk:
+    """Streamed audio of line ``line`` (an utterance index), reported by a render job beside its
+    :class:`~csm_desktop.dialogue.render.RenderEvent` and status texts."""
+
+    line: int
+    audio: np.ndarray  # float32, mono
 
 
 class RenderingMixin:
@@ -69,31 +40,61 @@ class RenderingMixin:
 
     def warm_up_remote(self) -> None:
         """Remote was just chosen: boot a replica now, so the first render need not wait."""
-        if self.settings.engine != "remote" or not self.settings.remote_url or self.job is not None:
+        if (self.settings.engine != "remote" or not self.settings.remote_url or self.job is not None
+                or self._warm_job is not None):
             return
-        factory = self.engine_factory
+        host = self.engine_host
 
-        def job_fn(worker, job, should_stop):
-            engine = worker.engine if worker.engine is not None else factory()
-            if not isinstance(engine, RemoteEngine):
-                return None  # not remote after all: a local model loads at the first render
-            return ready_engine(worker, job, should_stop, lambda: engine)
+        def job_fn(job):
+            engine = host.engine_for(job, only_remote=True)
+            return None if engine is None else engine.model_id
 
-        def done(engine) -> None:
+        def ended() -> None:
             self._warm_job = None
             self.act_stop.setEnabled(self.job is not None)
-            if engine is not None:
-                self.statusBar().showMessage(f"Remote engine ready ({engine.model_id.removeprefix('remote:')}).", 8000)
 
-        job = self._warm_job = self.workers.worker.submit(job_fn, "warm-up")
-        self._side_jobs[job] = done
+        def done(model_id) -> None:
+            ended()
+            if model_id is not None:
+                self.statusBar().showMessage(f"Remote engine ready ({model_id.removeprefix('remote:')}).", 8000)
+
+        def failed(message: str, details: str) -> None:
+            ended()
+            show_error(self, message, details)
+
+        def cancelled() -> None:
+            ended()
+            self.statusBar().showMessage("Stopped.", 4000)
+
+        self._warm_job = self.model_tasks.submit(job_fn, "warm-up", on_done=done, on_error=failed,
+                                                 on_cancel=cancelled, on_progress=self._show_status)
         self.act_stop.setEnabled(True)  # a cold start can be stopped
 
+    def _show_status(self, text) -> None:
+        if isinstance(text, str):
+            self.statusBar().showMessage(text)
+
+    # ----- the engine, as the host reports it ---------------------------------------------------------
+    def _on_engine_ready(self, facts: EngineFacts) -> None:
+        self._planner = facts.planner
+        self._show_engine(facts)
+        if facts.is_test_model:
+            self.banner.setText("Tiny test model: random weights, its output is noise. Choose the real model in "
+                                "Settings to hear speech.")
+            self.banner.setVisible(True)
+
+    def _on_engine_released(self) -> None:
+        """The settings changed and the current job (if any) has ended: forget what the old
+        engine said, and wake a remote one now."""
+        self._planner = None
+        self.banner.setVisible(False)
+        self._show_engine(None)
+        self.warm_up_remote()
+
     # ----- takes --------------------------------------------------------------------------------------
-    def _show_engine(self, engine) -> None:
-        text, tip = describe_engine(engine) if engine is not None else ("", "")
-        self.engine_label.setText(text)
-        self.engine_label.setToolTip(tip)
+    def _show_engine(self, facts: EngineFacts | None) -> None:
+        self.engine_label.setText(facts.label if facts else "")
+        self.engine_label.setToolTip(facts.tooltip if facts else "")
 
     def _utterances(self) -> list[Utterance]:
         return [i for i in self.editor.items_by_line.values() if isinstance(i, Utterance)]
@@ -154,20 +155,20 @@ class RenderingMixin:
         if self.settings.engine == "local" and self.settings.accel == "compile":
             preparing = "Preparing the model (compiling: minutes the first time, faster later)…"
 
-        parallel = self.settings.remote_parallel
+        parallel, host = self.settings.remote_parallel, self.engine_host
 
-        def job_fn(worker, job, should_stop):
-            engine = ready_engine(worker, job, should_stop, factory, preparing)
+        def job_fn(job):
+            engine = host.engine_for(job, preparing)
             engines = [engine]
             if isinstance(engine, RemoteEngine):  # one request stream per replica
                 engines += [engine.clone() for _ in range(parallel - 1)]
-            return render_parallel(snapshot, engines, library=library, lines=lines,
-                                   on_progress=lambda e: worker.progress.emit(job, e),
-                                   on_chunk=lambda i, c: worker.emit_chunk(job, i, c.numpy()),
-                                   should_stop=should_stop, force=force)
+            return render_parallel(snapshot, engines, library=library, lines=lines, on_progress=job.report,
+                                   on_chunk=lambda i, c: job.report(AudioChunk(i, c.numpy().astype(np.float32))),
+                                   should_stop=job.should_stop, force=force)
 
         self._job_started = time.monotonic()
-        self.job = self.workers.worker.submit(job_fn, "render")
+        self.job = self.model_tasks.submit(job_fn, "render", on_done=self._on_finished, on_error=self._on_failed,
+                                           on_cancel=self._on_cancelled, on_progress=self._on_progress)
         self.act_stop.setEnabled(True)
         self.act_render_all.setEnabled(False)
         self.act_render_sel.setEnabled(False)
@@ -176,24 +177,19 @@ class RenderingMixin:
         return self.job
 
     def stop(self) -> None:
+        """Stop the render and a remote warm-up, the running job and any queued behind it."""
         if self.job is not None or self._warm_job is not None:
-            self.workers.worker.stop()
+            self.model_tasks.cancel_all()
             self.statusBar().showMessage("Stopping…")
 
-    def _on_progress(self, job: int, event) -> None:
-        if job in self._side_jobs and isinstance(event, str):
-            self.statusBar().showMessage(event)
-            return
-        if job != self.job:
-            return
+    def _on_progress(self, event) -> None:
+        """A render's news: a status text, streamed audio, or a line's progress."""
         if isinstance(event, str):
             self.statusBar().showMessage(event)
             return
-        engine = self.workers.worker.engine
-        if engine is not None and getattr(engine, "is_test_model", False) and self.banner.isHidden():
-            self.banner.setText("Tiny test model: random weights, its output is noise. Choose the real model in "
-                                "Settings to hear speech.")
-            self.banner.setVisible(True)
+        if isinstance(event, AudioChunk):
+            self._on_chunk(event.audio)
+            return
         state = {"reused": "done", "stopped": "none"}.get(event.state, event.state)
         self.editor.set_state(event.line, state)
         utterances = self._rendered_copy.script().utterances if self._rendered_copy is not None else []
@@ -223,8 +219,8 @@ class RenderingMixin:
     def _toggle_live(self) -> None:
         self._live_audio = self.act_live.isChecked()
 
-    def _on_chunk(self, job: int, line: int, audio: np.ndarray) -> None:
-        if job != self.job or not self._live_audio:
+    def _on_chunk(self, audio: np.ndarray) -> None:
+        if not self._live_audio:
             return
         try:
             if self.player.playing:
@@ -255,9 +251,6 @@ class RenderingMixin:
     def _end_job(self) -> None:
         self.job = None
         self.act_stop.setEnabled(self._warm_job is not None)
-        if self._engine_stale:  # the settings changed while it rendered
-            self.drop_engine()
-            self.warm_up_remote()
         self.act_render_all.setEnabled(True)
         self.act_render_sel.setEnabled(True)
         self.progress.setVisible(False)
@@ -269,12 +262,7 @@ class RenderingMixin:
         if n is not None:
             self._show_takes(n)
 
-    def _on_finished(self, job: int, report) -> None:
-        if job in self._side_jobs:
-            self._side_jobs.pop(job)(report)
-            return
-        if job != self.job:
-            return
+    def _on_finished(self, report) -> None:
         self._end_job()
         done = len(report.generated)
         msg = f"Rendered {done} line(s); {len(report.reused)} unchanged."
@@ -284,27 +272,10 @@ class RenderingMixin:
                              f"{report.failed[first]}")
         self.statusBar().showMessage(msg, 6000)
 
-    def _on_failed(self, job: int, message: str, details: str) -> None:
-        if self._side_jobs.pop(job, None) is not None:
-            self._side_job_ended(job)
-            show_error(self, message, details)
-            return
-        if job != self.job:
-            return
+    def _on_failed(self, message: str, details: str) -> None:
         self._end_job()
         show_error(self, message, details)
 
-    def _side_job_ended(self, job: int) -> None:
-        if job == self._warm_job:
-            self._warm_job = None
-            self.act_stop.setEnabled(self.job is not None)
-
-    def _on_cancelled(self, job: int) -> None:
-        if self._side_jobs.pop(job, None) is not None:
-            self._side_job_ended(job)
-            self.statusBar().showMessage("Stopped.", 4000)
-            return
-        if job != self.job:
-            return
+    def _on_cancelled(self) -> None:
         self._end_job()
         self.statusBar().showMessage("Stopped. Finished lines are kept.", 6000)

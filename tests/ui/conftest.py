@@ -48,8 +48,8 @@ def make_window(qtbot, tmp_path):
     yield make
     for w in windows:
         w.dirty = False
-        w.close()  # closeEvent stops the player and joins the worker thread
-        assert not w.workers.thread.isRunning(), "a worker thread was left running"
+        w.close()  # closeEvent stops the player and joins the model's thread
+        assert not w.model_tasks.thread.isRunning(), "the model's thread was left running"
         w.deleteLater()
 
 

@@ -31,11 +31,14 @@ def test_run_app_opens_the_window_and_offers_model_setup(qtbot, monkeypatch):
 def test_the_loaded_engine_is_frozen_out_of_the_collector(make_window, qtbot, tmp_path):
     import gc
 
-    w = make_window()
+    from fakes.engine import FakeEngine
+
+    made = []
+    w = make_window(lambda: made.append(FakeEngine()) or made[-1])
     w.editor.setPlainText("Alice: Hello.\n")
     assert w.save_as(tmp_path / "Frozen")
     assert w.start_render(None) is not None
     qtbot.waitUntil(lambda: w.job is None, timeout=10_000)
-    engine = w.workers.worker.engine
+    engine, = made
     assert gc.is_tracked(engine)
     assert not any(o is engine for o in gc.get_objects())  # in the permanent generation: never scanned

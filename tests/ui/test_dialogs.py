@@ -14,10 +14,11 @@ from csm_desktop.ui.settings_dialog import SettingsDialog
 from fakes.hub import REPO, TOKEN
 
 
-def test_settings_dialog_saves_settings_and_drops_the_engine(make_window, monkeypatch):
+def test_settings_dialog_saves_settings_and_drops_the_engine(make_window, monkeypatch, qtbot):
     monkeypatch.delenv("CEREBRIUM_API_KEY", raising=False)
     w = make_window()
-    w.workers.worker.engine = object()
+    released = []
+    w.engine_host.released.connect(lambda: released.append(True))
     dialog = SettingsDialog(w, w.settings)
     dialog.engine.setCurrentIndex(dialog.engine.findData("remote"))
     dialog.remote_url.setText("http://127.0.0.1:9/generate_audio")
@@ -37,7 +38,7 @@ def test_settings_dialog_saves_settings_and_drops_the_engine(make_window, monkey
     assert "cb-token-xyz" not in Settings.path().read_text()
     assert credentials.get_secret("cerebrium") == "cb-token-xyz"  # kept for the session, keyring missing
     assert any("only until CSM Desktop closes" in m for m in dialog.messages)
-    assert w.workers.worker.engine is None
+    qtbot.waitUntil(lambda: released == [True], timeout=5_000)  # the engine host reloads at the next job
     credentials.delete_secret("cerebrium")
 
 

@@ -56,29 +56,32 @@ def test_stop_interrupts_a_cold_start(make_window, tiny_folder, monkeypatch, qtb
         assert "Stopped" in w.statusBar().currentMessage()
 
 
-def test_stop_also_stops_a_job_queued_behind_the_running_one(make_window, qtbot):
+def test_stop_also_stops_a_render_queued_behind_a_warm_up(make_window, qtbot, tmp_path):
     import threading
 
-    w = make_window()
-    worker = w.workers.worker
-    began, ran = threading.Event(), []
+    from fakes.engine import FakeEngine
 
-    def slow(worker_, job, should_stop):
+    began, release = threading.Event(), threading.Event()
+
+    def slow_remote():  # a warm-up that takes its time (a cold start)
         began.set()
-        while not should_stop():
-            threading.Event().wait(0.02)
+        release.wait(10)
+        return FakeEngine()
 
-    cancelled = []
-    worker.cancelled.connect(cancelled.append)
-    first = worker.submit(slow, "first")
-    second = worker.submit(lambda *a: ran.append(1), "second")
-    assert began.wait(5)
-    worker.stop()
-    qtbot.waitUntil(lambda: cancelled == [first, second], timeout=5_000)
-    assert ran == []
-    third = worker.submit(lambda *a: ran.append(3), "third")  # a job submitted after Stop runs
-    qtbot.waitUntil(lambda: ran == [3], timeout=5_000)
-    assert third > second
+    w = make_window(engine_factory=slow_remote)
+    w.editor.setPlainText("Alice: Hello.\n")
+    assert w.save_as(tmp_path / "Queued")
+    w.settings.engine, w.settings.remote_url = "remote", "http://127.0.0.1:9"
+    w.warm_up_remote()
+    assert w._warm_job is not None and began.wait(5)
+    render = w.start_render(None)
+    assert render is not None
+    w.stop()  # while the render waits behind the warm-up
+    assert render.should_stop()
+    release.set()
+    qtbot.waitUntil(lambda: w.job is None and w._warm_job is None, timeout=10_000)
+    assert "Stopped" in w.statusBar().currentMessage()
+    assert w.editor.states == ["none"]  # the render never ran
 
 
 def test_settings_keep_remote_fields_apart_and_refuse_an_unusable_url(make_window):

@@ -68,15 +68,16 @@ def test_settings_changed_during_a_render_take_effect_after_it(make_window, qtbo
         return made[-1]
 
     w = make_window(engine_factory=factory)
+    released = []
+    w.engine_host.released.connect(lambda: released.append(w.job))
     w.editor.setPlainText("Alice: One.\nBob: Two.\n")
     assert w.save_as(tmp_path / "Reload")
     assert w.start_render(None) is not None
     qtbot.waitUntil(lambda: len(made) == 1, timeout=10_000)
     w.drop_engine()  # what saving changed engine settings does
-    assert w.workers.worker.engine is made[0]  # not under the running render
     gate.set()
-    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
-    assert w.workers.worker.engine is None  # dropped once the render ended
+    qtbot.waitUntil(lambda: released == [None], timeout=30_000)  # released once the render ended
+    assert len(made) == 1 and len(made[0].calls) == 2  # the render kept its engine for both lines
     w.editor.setPlainText("Alice: One.\nBob: Two, changed.\n")
     assert w.start_render(None) is not None
     qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
@@ -139,16 +140,15 @@ def test_an_expected_error_has_no_traceback_and_an_unexpected_one_has(make_windo
 
     w = make_window()
     failures = []
-    w.workers.worker.failed.connect(lambda job, message, details: failures.append((message, details)))
 
-    def expected(*args):
+    def expected(job):
         raise CsmError("The URL is not a web address. Fix it in Settings.")
 
-    def unexpected(*args):
+    def unexpected(job):
         raise KeyError("boom")
 
-    w._side_jobs[w.workers.worker.submit(expected, "a")] = lambda r: None
-    w._side_jobs[w.workers.worker.submit(unexpected, "b")] = lambda r: None
+    for fn in (expected, unexpected):
+        w.model_tasks.submit(fn, fn.__name__, on_error=lambda message, details: failures.append((message, details)))
     qtbot.waitUntil(lambda: len(failures) == 2, timeout=5_000)
     assert failures[0] == ("The URL is not a web address. Fix it in Settings.", "")
     assert failures[1][0] == "Unexpected error: KeyError: 'boom'" and "Traceback" in failures[1][1]

@@ -15,14 +15,15 @@ SCRIPT = "Alice: Hey, how are you doing?\nBob: Pretty good, pretty good.\n[pause
 
 
 def _render(qtbot, w, lines=None, force=False, timeout=30_000):
-    """Start a render and wait until the window has handled its end (the worker's signals reach
+    """Start a render and wait until the window has handled its end (the job's callbacks reach
     the window through its event loop, after any direct listener)."""
     assert w.start_render(lines, force=force) is not None
     qtbot.waitUntil(lambda: w.job is None, timeout=timeout)
 
 
 def test_type_import_assign_render_choose_play_export(make_window, qtbot, tmp_path, voice_files):
-    w = make_window()
+    made = []
+    w = make_window(lambda: made.append(FakeEngine()) or made[-1])
     w.editor.setPlainText(SCRIPT)
     assert [s.name for s in w.project.speakers] == ["Alice", "Bob"]
     assert w.windowTitle().startswith("*")
@@ -37,7 +38,7 @@ def test_type_import_assign_render_choose_play_export(make_window, qtbot, tmp_pa
     _render(qtbot, w)
     assert w.editor.states == ["done", "done", "done"]
     assert not w.dirty  # the chosen takes were saved with the project
-    engine = w.workers.worker.engine
+    engine, = made
     assert [s.text for s in engine.calls[0]["context"]] == [""]  # Alice's clip, no transcript typed
 
     # Select Bob's line, regenerate it, then go back to the first take.
@@ -83,8 +84,8 @@ def test_stop_cancels_and_keeps_finished_lines(make_window, qtbot, tmp_path):
     w = make_window(lambda: Slow(frames_per_char=2))
     w.editor.setPlainText(SCRIPT)
     w.save_as(tmp_path / "Stop")
-    done = []
-    w.workers.worker.progress.connect(lambda job, e: done.append(e) if getattr(e, "state", "") == "done" else None)
+    done, on_progress = [], w._on_progress
+    w._on_progress = lambda e: (done.append(e) if getattr(e, "state", "") == "done" else None, on_progress(e))
     w.start_render(None)
     qtbot.waitUntil(lambda: len(done) >= 1, timeout=20_000)
     w.stop()
@@ -94,21 +95,21 @@ def test_stop_cancels_and_keeps_finished_lines(make_window, qtbot, tmp_path):
 
 
 def test_ui_thread_never_blocks_while_the_engine_works(make_window, qtbot, tmp_path):
+    ended = []
+
     class Busy(FakeEngine):
         def stream(self, *a, **k):
             for chunk in super().stream(*a, **k):
                 end = time.perf_counter() + 0.03
-                while time.perf_counter() < end:  # CPU-bound work in the worker, GIL released rarely
+                while time.perf_counter() < end:  # CPU-bound work on the model's thread, GIL released rarely
                     sum(range(200))
                 yield chunk
+            ended.append(time.perf_counter())  # on the model's thread, the moment a line's work ends
 
     w = make_window(lambda: Busy(frames_per_char=1))
     w.editor.setPlainText(SCRIPT)
     w.save_as(tmp_path / "Busy")
     ticks = []
-    ended = []
-    # Direct connection: runs in the worker thread at the moment the engine work ends.
-    w.workers.worker.finished.connect(lambda *a: ended.append(time.perf_counter()))
 
     def tick():
         ticks.append(time.perf_counter())
@@ -120,7 +121,7 @@ def test_ui_thread_never_blocks_while_the_engine_works(make_window, qtbot, tmp_p
     qtbot.wait(20)
     _render(qtbot, w, timeout=60_000)
     timer.stop()
-    working = [t for t in ticks if t <= ended[0]]
+    working = [t for t in ticks if t <= ended[-1]]
     gaps = [b - a for a, b in zip(working, working[1:])]
     assert len(gaps) > 50
     assert max(gaps) < 0.050, f"the event loop stalled for {max(gaps) * 1000:.0f} ms"
@@ -169,7 +170,7 @@ def test_tiny_real_model_end_to_end(make_window, qtbot, tmp_path, tiny_folder):
     assert not w.banner.isHidden() and "noise" in w.banner.text()
     assert w.engine_label.text() == "CPU · plain PyTorch"
     w.drop_engine()
-    assert w.engine_label.text() == ""
+    qtbot.waitUntil(lambda: w.engine_label.text() == "" and w.banner.isHidden(), timeout=5_000)
     data, rate = sf.read(w.project.takes_dir / f"{w.project.line(0).chosen_take}.wav")
     assert rate == 24_000 and np.isfinite(data).all()
 
@@ -287,7 +288,7 @@ def test_engine_label_says_device_speed_up_and_a_failed_speed_up():
     import torch
 
     from csm_desktop.services.remote import RemoteEngine
-    from csm_desktop.ui.rendering import describe_engine
+    from csm_desktop.ui.engine_host import describe_engine
 
     class Local:
         device, model_id, accel, accel_problem = torch.device("cuda", 0), "sesame/csm-1b", "graph", None

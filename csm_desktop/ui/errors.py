@@ -25,9 +25,29 @@ def show_exception(parent: QWidget | None, exc: BaseException) -> QMessageBox:
 
 
 def show_error(parent: QWidget | None, message: str, details: str = "", title: str = "CSM Desktop") -> QMessageBox:
-    box = QMessageBox(QMessageBox.Icon.Warning, title, redact(message), QMessageBox.StandardButton.Ok, parent)
+    """Show ``message`` in a window-modal box that never blocks the event loop. While one is open
+    on ``parent``, later messages join it (one box to read and dismiss, not a stack of them; the
+    same message twice is said once)."""
+    message, details = redact(message), redact(details)
+    box = _open_box(parent)
+    if box is not None:
+        if message not in box.text().split("\n\n"):
+            box.setText(f"{box.text()}\n\n{message}")
+        if details:
+            box.setDetailedText(f"{box.detailedText()}\n\n{details}" if box.detailedText() else details)
+        return box
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorBox")
     if details:
-        box.setDetailedText(redact(details))
-    box.open()  # window-modal, never blocks the event loop
+        box.setDetailedText(details)
+    box.open()
     return box
+
+
+def _open_box(parent: QWidget | None) -> QMessageBox | None:
+    if parent is None:
+        return None
+    for box in parent.findChildren(QMessageBox, "errorBox"):
+        if box.isVisible():
+            return box
+    return None

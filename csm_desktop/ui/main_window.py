@@ -99,6 +99,7 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
         self.library_panel.transcribe_requested.connect(self.transcribe_clip)
         self._warm_job: Job | None = None  # waking a remote engine (see warm_up_remote)
         self._render_lines: list[int] = []  # editor line of each utterance of the script being rendered
+        self._keyring_warned = False  # the no-keyring warning is shown once a session
         self._failed: dict[tuple[str, str], str] = {}  # failure_key of a line whose last render failed -> why
         self.takes = TakesPanel()
         self.takes.play_requested.connect(self._play_take)
@@ -394,10 +395,18 @@ class MainWindow(SpeakersMixin, RenderingMixin, TransportMixin, QMainWindow):
             self.apply_settings(dialog)
 
     def apply_settings(self, dialog) -> None:
-        if dialog.apply():
+        changed = dialog.apply()
+        messages = list(dialog.messages)
+        if dialog.keyring_warnings:
+            if self._keyring_warned:  # said once a session; after that the status bar reminds
+                self.statusBar().showMessage("No system keyring: the keys you typed are kept until CSM Desktop closes.")
+            else:
+                self._keyring_warned = True
+                messages += dialog.keyring_warnings
+        if messages:  # shown before the engine changes, in one box: a failing warm-up joins it
+            show_error(self, "\n\n".join(messages))
+        if changed:
             self.drop_engine()  # a remote engine is woken once the old one is released
-        for message in dialog.messages:
-            show_error(self, message)
 
     def drop_engine(self) -> None:
         """The settings changed: the engine host releases the engine after the running job (a

@@ -61,6 +61,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.settings = settings
         self.messages: list[str] = []
+        self.keyring_warnings: list[str] = []  # a secret kept for this session only (no keyring)
         tabs = QTabWidget()
 
         engine = QWidget()
@@ -214,7 +215,7 @@ class SettingsDialog(QDialog):
                 try:
                     credentials.set_secret(name, edit.text())
                 except credentials.KeyringUnavailableError as exc:
-                    self.messages.append(str(exc))
+                    self.keyring_warnings.append(str(exc))
         try:
             s.save()
         except OSError as exc:

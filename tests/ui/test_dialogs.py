@@ -37,7 +37,9 @@ def test_settings_dialog_saves_settings_and_drops_the_engine(make_window, monkey
     assert saved.accel == "off"
     assert "cb-token-xyz" not in Settings.path().read_text()
     assert credentials.get_secret("cerebrium") == "cb-token-xyz"  # kept for the session, keyring missing
-    assert any("only until CSM Desktop closes" in m for m in dialog.messages)
+    assert any("only until CSM Desktop closes" in m for m in dialog.keyring_warnings)
+    boxes = [b for b in w.findChildren(QMessageBox, "errorBox") if b.isVisible()]
+    assert len(boxes) == 1 and "only until CSM Desktop closes" in boxes[0].text()
     qtbot.waitUntil(lambda: released == [True], timeout=5_000)  # the engine host reloads at the next job
     credentials.delete_secret("cerebrium")
 
@@ -165,3 +167,45 @@ def test_a_model_folder_that_is_gone_offers_the_set_up_instead_of_crashing(make_
     w = make_window()
     dialog = ModelSetupDialog(w, settings, w.tasks)
     assert "needs the CSM-1B speech model" in dialog.findChild(QLabel).text()
+
+
+def test_the_no_keyring_warning_is_said_once_a_session(make_window, qtbot):
+    """Without a keyring, the first key typed in Settings brings the warning; later ones only a
+    status-bar reminder, not the same box at every save."""
+    w = make_window()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        for n, name in enumerate(("google", "cerebrium")):
+            dialog = SettingsDialog(w, w.settings)
+            dialog.secrets[name].setText(f"key-{n}")
+            w.apply_settings(dialog)
+            assert dialog.keyring_warnings
+            visible = [b for b in w.findChildren(QMessageBox, "errorBox") if b.isVisible()]
+            if n == 0:
+                assert len(visible) == 1 and "only until CSM Desktop closes" in visible[0].text()
+                visible[0].done(0)
+            else:
+                assert visible == []
+                assert "No system keyring" in w.statusBar().currentMessage()
+    finally:
+        keyring.set_keyring(previous)
+        for name in ("google", "cerebrium"):
+            credentials.delete_secret(name)
+
+
+def test_error_boxes_join_instead_of_stacking(make_window, qtbot):
+    """A second message while a box is open joins it (a settings warning and a failing remote
+    warm-up arrive together); the same message twice is said once; a dismissed box takes none."""
+    from csm_desktop.ui.errors import show_error
+
+    w = make_window()
+    first = show_error(w, "The settings could not be saved.")
+    assert show_error(w, "The remote engine did not answer.", "trace 1") is first
+    assert show_error(w, "The settings could not be saved.") is first
+    visible = [b for b in w.findChildren(QMessageBox, "errorBox") if b.isVisible()]
+    assert visible == [first]
+    assert first.text() == "The settings could not be saved.\n\nThe remote engine did not answer."
+    assert first.detailedText() == "trace 1"
+    first.done(0)
+    assert show_error(w, "Later.") is not first

@@ -446,6 +446,8 @@ class Generator:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """As :meth:`stream`, each chunk with the frame of codes it was decoded from
         (``[num_codebooks]``, a copy on the engine's device)."""
+        if self._lock.locked():  # before Mimi's streaming state, which a running stream holds
+            raise CsmError("This engine is already generating. Wait for it to finish, or stop it first.")
         frames = self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
         try:
             with self.codec.streaming():

@@ -144,3 +144,14 @@ def test_candidate_count_out_of_range_is_refused(gen, n):
 def test_one_candidate_is_a_plain_take(gen):
     (only,) = gen.generate_candidates(TEXT, 1, _context(), num_candidates=1, max_audio_length_ms=800, seed=5)
     assert torch.equal(only.codes, gen.generate_codes(TEXT, 1, _context(), max_audio_length_ms=800, seed=5))
+
+
+def test_a_second_stream_while_one_runs_is_refused_plainly(gen):
+    """Two streams at once on one engine: the second is refused with the engine's message (not
+    an assertion from inside Mimi's streaming state), and the first goes on unharmed."""
+    first = gen.stream(TEXT, 1, _context(), max_audio_length_ms=800, seed=2)
+    chunks = [next(first)]
+    with pytest.raises(CsmError, match="already generating"):
+        next(gen.stream(TEXT, 1, _context(), max_audio_length_ms=800, seed=3))
+    chunks += list(first)
+    assert len(chunks) == 10

@@ -75,10 +75,12 @@ class MimiCodec:
                 return self.mimi.decode(codes.to(self.device).unsqueeze(0))[0, 0].float().cpu()
         if self._stream is None:
             self._stream = torch.cuda.Stream(self.device)
+        caller = torch.cuda.current_stream(self.device)
         self._stream.wait_event(ready)
         with torch.inference_mode(), graphs, torch.cuda.stream(self._stream):
             kept = codes.clone()  # made on this stream: safe to read when the caller gets it
             audio = self.mimi.decode(kept.unsqueeze(0))[0, 0].float().cpu()  # waits for this stream only
+        kept.record_stream(caller)  # its memory is not reused while the caller's stream may read it
         return kept, audio
 
 

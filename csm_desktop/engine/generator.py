@@ -287,8 +287,10 @@ class Generator:
         Raises:
             GenerationCancelled: ``should_stop()`` turned true.
         """
-        frames = [f for f, _ in self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed,
-                                             should_stop)]
+        # Copies, made while the generation holds the engine: the views are the step's buffer,
+        # which the next generation (another thread's, once the lock is free) rewrites.
+        frames = [f.clone() for f, _ in self._frames(text, speaker, context, max_audio_length_ms, temperature, topk,
+                                                     seed, should_stop)]
         if should_stop is not None and should_stop():
             raise GenerationCancelled("Generation was stopped.")
         return torch.stack(frames, dim=1).cpu()
@@ -309,10 +311,12 @@ class Generator:
         once, then each frame step runs every candidate together, so on a GPU (where a step is
         bound by its number of kernels, not their size) several takes cost little more than one.
 
-        Candidate ``i`` samples with seed ``seed + i`` (a random base seed when None). Each ends
-        at its own end-of-audio frame; the batch runs until all have ended or the frame budget
-        is spent. If every candidate ends before its first frame, the batch is retried once with
-        the capped temperature and top-k, as a single take is.
+        Candidate ``i`` samples with seed ``seed + i`` (a random base seed when None): it is the
+        take that seed gives alone (up to the rounding of another batch size). Each ends at its
+        own end-of-audio frame; the batch runs until all have ended or the frame budget is spent.
+        If every candidate ends before its first frame, the batch is retried once with the capped
+        temperature and top-k, as a single take is; a candidate that alone ends at once is
+        generated alone (with that retry), and has zero frames only if that ends at once too.
 
         Raises:
             GenerationCancelled: ``should_stop()`` turned true.
@@ -361,14 +365,26 @@ class Generator:
                 codes = step.codes[first : last + 1].cpu()  # [F, B, N]
         finally:
             self._lock.release()
-        return [
+        out = [
             Candidate(s, codes[: (last + 1 if e is None else e) - first, b].T.contiguous())
             for b, (s, e) in enumerate(zip(seeds, ends))
         ]
+        # A row that ended at once gets what its seed gets alone: a take retried with the capped
+        # settings (rare; run one at a time), or no frames if that ends at once too.
+        for c in out:
+            if c.codes.shape[1] == 0:
+                try:
+                    c.codes = self.generate_codes(text, speaker, context, max_audio_length_ms, temperature, topk,
+                                                  c.seed, should_stop)
+                except EmptyAudioError:
+                    pass
+        return out
 
     def _batch_step(self, n: int) -> FrameStep:
         if n == 1:
             return self._step
+        if n > self.model.batch_rows:  # the shared batch caches grow: the other sizes' graphs go
+            self._batch_steps.clear()
         step = self._batch_steps.get(n)
         if step is None:
             step = self._batch_steps[n] = FrameStep(self.model, self._valid_vocab, self.accel, batch=n)
@@ -430,6 +446,8 @@ class Generator:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """As :meth:`stream`, each chunk with the frame of codes it was decoded from
         (``[num_codebooks]``, a copy on the engine's device)."""
+        if self._lock.locked():  # before Mimi's streaming state, which a running stream holds
+            raise CsmError("This engine is already generating. Wait for it to finish, or stop it first.")
         frames = self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
         try:
             with self.codec.streaming():

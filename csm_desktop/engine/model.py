@@ -195,6 +195,8 @@ class CsmModel(nn.Module):
         self.decoder.setup_caches(batch, self.cfg.audio_num_codebooks, dtype, device)
         self._cache_sets = {batch: self._caches()}
         self.batch = batch
+        self.batch_rows = 1  # rows of the shared set that batches of candidates use (see use_batch)
+        self.cache_generation = 0
 
     def _attentions(self) -> list[Attention]:
         return [layer.attn for t in (self.backbone, self.decoder) for layer in t.layers]
@@ -203,15 +205,28 @@ class CsmModel(nn.Module):
         return [(a.k_cache, a.v_cache) for a in self._attentions()]
 
     def use_batch(self, batch: int) -> None:
-        """Point the attention layers at the KV caches for ``batch`` rows. Each batch size keeps
-        its own caches (made at first use), so a CUDA graph captured for one size stays valid."""
+        """Point the attention layers at the KV caches for ``batch`` rows.
+
+        Batch 1 has caches of its own (the prompt the next line reuses lives there). Every larger
+        batch size uses the first ``batch`` rows of one shared set, as big as the largest batch
+        asked for so far (about 64 MiB a row for CSM-1B): a graph captured for one size stays
+        valid until a larger batch replaces the shared set, which bumps :attr:`cache_generation`.
+        A failed allocation (out of memory) changes nothing.
+        """
         if batch == self.batch:
             return
-        if batch not in self._cache_sets:
+        if batch > 1 and batch > self.batch_rows:
             dtype, device = self.projection.weight.dtype, self.projection.weight.device
-            for a, length in zip(self._attentions(), self._cache_lengths()):
-                a.setup_cache(batch, length, dtype, device)
-            self._cache_sets[batch] = self._caches()
+            shared = [
+                tuple(torch.zeros(batch, a.n_kv, length, a.head_dim, dtype=dtype, device=device) for _ in range(2))
+                for a, length in zip(self._attentions(), self._cache_lengths())
+            ]  # all made before any is used: an allocation that fails leaves the model as it was
+            self._cache_sets = {1: self._cache_sets[1], batch: shared}
+            self.batch_rows = batch
+            self.cache_generation += 1
+        if batch not in self._cache_sets:
+            full = self._cache_sets[self.batch_rows]
+            self._cache_sets[batch] = [(k[:batch], v[:batch]) for k, v in full]
         for a, (k, v) in zip(self._attentions(), self._cache_sets[batch]):
             a.k_cache, a.v_cache = k, v
         self.batch = batch

@@ -61,6 +61,7 @@ class FrameStep:
         self._cached_rows: torch.Tensor | None = None  # [P, N+1] prompt rows whose keys/values are cached
         self.prefilled: tuple[int, int] = (0, 0)  # the positions the last start() computed
         self._runners: dict[int, Callable[[], object]] = {}
+        self._cache_generation = model.cache_generation  # the caches the runners were built on
         self._pool = None
         self.fallback_reason: str | None = None
 
@@ -128,6 +129,11 @@ class FrameStep:
 
     def run(self) -> int:
         """Queue the frame at the current position and return that position."""
+        if self.batch > 1:
+            self.model.use_batch(self.batch)
+            if self._cache_generation != self.model.cache_generation:  # a larger batch replaced the caches
+                self._runners.clear()
+                self._cache_generation = self.model.cache_generation
         runner = self._runners.get(self.topk)
         if runner is None:
             runner = self._runners[self.topk] = self._build(self.topk)
@@ -168,6 +174,10 @@ class FrameStep:
         try:
             fn: Callable[[], object] = functools.partial(self._body, topk)
             if self.accel == "compile":
+                # Every step's body compiles to variants of one code object (a batch size and a
+                # top-k each): leave room for them all, or the ninth would fall back to eager.
+                limits = torch._dynamo.config
+                limits.recompile_limit = max(limits.recompile_limit, 64)
                 fn = torch.compile(fn, fullgraph=True, dynamic=False)
             return self._prepared(fn)
         except Exception as exc:  # noqa: BLE001 - any capture/compile failure: run eagerly instead

@@ -55,23 +55,62 @@ def test_a_batch_leaves_single_takes_and_prompt_reuse_as_they_were(gen, tiny_fol
 
 def test_each_candidate_ends_at_its_own_end_frame(gen, monkeypatch):
     """Row 1 says 'end of audio' (an all-zero frame) at its 6th frame, row 2 at its first: row 1
-    is cut there, row 2 is empty, the others run to the frame budget."""
+    is cut there; row 2, which ended at once, is generated alone (as its seed alone would be,
+    where the patch below does not end it); the others run to the frame budget."""
     model = gen.model
     real = model.decode_frame
     calls = {"n": 0}
 
     def decode_frame(h, sample, vocab):
         codes = real(h, sample, vocab).clone()
-        calls["n"] += 1
-        if calls["n"] >= 6:
-            codes[1] = 0
-        codes[2] = 0
+        if codes.shape[0] > 1:  # the batch only
+            calls["n"] += 1
+            if calls["n"] >= 6:
+                codes[1] = 0
+            codes[2] = 0
         return codes
 
     monkeypatch.setattr(model, "decode_frame", decode_frame)
     cands = gen.generate_candidates(TEXT, 1, _context(), num_candidates=4, max_audio_length_ms=1600, seed=1)
-    assert [c.codes.shape[1] for c in cands] == [20, 5, 0, 20]
+    assert [c.codes.shape[1] for c in cands] == [20, 5, 20, 20]
     assert not (cands[0].codes == 0).all(dim=0).any()
+    alone = gen.generate_codes(TEXT, 1, _context(), max_audio_length_ms=1600, seed=cands[2].seed)
+    assert torch.equal(cands[2].codes, alone)
+
+
+def test_batch_sizes_share_one_cache_set_and_a_failed_allocation_changes_nothing(gen, tiny_folder, monkeypatch):
+    """Batches of any size use the rows of one shared cache set (as big as the largest batch),
+    and running out of memory while growing it leaves the engine as it was."""
+    model = gen.model
+    gen.generate_candidates(TEXT, 1, _context(), num_candidates=2, max_audio_length_ms=400, seed=1)
+    gen.generate_candidates(TEXT, 1, _context(), num_candidates=3, max_audio_length_ms=400, seed=1)
+    rows_before = model.batch_rows
+    assert rows_before >= 3
+    ptr = model._cache_sets[rows_before][0][0].untyped_storage().data_ptr()
+    assert model._cache_sets[2][0][0].untyped_storage().data_ptr() == ptr  # views of one set
+
+    real_zeros, made = torch.zeros, {"n": 0}
+
+    def zeros(*args, **kwargs):
+        if len(args) == 4 and args[0] == 8:  # the third KV cache of an 8-row set
+            made["n"] += 1
+            if made["n"] == 3:
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_zeros(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "zeros", zeros)
+    from csm_desktop.errors import DeviceError
+
+    with pytest.raises(DeviceError, match="ran out of memory"):
+        gen.generate_candidates(TEXT, 1, _context(), num_candidates=8, max_audio_length_ms=400, seed=1)
+    monkeypatch.setattr(torch, "zeros", real_zeros)
+    assert made["n"] == 3 and model.batch_rows == rows_before
+    fresh = load_csm_1b("cpu", model=tiny_folder)
+    want = fresh.generate_codes(TEXT, 1, _context(), max_audio_length_ms=800, seed=4)
+    assert torch.equal(gen.generate_codes(TEXT, 1, _context(), max_audio_length_ms=800, seed=4), want)
+    (c,) = [x for x in gen.generate_candidates(TEXT, 1, _context(), num_candidates=8, max_audio_length_ms=800,
+                                               seed=4) if x.seed == 4]
+    assert torch.equal(c.codes, want) and model.batch_rows == 8
 
 
 def test_all_ended_at_once_retries_then_says_so(gen, monkeypatch):
@@ -105,3 +144,14 @@ def test_candidate_count_out_of_range_is_refused(gen, n):
 def test_one_candidate_is_a_plain_take(gen):
     (only,) = gen.generate_candidates(TEXT, 1, _context(), num_candidates=1, max_audio_length_ms=800, seed=5)
     assert torch.equal(only.codes, gen.generate_codes(TEXT, 1, _context(), max_audio_length_ms=800, seed=5))
+
+
+def test_a_second_stream_while_one_runs_is_refused_plainly(gen):
+    """Two streams at once on one engine: the second is refused with the engine's message (not
+    an assertion from inside Mimi's streaming state), and the first goes on unharmed."""
+    first = gen.stream(TEXT, 1, _context(), max_audio_length_ms=800, seed=2)
+    chunks = [next(first)]
+    with pytest.raises(CsmError, match="already generating"):
+        next(gen.stream(TEXT, 1, _context(), max_audio_length_ms=800, seed=3))
+    chunks += list(first)
+    assert len(chunks) == 10

@@ -124,7 +124,13 @@ def test_ui_thread_never_blocks_while_the_engine_works(make_window, qtbot, tmp_p
     working = [t for t in ticks if t <= ended[-1]]
     gaps = [b - a for a, b in zip(working, working[1:])]
     assert len(gaps) > 50
-    assert max(gaps) < 0.050, f"the event loop stalled for {max(gaps) * 1000:.0f} ms"
+    # A GUI that waited for the engine would stall for a line's work (several hundred ms or
+    # more), often. A loaded machine (CI beside other jobs) delays a rare tick by ~100 ms: the
+    # bound is on the typical gap and on the worst one, each with room for that.
+    gaps.sort()
+    typical = gaps[int(len(gaps) * 0.95)]
+    assert typical < 0.050, f"the event loop stalled for {typical * 1000:.0f} ms at the 95th percentile"
+    assert gaps[-1] < 0.300, f"the event loop stalled for {gaps[-1] * 1000:.0f} ms"
 
 
 def test_one_bad_file_does_not_stop_the_others(make_window, tmp_path, voice_files, qtbot):

@@ -18,7 +18,7 @@ from csm_desktop.errors import CsmError
 from csm_desktop.redaction import RedactingFilter, redact, remember
 
 __all__ = ["RedactingFilter", "redact", "get_secret", "set_secret", "delete_secret", "secret_source",
-           "env_override", "KeyringUnavailableError", "LABELS", "SERVICE"]
+           "keyring_usable", "env_override", "KeyringUnavailableError", "LABELS", "SERVICE"]
 
 SERVICE = "csm-desktop"
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
@@ -78,6 +78,19 @@ def secret_source(name: str) -> str | None:
     if name in _session:
         return "session"
     return "keyring" if get_secret(name) is not None else None
+
+
+def keyring_usable() -> bool:
+    """Whether a system keyring can keep secrets (keyring picks its ``fail`` backend when none can)."""
+    from keyring.backends import fail
+
+    try:
+        backend = keyring.get_keyring()
+    except (KeyringError, RuntimeError, OSError):
+        return False
+    if isinstance(backend, fail.Keyring):
+        return False
+    return getattr(backend, "backends", None) != []  # a chainer with nothing to chain
 
 
 def set_secret(name: str, value: str) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -218,6 +219,8 @@ class TakesPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.title = _header("Takes")
+        # The line's words must not widen the panel (and re-wrap the editor beside it).
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.title)
         self.list = QListWidget()
         self.list.setObjectName("takesList")
@@ -228,6 +231,7 @@ class TakesPanel(QWidget):
 
     def show_takes(self, line_label: str, takes: list[TakeInfo], chosen: str | None) -> None:
         self.title.setText(f"Takes · {line_label}" if line_label else "Takes")
+        self.title.setToolTip(self.title.text())  # the panel keeps its width: a long line is cut, whole here
         self.list.clear()
         for n, t in enumerate(takes, start=1):
             mark = "✔ " if t.key == chosen else "   "

@@ -103,11 +103,15 @@ class RenderingMixin:
         store, utts = self._store(), self._utterances()
         if store is None or not 0 <= n < len(utts):
             self.takes.show_takes("", [], None)
+            self.show_waveform(None)  # no line here: neither takes nor another line's waveform
             return
         u = utts[n]
         chosen = self.project.line(n).chosen_take
-        self.takes.show_takes(f"{u.speaker}: {u.text[:40]}", store.takes_for(u.text, u.speaker), chosen)
-        self.show_waveform(chosen, f"Line {u.line} · {u.speaker}")  # the editor's numbering
+        takes = store.takes_for(u.text, u.speaker)
+        self.takes.show_takes(f"{u.speaker}: {u.text[:40]}", takes, chosen)
+        # The chosen take is shown while it is one of this line's takes (not after its words changed).
+        shown = chosen if any(t.key == chosen for t in takes) else None
+        self.show_waveform(shown, f"Line {u.line} · {u.speaker}")  # the editor's numbering
 
     def choose_take(self, key: str) -> None:
         n = self.editor.current_utterance()

@@ -130,12 +130,16 @@ class SettingsDialog(QDialog):
 
         cred = QWidget()
         c = QFormLayout(cred)
-        c.addRow(QLabel("Kept in your system keyring, never in files. Leave a field empty to keep what is stored."))
+        where = ("Kept in your system keyring, never in files." if credentials.keyring_usable() else
+                 "No system keyring was found: keys you type are kept until CSM Desktop closes, never in files.")
+        c.addRow(QLabel(f"{where} Leave a field empty to keep what is stored."))
         self.secrets: dict[str, QLineEdit] = {}
         for name, label in credentials.LABELS.items():
             edit = QLineEdit()
             edit.setEchoMode(QLineEdit.EchoMode.Password)
-            edit.setPlaceholderText("stored" if credentials.get_secret(name) else "not set")
+            edit.setPlaceholderText({"keyring": "stored", "session": "kept until CSM Desktop closes",
+                                     "environment": "set in the environment"}.get(credentials.secret_source(name) or "",
+                                                                                   "not set"))
             clear = QPushButton("Remove")
             clear.clicked.connect(lambda _=False, n=name, e=edit: self._remove_secret(n, e))
             row = QHBoxLayout()

@@ -209,3 +209,24 @@ def test_error_boxes_join_instead_of_stacking(make_window, qtbot):
     assert first.detailedText() == "trace 1"
     first.done(0)
     assert show_error(w, "Later.") is not first
+
+
+def test_credentials_tab_says_where_keys_are_kept(make_window):
+    """Without a keyring the tab does not claim one, and a key typed this session says it is kept
+    until the app closes; with a keyring it says the keyring."""
+    w = make_window()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        assert not credentials.keyring_usable()
+        try:
+            credentials.set_secret("google", "g-key")
+        except credentials.KeyringUnavailableError:
+            pass
+        dialog = SettingsDialog(w, w.settings)
+        texts = " ".join(label.text() for label in dialog.findChildren(QLabel))
+        assert "No system keyring was found" in texts and "Kept in your system keyring" not in texts
+        assert dialog.secrets["google"].placeholderText() == "kept until CSM Desktop closes"
+    finally:
+        keyring.set_keyring(previous)
+        credentials.delete_secret("google")

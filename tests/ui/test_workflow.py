@@ -336,3 +336,31 @@ def test_takes_panel_follows_the_words_and_blank_lines(make_window, qtbot, tmp_p
     assert w.takes.list.count() == 0 and w.takes.title.text() == "Takes"
     w.editor.select_utterance(2)
     assert w.takes.list.count() == 1 and "Great" in w.takes.title.text()
+
+
+def test_waveform_and_takes_title_follow_the_line(make_window, qtbot, tmp_path):
+    """The waveform shows the chosen take only while it is one of the line's takes (not after its
+    words changed, not on a pause line), and a long line's words do not widen the takes panel."""
+    from PySide6.QtGui import QTextCursor
+
+    w = make_window()
+    w.editor.setPlainText(SCRIPT.replace("Great!", "Great! " + "And a very long sentence follows here. " * 4))
+    w.save_as(tmp_path / "Wave")
+    _render(qtbot, w)
+    w.resize(1200, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    w.editor.select_utterance(0)
+    assert w._waveform_key == w.project.line(0).chosen_take is not None
+    width = w.takes.width()
+    w.editor.select_utterance(2)  # the long line
+    qtbot.wait(50)
+    assert w.takes.width() == width and "Takes · Alice: Great!" in w.takes.title.toolTip()
+    w.editor.setTextCursor(QTextCursor(w.editor.document().findBlockByNumber(2)))  # the pause
+    assert w._waveform_key is None
+    w.editor.select_utterance(0)
+    cursor = w.editor.textCursor()
+    cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
+    w.editor.setTextCursor(cursor)
+    w.editor.insertPlainText(" Really?")
+    assert w._waveform_key is None and w.takes.list.count() == 0

@@ -29,3 +29,11 @@ def test_render_options_out_of_range_are_refused_before_anything_loads(tmp_path,
         assert main(["render", str(script), "-o", str(tmp_path / "o.wav"), option, value]) == 1
         err = capsys.readouterr().err
         assert shown in err and "Loading" not in err, (option, err)
+
+
+def test_python_dash_m_runs_the_same_command():
+    """``python -m csm_desktop`` is the ``csm-desktop`` command (here its help, which loads nothing)."""
+    proc = subprocess.run([sys.executable, "-m", "csm_desktop", "--help"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage: csm-desktop" in proc.stdout and "render" in proc.stdout

@@ -129,16 +129,14 @@ class FrameStep:
 
     def run(self) -> int:
         """Queue the frame at the current position and return that position."""
-        if self.batch > 1:
-            self.model.use_batch(self.batch)
-            if self._cache_generation != self.model.cache_generation:  # a larger batch replaced the caches
-                self._runners.clear()
-                self._cache_generation = self.model.cache_generation
+        self.model.use_batch(self.batch)  # a graph holds its own caches; eager frames read the model's
+        if self.batch > 1 and self._cache_generation != self.model.cache_generation:
+            self._runners.clear()  # a larger batch replaced the shared caches the graphs were built on
+            self._cache_generation = self.model.cache_generation
         runner = self._runners.get(self.topk)
         if runner is None:
-            runner = self._runners[self.topk] = self._build(self.topk)
+            runner = self._runners[self.topk] = self._build(self.topk)  # leaves this batch's caches in use
         p = self._host_pos
-        self.model.use_batch(self.batch)  # a graph holds its own caches; eager frames read the model's
         runner()
         self._host_pos += 1
         return p

@@ -33,6 +33,7 @@ from csm_desktop.errors import (
 RETRY_TEMPERATURE = 0.7
 RETRY_TOPK = 20
 MAX_CANDIDATES = 8  # takes of one line generated as one batch
+_BUSY = "This engine is already generating. Wait for it to finish, or stop it first."
 
 
 @dataclass
@@ -230,7 +231,7 @@ class Generator:
         tokens, mask, row_ids, n_frames = self._checked_prompt(text, speaker, context, max_audio_length_ms)
         model, step = self.model, self._step
         if not self._lock.acquire(blocking=False):
-            raise CsmError("This engine is already generating. Wait for it to finish, or stop it first.")
+            raise CsmError(_BUSY)
         try:
             with torch.inference_mode(), _device_errors():
                 embeds = model.embed_prompt(tokens[None], mask[None])  # [1, T, D]
@@ -330,7 +331,7 @@ class Generator:
         stop = should_stop or (lambda: False)
         tokens, mask, row_ids, n_frames = self._checked_prompt(text, speaker, context, max_audio_length_ms)
         if not self._lock.acquire(blocking=False):
-            raise CsmError("This engine is already generating. Wait for it to finish, or stop it first.")
+            raise CsmError(_BUSY)
         try:
             with torch.inference_mode(), _device_errors():
                 step = self._batch_step(n)
@@ -343,7 +344,7 @@ class Generator:
                     step.start(embeds, keys, temp, k, row_ids, prefill=self._step)
                     first = step.run()
                     ends: list[int | None] = [first if e else None for e in step.ended[first].tolist()]
-                    if not all(e is not None for e in ends):
+                    if None in ends:
                         break
                 else:
                     raise EmptyAudioError(
@@ -356,11 +357,11 @@ class Generator:
                     if stop():
                         raise GenerationCancelled("Generation was stopped.")
                     watch.push(step.run())
-                    while watch.due() and not all(e is not None for e in ends):
+                    while watch.due() and None in ends:
                         last = _mark_ends(watch, ends)
-                    if all(e is not None for e in ends):
+                    if None not in ends:
                         break
-                while len(watch) and not all(e is not None for e in ends):  # the budget is spent
+                while len(watch) and None in ends:  # the budget is spent
                     last = _mark_ends(watch, ends)
                 codes = step.codes[first : last + 1].cpu()  # [F, B, N]
         finally:
@@ -447,7 +448,7 @@ class Generator:
         """As :meth:`stream`, each chunk with the frame of codes it was decoded from
         (``[num_codebooks]``, a copy on the engine's device)."""
         if self._lock.locked():  # before Mimi's streaming state, which a running stream holds
-            raise CsmError("This engine is already generating. Wait for it to finish, or stop it first.")
+            raise CsmError(_BUSY)
         frames = self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
         try:
             with self.codec.streaming():

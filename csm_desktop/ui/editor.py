@@ -176,6 +176,10 @@ class ScriptEditor(QPlainTextEdit):
             self.states[utterance] = state
             self._gutter.update()
 
+    def utterances(self) -> list[Utterance]:
+        """The script's utterances as last parsed (what utterance indexes refer to)."""
+        return [i for i in self.items_by_line.values() if isinstance(i, Utterance)]
+
     def current_utterance(self) -> int | None:
         line = self.textCursor().blockNumber() + 1
         before = [n for n, ln in enumerate(self.utterance_lines) if ln <= line]

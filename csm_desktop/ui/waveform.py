@@ -25,12 +25,14 @@ class Waveform(QWidget):
         self._peaks: np.ndarray | None = None
         self.playhead: float | None = None
         self.label = ""
+        self.key: str | None = None  # the take shown, when it is one
 
     @property
     def duration(self) -> float:
         return self._audio.size / self.sample_rate
 
-    def set_audio(self, audio: np.ndarray | None, label: str = "") -> None:
+    def set_audio(self, audio: np.ndarray | None, label: str = "", key: str | None = None) -> None:
+        self.key = None if audio is None else key
         self._audio = np.zeros(0, dtype=np.float32) if audio is None else np.asarray(audio, dtype=np.float32)
         self._peaks = None
         self.playhead = None

@@ -47,10 +47,22 @@ def make_window(qtbot, tmp_path):
 
     yield make
     for w in windows:
-        w.dirty = False
+        w.session.dirty = False
         w.close()  # closeEvent stops the player and joins the model's thread
         assert not w.model_tasks.thread.isRunning(), "the model's thread was left running"
         w.deleteLater()
+
+
+@pytest.fixture
+def plan_states(qtbot):
+    """Plan a window's line states now and wait for them (they are planned off the GUI thread)."""
+
+    def plan(w):
+        with qtbot.waitSignal(w.rendering.states_planned, timeout=10_000):
+            w.rendering.refresh_states()
+        return w.editor.states
+
+    return plan
 
 
 @pytest.fixture(autouse=True)

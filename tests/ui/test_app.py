@@ -37,8 +37,8 @@ def test_the_loaded_engine_is_frozen_out_of_the_collector(make_window, qtbot, tm
     w = make_window(lambda: made.append(FakeEngine()) or made[-1])
     w.editor.setPlainText("Alice: Hello.\n")
     assert w.save_as(tmp_path / "Frozen")
-    assert w.start_render(None) is not None
-    qtbot.waitUntil(lambda: w.job is None, timeout=10_000)
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=10_000)
     engine, = made
     assert gc.is_tracked(engine)
     assert not any(o is engine for o in gc.get_objects())  # in the permanent generation: never scanned

@@ -24,11 +24,11 @@ def test_closing_during_a_render_stops_it_promptly(make_window, qtbot, tmp_path)
     w = make_window(lambda: Slow(frames_per_char=1))
     w.editor.setPlainText(SCRIPT)
     assert w.save_as(tmp_path / "Closing")
-    assert w.start_render(None) is not None
+    assert w.rendering.start_render(None) is not None
     takes = w.project.takes_dir
     qtbot.waitUntil(lambda: len(list(takes.glob("*.json"))) >= 1, timeout=30_000)
     t = time.perf_counter()
-    w.dirty = False  # nothing unsaved to ask about
+    w.session.dirty = False  # nothing unsaved to ask about
     assert w.close()
     assert time.perf_counter() - t < 5, "closing waited for the render"
     assert not w.model_tasks.thread.isRunning()

@@ -48,8 +48,8 @@ def _rss_mb() -> float:
 
 
 def _render(qtbot, w, lines=None, force=False) -> None:
-    assert w.start_render(lines, force=force) is not None
-    qtbot.waitUntil(lambda: w.job is None, timeout=60_000)
+    assert w.rendering.start_render(lines, force=force) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=60_000)
     assert all(state == "done" for state in w.editor.states), w.editor.states
 
 
@@ -57,7 +57,7 @@ def _browse(qtbot, w) -> None:
     """Select every line, watch its waveform play, repaint what a user looks at."""
     for n in range(40):
         w.editor.select_utterance(n)
-        w.play_selected()
+        w.transport.play_selected()
         duration = w.waveform.duration
         for step in range(30):  # the playhead moving across the take
             w.waveform.set_playhead(duration * step / 30)
@@ -78,7 +78,8 @@ def _type(qtbot, w, lines: list[int]) -> None:
         qtbot.keyClicks(w.editor, " Again")
         qtbot.keyClick(w.editor, Qt.Key.Key_Backspace)
         qtbot.keyClicks(w.editor, "n")
-    w.refresh_states()
+    with qtbot.waitSignal(w.rendering.states_planned, timeout=10_000):  # planned off the GUI thread
+        w.rendering.refresh_states()
     assert "stale" in w.editor.states
     _render(qtbot, w)
 
@@ -88,11 +89,11 @@ def _regenerate(qtbot, w, lines: list[int]) -> None:
     for n in lines:
         w.editor.select_utterance(n)
         first = w.project.line(n).chosen_take
-        w.regenerate_selected()
-        qtbot.waitUntil(lambda: w.job is None, timeout=60_000)
+        w.rendering.regenerate_selected()
+        qtbot.waitUntil(lambda: w.rendering.job is None, timeout=60_000)
         assert w.project.line(n).chosen_take != first
         w.editor.select_utterance(n)
-        w.choose_take(first)
+        w.takes_ctl.choose_take(first)
 
 
 def _use(qtbot, w, r: int) -> None:
@@ -101,7 +102,7 @@ def _use(qtbot, w, r: int) -> None:
     _browse(qtbot, w)
     _type(qtbot, w, [(r * 7 + k) % 40 for k in (0, 13, 26)])
     _regenerate(qtbot, w, [(r * 11 + k) % 40 for k in (3, 17, 31)])
-    w.play_all()
+    w.transport.play_all()
     w.player.played.clear()  # the silent player keeps all it was asked to play
 
 

@@ -25,7 +25,7 @@ def test_cold_start_is_shown_and_scenes_render_on_two_replicas(make_window, gate
     w = make_window(engine_factory=lambda: RemoteEngine(gateway.base, API_KEY))
     w.statusBar().messageChanged.connect(messages.append)
     w.settings.engine, w.settings.remote_url, w.settings.remote_parallel = "remote", gateway.base, 2
-    w.warm_up_remote()
+    w.rendering.warm_up_remote()
     qtbot.waitUntil(lambda: any("Remote engine ready" in m for m in messages), timeout=60_000)
     assert remote.COLD_START in messages
     assert "Model:" in w.engine_label.toolTip()
@@ -33,9 +33,8 @@ def test_cold_start_is_shown_and_scenes_render_on_two_replicas(make_window, gate
     w.project.settings.max_line_ms = 400
     assert w.save_as(tmp_path / "Scenes")
     w.act_live.setChecked(True)
-    w._toggle_live()
-    assert w.start_render(None) is not None
-    qtbot.waitUntil(lambda: w.job is None, timeout=120_000)
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=120_000)
     assert all(w.project.line(i).chosen_take for i in range(6))
     assert w.player.played and len(w.player.played[0]) >= 1920  # streamed audio was played as it came
     assert gateway.boots == 2  # the second scene found the first replica busy and got its own
@@ -49,10 +48,10 @@ def test_stop_interrupts_a_cold_start(make_window, tiny_folder, monkeypatch, qtb
         w.settings.engine, w.settings.remote_url = "remote", fake.base
         w.editor.setPlainText("Alice: Hello.\n")
         assert w.save_as(tmp_path / "Cold")
-        assert w.start_render(None) is not None
+        assert w.rendering.start_render(None) is not None
         qtbot.waitUntil(lambda: fake.boots == 1, timeout=10_000)
-        w.stop()
-        qtbot.waitUntil(lambda: w.job is None, timeout=10_000)  # not the 60 s boot
+        w.rendering.stop()
+        qtbot.waitUntil(lambda: w.rendering.job is None, timeout=10_000)  # not the 60 s boot
         assert "Stopped" in w.statusBar().currentMessage()
 
 
@@ -72,14 +71,14 @@ def test_stop_also_stops_a_render_queued_behind_a_warm_up(make_window, qtbot, tm
     w.editor.setPlainText("Alice: Hello.\n")
     assert w.save_as(tmp_path / "Queued")
     w.settings.engine, w.settings.remote_url = "remote", "http://127.0.0.1:9"
-    w.warm_up_remote()
-    assert w._warm_job is not None and began.wait(5)
-    render = w.start_render(None)
+    w.rendering.warm_up_remote()
+    assert w.rendering.warm_job is not None and began.wait(5)
+    render = w.rendering.start_render(None)
     assert render is not None
-    w.stop()  # while the render waits behind the warm-up
+    w.rendering.stop()  # while the render waits behind the warm-up
     assert render.should_stop()
     release.set()
-    qtbot.waitUntil(lambda: w.job is None and w._warm_job is None, timeout=10_000)
+    qtbot.waitUntil(lambda: w.rendering.job is None and w.rendering.warm_job is None, timeout=10_000)
     assert "Stopped" in w.statusBar().currentMessage()
     assert w.editor.states == ["none"]  # the render never ran
 
@@ -102,7 +101,7 @@ def test_settings_keep_remote_fields_apart_and_refuse_an_unusable_url(make_windo
 
 
 def test_messages_name_the_editor_line_not_the_utterance_count(make_window, qtbot, tmp_path, monkeypatch):
-    import csm_desktop.ui.rendering as rendering
+    import csm_desktop.ui.controllers.rendering as rendering
     from fakes.engine import FakeEngine
 
     errors, shown = [], []
@@ -111,8 +110,8 @@ def test_messages_name_the_editor_line_not_the_utterance_count(make_window, qtbo
     w.editor.setPlainText("# a comment\n[scene One]\nAlice: Fine.\n\n[scene Two]\nBob: Broken line.\n")
     assert w.save_as(tmp_path / "Numbers")
     w.statusBar().messageChanged.connect(shown.append)
-    assert w.start_render(None) is not None
-    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
     assert any(m.startswith("Line 6 failed") for m in shown), shown
     assert errors and "Line 6:" in errors[0]
 

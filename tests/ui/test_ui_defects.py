@@ -12,14 +12,15 @@ from csm_desktop.dialogue.export import ExportOptions
 @pytest.fixture
 def errors(monkeypatch):
     import csm_desktop.ui.main_window as main_window
-    import csm_desktop.ui.rendering as rendering
+    import csm_desktop.ui.controllers.rendering as rendering
 
     from csm_desktop.ui.errors import describe
 
     shown = []
     for module in (main_window, rendering):
         monkeypatch.setattr(module, "show_error", lambda parent, message, details="": shown.append(message))
-        monkeypatch.setattr(module, "show_exception", lambda parent, exc: shown.append(describe(exc)[0]))
+        if hasattr(module, "show_exception"):
+            monkeypatch.setattr(module, "show_exception", lambda parent, exc: shown.append(describe(exc)[0]))
     return shown
 
 
@@ -27,8 +28,8 @@ def test_an_export_that_cannot_be_written_says_so(make_window, qtbot, tmp_path, 
     w = make_window()
     w.editor.setPlainText("Alice: Hello there.\n")
     assert w.save_as(tmp_path / "Export")
-    assert w.start_render(None) is not None
-    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
     blocker = tmp_path / "a-file.txt"
     blocker.write_text("not a folder")
     assert w.export(blocker / "out.wav", ExportOptions()) == []
@@ -39,14 +40,14 @@ def test_an_export_that_cannot_be_written_says_so(make_window, qtbot, tmp_path, 
 def test_undoing_a_clip_assignment_also_undoes_the_clips_speaker(make_window, voice_files):
     w = make_window()
     w.editor.setPlainText("Alice: Hello.\n")
-    assert w.import_files(voice_files[:1]) == []
+    assert w.speakers_ctl.import_files(voice_files[:1]) == []
     clip = w.library.clips()[0]
     assert clip.speaker is None
-    w.assign_clip("Alice", clip.id)
+    w.speakers_ctl.assign_clip("Alice", clip.id)
     assert w.library.get(clip.id).speaker == "Alice" and clip.id in w.project.speaker("Alice").clip_ids
-    w.undo_stack.undo()
+    w.session.undo_stack.undo()
     assert w.library.get(clip.id).speaker is None and clip.id not in w.project.speaker("Alice").clip_ids
-    w.undo_stack.redo()
+    w.session.undo_stack.redo()
     assert w.library.get(clip.id).speaker == "Alice" and clip.id in w.project.speaker("Alice").clip_ids
 
 
@@ -69,18 +70,18 @@ def test_settings_changed_during_a_render_take_effect_after_it(make_window, qtbo
 
     w = make_window(engine_factory=factory)
     released = []
-    w.engine_host.released.connect(lambda: released.append(w.job))
+    w.engine_host.released.connect(lambda: released.append(w.rendering.job))
     w.editor.setPlainText("Alice: One.\nBob: Two.\n")
     assert w.save_as(tmp_path / "Reload")
-    assert w.start_render(None) is not None
+    assert w.rendering.start_render(None) is not None
     qtbot.waitUntil(lambda: len(made) == 1, timeout=10_000)
     w.drop_engine()  # what saving changed engine settings does
     gate.set()
     qtbot.waitUntil(lambda: released == [None], timeout=30_000)  # released once the render ended
     assert len(made) == 1 and len(made[0].calls) == 2  # the render kept its engine for both lines
     w.editor.setPlainText("Alice: One.\nBob: Two, changed.\n")
-    assert w.start_render(None) is not None
-    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
     assert len(made) == 2  # the next render loaded the engine the new settings ask for
 
 
@@ -154,19 +155,20 @@ def test_an_expected_error_has_no_traceback_and_an_unexpected_one_has(make_windo
     assert failures[1][0] == "Unexpected error: KeyError: 'boom'" and "Traceback" in failures[1][1]
 
 
-def test_a_line_whose_render_failed_stays_marked_failed_with_the_reason(make_window, qtbot, tmp_path, errors):
+def test_a_line_whose_render_failed_stays_marked_failed_with_the_reason(make_window, qtbot, tmp_path, errors,
+                                                                       plan_states):
     from fakes.engine import FakeEngine
 
     w = make_window(engine_factory=lambda: FakeEngine(fail_on="Broken"))
     w.editor.setPlainText("Alice: Fine.\nBob: Broken line.\n")
     assert w.save_as(tmp_path / "Failed")
-    assert w.start_render(None) is not None
-    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
-    w.refresh_states()
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    plan_states(w)
     assert w.editor.states == ["done", "failed"]
     assert w.editor.gutter_tooltip(2).startswith("Failed: ") and w.editor.gutter_tooltip(1) == "Rendered"
     w.editor.setPlainText("Alice: Fine.\nBob: A line that works.\n")  # edited: no longer the failed line
-    w.refresh_states()
+    plan_states(w)
     assert w.editor.states[1] != "failed"
 
 

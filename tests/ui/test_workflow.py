@@ -17,8 +17,8 @@ SCRIPT = "Alice: Hey, how are you doing?\nBob: Pretty good, pretty good.\n[pause
 def _render(qtbot, w, lines=None, force=False, timeout=30_000):
     """Start a render and wait until the window has handled its end (the job's callbacks reach
     the window through its event loop, after any direct listener)."""
-    assert w.start_render(lines, force=force) is not None
-    qtbot.waitUntil(lambda: w.job is None, timeout=timeout)
+    assert w.rendering.start_render(lines, force=force) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=timeout)
 
 
 def test_type_import_assign_render_choose_play_export(make_window, qtbot, tmp_path, voice_files):
@@ -27,10 +27,10 @@ def test_type_import_assign_render_choose_play_export(make_window, qtbot, tmp_pa
     w.editor.setPlainText(SCRIPT)
     assert [s.name for s in w.project.speakers] == ["Alice", "Bob"]
     assert w.windowTitle().startswith("*")
-    assert w.import_files(voice_files) == []
+    assert w.speakers_ctl.import_files(voice_files) == []
     clips = w.library.clips()
     assert len(clips) == 2 and w.library_panel.tree.topLevelItemCount() == 2
-    w.assign_clip("Alice", clips[0].id)
+    w.speakers_ctl.assign_clip("Alice", clips[0].id)
     assert w.project.speaker("Alice").clip_ids == [clips[0].id]
     assert w.save_as(tmp_path / "Demo")
     assert w.windowTitle() == "Demo — CSM Desktop"
@@ -48,13 +48,13 @@ def test_type_import_assign_render_choose_play_export(make_window, qtbot, tmp_pa
     assert w.project.line(1).chosen_take != first
     w.editor.select_utterance(1)
     assert w.takes.list.count() == 2
-    w.choose_take(first)
+    w.takes_ctl.choose_take(first)
     assert w.project.line(1).chosen_take == first
     assert "✔" in w.takes.list.item(0).text()
 
-    w.play_selected()
+    w.transport.play_selected()
     assert len(w.player.played) == 1 and len(w.player.played[0]) > 0
-    w.play_all()
+    w.transport.play_all()
     assert len(w.player.played[1]) > len(w.player.played[0])
 
     out = tmp_path / "out" / "dialogue.wav"
@@ -84,12 +84,12 @@ def test_stop_cancels_and_keeps_finished_lines(make_window, qtbot, tmp_path):
     w = make_window(lambda: Slow(frames_per_char=2))
     w.editor.setPlainText(SCRIPT)
     w.save_as(tmp_path / "Stop")
-    done, on_progress = [], w._on_progress
-    w._on_progress = lambda e: (done.append(e) if getattr(e, "state", "") == "done" else None, on_progress(e))
-    w.start_render(None)
+    done, on_progress = [], w.rendering._on_progress
+    w.rendering._on_progress = lambda e: (done.append(e) if getattr(e, "state", "") == "done" else None, on_progress(e))
+    w.rendering.start_render(None)
     qtbot.waitUntil(lambda: len(done) >= 1, timeout=20_000)
-    w.stop()
-    qtbot.waitUntil(lambda: w.job is None, timeout=30_000)
+    w.rendering.stop()
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
     assert "Stopped" in w.statusBar().currentMessage()
     assert w.editor.states[0] == "done" and "done" not in w.editor.states[2:]
 
@@ -137,7 +137,7 @@ def test_one_bad_file_does_not_stop_the_others(make_window, tmp_path, voice_file
     w = make_window()
     bad = tmp_path / "notes.wav"
     bad.write_text("not audio")
-    problems = w.import_files([voice_files[0], str(bad), voice_files[1]])
+    problems = w.speakers_ctl.import_files([voice_files[0], str(bad), voice_files[1]])
     assert len(problems) == 1 and "notes.wav" in problems[0]
     assert len(w.library.clips()) == 2
     from PySide6.QtWidgets import QMessageBox
@@ -156,8 +156,8 @@ def test_failed_engine_load_is_shown_once_not_raised(make_window, qtbot, tmp_pat
     w = make_window(broken)
     w.editor.setPlainText(SCRIPT)
     w.save_as(tmp_path / "Broken")
-    w.start_render(None)
-    qtbot.waitUntil(lambda: w.job is None, timeout=10_000)
+    w.rendering.start_render(None)
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=10_000)
     from PySide6.QtWidgets import QMessageBox
 
     box = w.findChild(QMessageBox, "errorBox")
@@ -189,9 +189,9 @@ def test_transcribe_with_gemini_fills_the_transcript(make_window, qtbot, voice_f
         monkeypatch.setenv("GOOGLE_API_KEY", "AIza-ui-key")
         fake.replies.append(text_reply("Hello, this is my voice."))
         w = make_window()
-        w.import_files(voice_files[:1])
+        w.speakers_ctl.import_files(voice_files[:1])
         clip = w.library.clips()[0]
-        w.transcribe_clip(clip.id)
+        w.speakers_ctl.transcribe_clip(clip.id)
         qtbot.waitUntil(lambda: w.library.get(clip.id).transcript == "Hello, this is my voice.", timeout=20_000)
         assert w.library_panel.tree.topLevelItem(0).text(3) == "Hello, this is my voice."
 
@@ -203,32 +203,32 @@ def test_waveform_seek_and_space_play_pause(make_window, qtbot, tmp_path):
     _render(qtbot, w)
     w.editor.select_utterance(1)
     assert w.waveform.duration > 0 and "Line 2" in w.waveform.label
-    w.seek(0.5)
+    w.transport.seek(0.5)
     assert w.player.played[-1].size == int(w.waveform.duration * 24_000)
     w.player.stop()
-    w.play_pause()  # Space: plays the dialogue from the selected line
+    w.transport.play_pause()  # Space: plays the dialogue from the selected line
     assert w.player.playing and w.player.played[-1].size > w.waveform.duration * 24_000
-    w.play_pause()
+    w.transport.play_pause()
     assert not w.player.playing
 
 
 def test_speaker_edits_undo_and_redo(make_window, voice_files):
     w = make_window()
     w.editor.setPlainText("Alice: Hi.\nBob: Hello.\n")
-    w.import_files(voice_files[:1])
+    w.speakers_ctl.import_files(voice_files[:1])
     clip = w.library.clips()[0]
-    w.assign_clip("Alice", clip.id)
-    w.rename_speaker("Bob", "Robert")
+    w.speakers_ctl.assign_clip("Alice", clip.id)
+    w.session.rename_speaker("Bob", "Robert")
     assert "Robert: Hello." in w.editor.toPlainText()
-    w.add_speaker("Carol")
+    w.session.add_speaker("Carol")
     assert [s.name for s in w.project.speakers] == ["Alice", "Robert", "Carol"]
-    w.undo_stack.undo()
+    w.session.undo_stack.undo()
     assert [s.name for s in w.project.speakers] == ["Alice", "Robert"]
-    w.undo_stack.undo()
+    w.session.undo_stack.undo()
     assert "Bob: Hello." in w.editor.toPlainText() and w.project.speakers[1].name == "Bob"
-    w.undo_stack.undo()
+    w.session.undo_stack.undo()
     assert w.project.speaker("Alice").clip_ids == []
-    w.undo_stack.redo()
+    w.session.undo_stack.redo()
     assert w.project.speaker("Alice").clip_ids == [clip.id]
 
 
@@ -285,9 +285,9 @@ def test_preparing_message_says_when_the_model_compiles(make_window, qtbot, tmp_
         w.settings.accel = accel
         w.editor.setPlainText(SCRIPT)
         assert w.save_as(tmp_path / f"Prep-{accel}")
-        assert w.start_render(None) is not None
+        assert w.rendering.start_render(None) is not None
         qtbot.waitUntil(lambda w=w, expected=expected: expected in w.statusBar().currentMessage(), timeout=5_000)
-        qtbot.waitUntil(lambda w=w: w.job is None, timeout=30_000)
+        qtbot.waitUntil(lambda w=w: w.rendering.job is None, timeout=30_000)
 
 
 def test_engine_label_says_device_speed_up_and_a_failed_speed_up():
@@ -351,16 +351,16 @@ def test_waveform_and_takes_title_follow_the_line(make_window, qtbot, tmp_path):
     w.show()
     qtbot.waitExposed(w)
     w.editor.select_utterance(0)
-    assert w._waveform_key == w.project.line(0).chosen_take is not None
+    assert w.waveform.key == w.project.line(0).chosen_take is not None
     width = w.takes.width()
     w.editor.select_utterance(2)  # the long line
     qtbot.wait(50)
     assert w.takes.width() == width and "Takes · Alice: Great!" in w.takes.title.toolTip()
     w.editor.setTextCursor(QTextCursor(w.editor.document().findBlockByNumber(2)))  # the pause
-    assert w._waveform_key is None
+    assert w.waveform.key is None
     w.editor.select_utterance(0)
     cursor = w.editor.textCursor()
     cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
     w.editor.setTextCursor(cursor)
     w.editor.insertPlainText(" Really?")
-    assert w._waveform_key is None and w.takes.list.count() == 0
+    assert w.waveform.key is None and w.takes.list.count() == 0

@@ -1,0 +1,342 @@
+"""The open project's one owner: the project, whether it differs from what is saved, the voice
+library, the take store and the undo stack. Controllers change the project through it; widgets
+refresh from its signals. Edits of speakers and of the library (a clip given to a speaker, a
+transcript) are undoable commands; typing is the editor's own undo.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from csm_desktop.audio import SAMPLE_RATE
+from csm_desktop.dialogue.project import Project, Speaker
+from csm_desktop.dialogue.script import Utterance, parse_lines
+from csm_desktop.dialogue.takes import TakeStore
+from csm_desktop.dialogue.voices import Clip, VoiceLibrary
+from csm_desktop.errors import CsmError
+from csm_desktop.settings import Settings
+
+GENERATION_DEFAULTS = ("temperature", "topk", "max_line_ms", "default_gap_ms")
+
+
+@dataclass(frozen=True)
+class ClipChange:
+    """One field of a library clip, before and after an edit (undo sets it back)."""
+
+    clip_id: str
+    field: str  # "speaker" (None: no speaker) or "transcript"
+    before: str | None
+    after: str | None
+
+
+class SessionEdit(QUndoCommand):
+    """An edit of the speakers and the script text (restored together), and of library clips."""
+
+    def __init__(self, session: ProjectSession, text: str, change: Callable[[], None],
+                 clips: tuple[ClipChange, ...] = ()) -> None:
+        super().__init__(text)
+        self.session = session
+        self.change = change
+        self.clips = clips
+        self.before = session.snapshot()
+        self.after: tuple | None = None
+
+    def redo(self) -> None:
+        if self.after is None:
+            self.change()
+            self.after = self.session.snapshot()
+        else:
+            self._set_clips(after=True)
+            self.session.restore(self.after)
+
+    def undo(self) -> None:
+        self._set_clips(after=False)
+        self.session.restore(self.before)
+
+    def _set_clips(self, *, after: bool) -> None:
+        for change in self.clips:
+            value = change.after if after else change.before
+            try:
+                self.session.library.update(change.clip_id, **{change.field: value})
+            except CsmError as exc:  # the clip was removed since: the rest is still restored
+                self.session.problem.emit(exc)
+        if self.clips:
+            self.session.library_changed.emit()
+
+
+class ProjectSession(QObject):
+    """The single source of truth the window's widgets refresh from."""
+
+    project_replaced = Signal()  # a new or opened project: refresh everything
+    text_replaced = Signal(str)  # the script text changed other than by typing (rename, undo)
+    speakers_changed = Signal()
+    library_changed = Signal()
+    takes_changed = Signal()  # a line's chosen take changed, or new takes were stored
+    edited = Signal()  # any change of the project (line states may differ)
+    dirty_changed = Signal(bool)
+    saved = Signal(object)  # Path
+    problem = Signal(object)  # an exception met while undoing or redoing, for the window to show
+
+    def __init__(self, settings: Settings, library: VoiceLibrary, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.library = library
+        self.undo_stack = QUndoStack(self)
+        self._typed: set[str] = set()  # speakers added because typing used their tag
+        self.project = self.fresh_project()
+        self._saved = self._fingerprint()
+        self.dirty = False
+
+    # ----- the project ------------------------------------------------------------------------------
+    def fresh_project(self) -> Project:
+        """A new project with the user's generation defaults."""
+        project = Project.new()
+        for name in GENERATION_DEFAULTS:
+            setattr(project.settings, name, getattr(self.settings, name))
+        return project
+
+    def replace(self, project: Project) -> None:
+        """Make ``project`` the open one (new or opened): nothing to save, nothing to undo."""
+        self.project = project
+        self._typed = set()
+        self._add_speakers(project.script_text)  # a hand-written file may lack some
+        self._typed = set()
+        self.undo_stack.clear()
+        self._saved = self._fingerprint()
+        self._set_dirty(False)
+        self.project_replaced.emit()
+
+    def new(self) -> None:
+        self.replace(self.fresh_project())
+
+    def open(self, folder: str | Path) -> None:
+        """Raises: CsmError (the project cannot be read; the open one stays)."""
+        project = Project.open(folder)
+        self.settings.add_recent(project.folder)
+        self._save_settings()
+        self.replace(project)
+
+    def save(self, folder: str | Path | None = None) -> Path:
+        """Save (into ``folder`` when given, which becomes the project's).
+
+        Raises: CsmError, OSError: not saved (the project stays as it is, unsaved).
+        """
+        path = self.project.save(folder)
+        if folder is not None:
+            self.settings.add_recent(self.project.folder)
+            self._save_settings()
+        self._saved = self._fingerprint()
+        self._set_dirty(False)
+        self.saved.emit(path)
+        return path
+
+    def _save_settings(self) -> None:
+        try:
+            self.settings.save()
+        except OSError:
+            pass  # settings are a convenience; never block work on them
+
+    def store(self) -> TakeStore | None:
+        """The project's takes, once it has a folder."""
+        return self.store_of(self.project)
+
+    @staticmethod
+    def store_of(project: Project) -> TakeStore | None:
+        return TakeStore(project.takes_dir, SAMPLE_RATE) if project.folder else None
+
+    def takes_stored(self) -> None:
+        """A render stored takes (the chosen ones may be the same)."""
+        self.takes_changed.emit()
+
+    # ----- changes and the dirty flag -------------------------------------------------------------
+    def _fingerprint(self) -> str:
+        """What saving writes, less the display colours (assigned when a project is shown)."""
+        data = self.project.to_json()
+        for speaker in data["speakers"]:
+            speaker.pop("color", None)
+        return json.dumps(data, sort_keys=True)
+
+    def _set_dirty(self, dirty: bool) -> None:
+        if dirty != self.dirty:
+            self.dirty = dirty
+            self.dirty_changed.emit(dirty)
+
+    def touched(self) -> None:
+        """The project changed: it is dirty unless it is back to what was saved."""
+        self._set_dirty(self._fingerprint() != self._saved)
+        self.edited.emit()
+
+    def set_script_text(self, text: str) -> bool:
+        """Typing: the new text (each speaker tag in it gets a project speaker). Returns whether
+        anything changed."""
+        if text == self.project.script_text:
+            return False
+        self.project.script_text = text
+        self._add_speakers(text)
+        self.touched()
+        return True
+
+    def _add_speakers(self, text: str) -> None:
+        """Give each speaker tag of ``text`` a project speaker; drop those that typing added and
+        the text no longer uses (a half-typed name, a line typed and undone) unless they got clips."""
+        items, _errors = parse_lines(text)  # the lines that parse: the others show their error
+        tags = dict.fromkeys(i.speaker for i in items if isinstance(i, Utterance))
+        gone = [s for s in self.project.speakers if s.name in self._typed and s.name not in tags and not s.clip_ids]
+        for s in gone:
+            self.project.speakers.remove(s)
+            self._typed.discard(s.name)
+        known = {s.name for s in self.project.speakers}
+        new = [t for t in tags if t not in known]
+        for tag in new:
+            self.project.speaker(tag)
+        self._typed.update(new)
+        if new or gone:
+            self.speakers_changed.emit()
+
+    def choose_take(self, line: int, key: str) -> bool:
+        """Make ``key`` line ``line``'s take. Returns False when no such take is stored."""
+        store = self.store()
+        info = store.info(key) if store else None
+        if info is None:
+            return False
+        state = self.project.line(line)
+        state.chosen_take, state.variant = key, info.variant
+        self.touched()
+        self.takes_changed.emit()
+        return True
+
+    def merge_render(self, rendered: Project, current: list[tuple[str, str]]) -> None:
+        """Bring the chosen takes of ``rendered`` (a copy the render worked on) into the project,
+        for the lines whose speaker and words are still the same; ``current``: (speaker, text)
+        of each utterance of the script as it is now."""
+        changed = False
+        for n, (a, b) in enumerate(zip(rendered.script().utterances, current)):
+            if (a.speaker, a.text) == b:
+                state, mine = rendered.line(n), self.project.line(n)
+                if (mine.chosen_take, mine.variant) != (state.chosen_take, state.variant):
+                    mine.chosen_take, mine.variant = state.chosen_take, state.variant
+                    changed = True
+        if changed:
+            self.touched()
+            self.takes_changed.emit()
+
+    # ----- undoable edits -----------------------------------------------------------------------------
+    def snapshot(self) -> tuple:
+        return copy.deepcopy(self.project.speakers), self.project.script_text
+
+    def restore(self, state: tuple) -> None:
+        speakers, text = state
+        self.project.speakers = copy.deepcopy(speakers)
+        if text != self.project.script_text:
+            self.project.script_text = text
+            self.text_replaced.emit(text)
+        self.touched()
+        self.speakers_changed.emit()
+
+    def edit(self, text: str, change: Callable[[], None], clips: tuple[ClipChange, ...] = ()) -> None:
+        self.undo_stack.push(SessionEdit(self, text, change, clips))
+
+    def add_speaker(self, name: str) -> None:
+        def change():
+            self.project.speaker(name)
+            self._typed.discard(name)  # wanted, lines or not
+            self.touched()
+            self.speakers_changed.emit()
+
+        self.edit(f"Add speaker {name}", change)
+
+    def rename_speaker(self, old: str, new: str) -> None:
+        """Rename a speaker and its lines' tags."""
+        def change():
+            self.project.speaker(old).name = new
+            text = self.project.script_text
+            lines = text.splitlines()
+            renamed = [f"{new}:{ln.split(':', 1)[1]}" if ln.lstrip().startswith(f"{old}:") else ln for ln in lines]
+            self.project.script_text = "\n".join(renamed) + ("\n" if text.endswith("\n") else "")
+            self.text_replaced.emit(self.project.script_text)
+            self.touched()
+            self.speakers_changed.emit()
+
+        self.edit(f"Rename {old} to {new}", change)
+
+    def remove_speaker(self, name: str) -> None:
+        def change():
+            self.project.speakers = [s for s in self.project.speakers if s.name != name]
+            self.touched()
+            self.speakers_changed.emit()
+
+        self.edit(f"Remove speaker {name}", change)
+
+    def assign_clip(self, speaker: str, clip_id: str) -> None:
+        """Give ``speaker`` a voice clip (and set the clip's speaker in the library).
+
+        Raises: CsmError: no such clip.
+        """
+        previous = self.library.get(clip_id).speaker
+
+        def change():
+            spk: Speaker = self.project.speaker(speaker)
+            if clip_id not in spk.clip_ids:
+                spk.clip_ids.append(clip_id)
+            try:
+                self.library.update(clip_id, speaker=speaker)
+            finally:
+                self.touched()
+                self.speakers_changed.emit()
+                self.library_changed.emit()
+
+        self.edit(f"Give {speaker} a voice clip", change, (ClipChange(clip_id, "speaker", previous, speaker),))
+
+    def edit_transcript(self, clip_id: str, text: str) -> None:
+        """Set a clip's transcript, undoably.
+
+        Raises: CsmError: no such clip, or the library cannot be written.
+        """
+        before = self.library.get(clip_id).transcript
+        if before == text:
+            return
+
+        def change():
+            self.library.update(clip_id, transcript=text)
+            self.library_changed.emit()
+
+        self.edit("Edit a transcript", change, (ClipChange(clip_id, "transcript", before, text),))
+
+    # ----- the library (not undoable: files come and go) ---------------------------------------------
+    def import_files(self, paths: list[Path]) -> tuple[list[Clip], list[str]]:
+        """Import each file; one bad file does not stop the others. Returns the clips imported
+        and the problems (``name: why``)."""
+        clips, problems = [], []
+        for path in paths:
+            try:
+                clips.append(self.library.import_clip(path))
+            except CsmError as exc:
+                problems.append(f"{path.name}: {exc}")
+        if clips:
+            self.library_changed.emit()
+        return clips, problems
+
+    def remove_clip(self, clip_id: str) -> None:
+        """Remove a clip from the library and from every speaker. The undo history forgets
+        edits of it (its file is gone).
+
+        Raises: CsmError: the library could not be changed.
+        """
+        self.library.remove(clip_id)
+        used = False
+        for s in self.project.speakers:
+            if clip_id in s.clip_ids:
+                s.clip_ids.remove(clip_id)
+                used = True
+        self.undo_stack.clear()
+        if used:
+            self.touched()
+            self.speakers_changed.emit()
+        self.library_changed.emit()

@@ -1,0 +1,125 @@
+"""The project session (one owner of project, dirty state, library edits and undo) and the
+controllers around it, through a real window."""
+
+from __future__ import annotations
+
+import threading
+
+
+def test_editing_a_transcript_is_undoable_like_a_speaker_edit(make_window, voice_files):
+    w = make_window()
+    assert w.speakers_ctl.import_files(voice_files[:1]) == []
+    clip = w.library.clips()[0]
+    w.library_panel.transcript_edited.emit(clip.id, "Hello from Alice.")  # as the panel's editor does
+    assert w.library.get(clip.id).transcript == "Hello from Alice."
+    w.session.undo_stack.undo()
+    assert w.library.get(clip.id).transcript == clip.transcript
+    w.session.undo_stack.redo()
+    assert w.library.get(clip.id).transcript == "Hello from Alice."
+
+
+def test_undoing_back_to_what_was_saved_clears_the_unsaved_mark(make_window, tmp_path):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\n")
+    assert w.save_as(tmp_path / "Clean")
+    assert not w.dirty and not w.windowTitle().startswith("*")
+    w.session.add_speaker("Carol")
+    assert w.dirty and w.windowTitle().startswith("*")
+    w.session.undo_stack.undo()
+    assert not w.dirty and not w.windowTitle().startswith("*")
+    w.editor.setFocus()
+    w.editor.moveCursor(w.editor.textCursor().MoveOperation.End)
+    w.editor.insertPlainText("Bob: Hi.\n")  # typing: the editor's own undo
+    assert w.dirty
+    w.editor.undo()
+    assert w.editor.toPlainText() == "Alice: Hello.\n"
+    assert not w.dirty and not w.windowTitle().startswith("*")
+
+
+def test_renaming_a_speaker_renames_its_lines_and_undo_brings_both_back(make_window):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\nBob: Hi.\nAlice: Bye.\n")
+    w.session.rename_speaker("Alice", "Ann")
+    assert w.editor.toPlainText() == "Ann: Hello.\nBob: Hi.\nAnn: Bye.\n"
+    assert [s.name for s in w.project.speakers] == ["Ann", "Bob"]
+    assert w.speakers.list.count() == 2
+    w.session.undo_stack.undo()
+    assert w.editor.toPlainText() == "Alice: Hello.\nBob: Hi.\nAlice: Bye.\n"
+    assert [s.name for s in w.project.speakers] == ["Alice", "Bob"]
+
+
+def test_removing_a_clip_takes_it_from_its_speaker_and_forgets_edits_of_it(make_window, voice_files):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\n")
+    w.speakers_ctl.import_files(voice_files[:1])
+    clip = w.library.clips()[0]
+    w.speakers_ctl.assign_clip("Alice", clip.id)
+    w.speakers_ctl.remove_clip(clip.id)
+    assert w.library.clips() == [] and w.project.speaker("Alice").clip_ids == []
+    assert w.session.undo_stack.count() == 0  # undo cannot bring back a deleted file's edits
+    assert w.library_panel.tree.topLevelItemCount() == 0
+
+
+def test_line_states_are_planned_off_the_gui_thread(make_window, qtbot, tmp_path, plan_states, monkeypatch):
+    from csm_desktop.dialogue.render import Renderer
+
+    threads = []
+    statuses = Renderer.statuses
+
+    def recording(self):
+        threads.append(threading.current_thread())
+        return statuses(self)
+
+    monkeypatch.setattr(Renderer, "statuses", recording)
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\nBob: Hi.\n")
+    assert w.save_as(tmp_path / "States")
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    assert plan_states(w) == ["done", "done"]
+    assert threads and threading.main_thread() not in threads
+    w.editor.setPlainText("Alice: Hello.\nBob: Hi there.\n")
+    qtbot.waitUntil(lambda: w.editor.states == ["done", "stale"], timeout=5000)  # after typing pauses
+
+
+def test_a_newer_plan_wins_over_an_older_one_that_ends_later(make_window, qtbot, tmp_path, monkeypatch):
+    """Planning runs beside the GUI: a slow plan of old text must not overwrite a newer one."""
+    from csm_desktop.dialogue.render import Renderer
+
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\n")
+    assert w.save_as(tmp_path / "Race")
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    release = threading.Event()
+    statuses = Renderer.statuses
+
+    def slow_first(self):
+        if not release.is_set():
+            release.wait(5)
+            return ["stale"]  # what the old text would have said
+        return statuses(self)
+
+    monkeypatch.setattr(Renderer, "statuses", slow_first)
+    w.rendering.refresh_states()  # the slow, old plan
+    with qtbot.waitSignal(w.rendering.states_planned, timeout=10_000):
+        release.set()
+        w.rendering.refresh_states()
+    qtbot.wait(200)
+    assert w.editor.states == ["done"]
+
+
+def test_the_takes_panel_follows_the_cursor_and_choosing_goes_through_the_session(make_window, qtbot, tmp_path):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\nBob: Hi.\n")
+    assert w.save_as(tmp_path / "Takes")
+    w.rendering.start_render(None)
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    w.editor.select_utterance(1)
+    first = w.project.line(1).chosen_take
+    w.rendering.regenerate_selected()
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    assert w.takes.list.count() == 2 and w.project.line(1).chosen_take != first
+    w.takes.choose_requested.emit(first)
+    assert w.project.line(1).chosen_take == first and w.dirty
+    assert w.waveform.key == first

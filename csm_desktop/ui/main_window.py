@@ -41,14 +41,14 @@ from csm_desktop.ui.controllers.rendering import RenderController
 from csm_desktop.ui.controllers.speakers import SpeakersController
 from csm_desktop.ui.controllers.takes import TakesController
 from csm_desktop.ui.controllers.transport import TransportController
-from csm_desktop.ui.editor import ScriptEditor
+from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.engine_host import EngineHost
 from csm_desktop.ui.errors import show_error, show_exception
-from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, TakesPanel
-from csm_desktop.ui.playback import Player
+from csm_desktop.ui.widgets.panels import LibraryPanel, SpeakersPanel, TakesPanel
+from csm_desktop.ui.widgets.playback import Player
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import ModelTasks, NetworkTasks
-from csm_desktop.ui.waveform import Waveform
+from csm_desktop.ui.widgets.waveform import Waveform
 
 AUTOSAVE_MS = 30_000
 

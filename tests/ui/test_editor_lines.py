@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QMimeData, Qt
 
 from csm_desktop.dialogue.script import Utterance, parse_lines
-from csm_desktop.ui.editor import ScriptEditor
+from csm_desktop.ui.widgets.editor import ScriptEditor
 
 SEPARATORS = ["\n", "\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]
 

@@ -118,7 +118,7 @@ def test_the_gutter_explains_its_colours_on_hover(qtbot, monkeypatch):
     from PySide6.QtGui import QHelpEvent
     from PySide6.QtWidgets import QApplication, QToolTip
 
-    from csm_desktop.ui.editor import STATE_TIPS, ScriptEditor
+    from csm_desktop.ui.widgets.editor import STATE_TIPS, ScriptEditor
 
     shown = []
     monkeypatch.setattr(QToolTip, "showText", lambda pos, text, widget=None: shown.append(text))

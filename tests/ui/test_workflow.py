@@ -263,7 +263,7 @@ def test_no_sound_device_is_a_clear_message(monkeypatch):
     import sounddevice as sd
     import pytest
 
-    from csm_desktop.ui.playback import PlaybackError, Player
+    from csm_desktop.ui.widgets.playback import PlaybackError, Player
 
     def no_device(*a, **k):
         raise sd.PortAudioError("Error querying device -1")

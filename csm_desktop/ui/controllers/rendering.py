@@ -22,7 +22,7 @@ from csm_desktop.dialogue.render import Renderer
 from csm_desktop.dialogue.script import Utterance
 from csm_desktop.errors import CsmError
 from csm_desktop.services.remote import RemoteEngine
-from csm_desktop.ui.editor import ScriptEditor
+from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.engine_host import EngineFacts, EngineHost, PlanningView
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.session import ProjectSession

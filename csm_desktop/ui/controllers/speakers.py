@@ -7,9 +7,9 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
 
 from csm_desktop.errors import CsmError
-from csm_desktop.ui.editor import ScriptEditor
+from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error, show_exception
-from csm_desktop.ui.panels import LibraryPanel, SpeakersPanel, expand_audio_paths
+from csm_desktop.ui.widgets.panels import LibraryPanel, SpeakersPanel, expand_audio_paths
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import Job, NetworkTasks
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
-from csm_desktop.ui.editor import ScriptEditor
-from csm_desktop.ui.panels import TakesPanel
+from csm_desktop.ui.widgets.editor import ScriptEditor
+from csm_desktop.ui.widgets.panels import TakesPanel
 from csm_desktop.ui.session import ProjectSession
-from csm_desktop.ui.waveform import Waveform
+from csm_desktop.ui.widgets.waveform import Waveform
 
 
 class TakesController(QObject):

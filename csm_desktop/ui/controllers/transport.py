@@ -9,11 +9,11 @@ from PySide6.QtWidgets import QWidget
 
 from csm_desktop.dialogue.export import build_timeline
 from csm_desktop.errors import CsmError
-from csm_desktop.ui.editor import ScriptEditor
+from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.errors import show_exception
-from csm_desktop.ui.playback import PlaybackError, Player
+from csm_desktop.ui.widgets.playback import PlaybackError, Player
 from csm_desktop.ui.session import ProjectSession
-from csm_desktop.ui.waveform import Waveform
+from csm_desktop.ui.widgets.waveform import Waveform
 
 
 class TransportController(QObject):

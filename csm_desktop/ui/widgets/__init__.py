@@ -1,0 +1,1 @@
+"""Widgets: they show state and emit intents (signals); controllers act on them."""

@@ -213,16 +213,28 @@ class ProjectSession(QObject):
         return True
 
     def merge_render(self, rendered: Project, current: list[tuple[str, str]]) -> None:
-        """Bring the chosen takes of ``rendered`` (a copy the render worked on) into the project,
-        for the lines whose speaker and words are still the same; ``current``: (speaker, text)
-        of each utterance of the script as it is now."""
+        """Bring the chosen takes of ``rendered`` (a copy the render worked on) into the project;
+        ``current``: (speaker, words) of each utterance of the script as it is now. A rendered
+        line is matched by its speaker, words and which occurrence of them it is, so lines typed
+        above it meanwhile move it without losing its take; lines whose words changed keep theirs."""
+        def occurrences(lines: list[tuple[str, str]]) -> dict[tuple[str, str, int], int]:
+            seen: dict[tuple[str, str], int] = {}
+            out = {}
+            for n, line in enumerate(lines):
+                seen[line] = seen.get(line, 0) + 1
+                out[(*line, seen[line])] = n
+            return out
+
+        now = occurrences(current)
         changed = False
-        for n, (a, b) in enumerate(zip(rendered.script().utterances, current)):
-            if (a.speaker, a.text) == b:
-                state, mine = rendered.line(n), self.project.line(n)
-                if (mine.chosen_take, mine.variant) != (state.chosen_take, state.variant):
-                    mine.chosen_take, mine.variant = state.chosen_take, state.variant
-                    changed = True
+        for key, n in occurrences([(u.speaker, u.text) for u in rendered.script().utterances]).items():
+            m = now.get(key)
+            if m is None:
+                continue
+            state, mine = rendered.line(n), self.project.line(m)
+            if (mine.chosen_take, mine.variant) != (state.chosen_take, state.variant):
+                mine.chosen_take, mine.variant = state.chosen_take, state.variant
+                changed = True
         if changed:
             self.touched()
             self.takes_changed.emit()

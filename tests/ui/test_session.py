@@ -123,3 +123,26 @@ def test_the_takes_panel_follows_the_cursor_and_choosing_goes_through_the_sessio
     w.takes.choose_requested.emit(first)
     assert w.project.line(1).chosen_take == first and w.dirty
     assert w.waveform.key == first
+
+
+def test_a_line_typed_above_during_a_render_does_not_lose_the_rendered_takes(make_window, qtbot, tmp_path):
+    import threading
+
+    from fakes.engine import FakeEngine
+
+    gate = threading.Event()
+
+    class Held(FakeEngine):
+        def stream(self, *args, **kwargs):
+            gate.wait(10)
+            yield from super().stream(*args, **kwargs)
+
+    w = make_window(engine_factory=Held)
+    w.editor.setPlainText("Alice: Hello.\nBob: Hi.\n")
+    assert w.save_as(tmp_path / "Moved")
+    assert w.rendering.start_render(None) is not None
+    w.editor.setPlainText("Carol: A new first line.\nAlice: Hello.\nBob: Hi.\n")  # while it renders
+    gate.set()
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    assert w.project.line(0).chosen_take is None  # Carol's line was never rendered
+    assert w.project.line(1).chosen_take and w.project.line(2).chosen_take

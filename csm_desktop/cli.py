@@ -24,10 +24,23 @@ def _load_engine(args: argparse.Namespace):
     from csm_desktop.services.credentials import get_secret
 
     print(redact(f"Loading {args.model} ..."), file=sys.stderr)
-    engine = load_csm_1b(args.device, model=args.model, token=get_secret("huggingface"), accel=args.accel)
+    engine = load_csm_1b(args.device, model=args.model, token=get_secret("huggingface"), accel=args.accel,
+                         on_progress=_print_download_progress)
     if engine.is_test_model:
         print("Note: this is a tiny test model with random weights; its output is noise.", file=sys.stderr)
     return engine
+
+
+def _print_download_progress(p) -> None:
+    """A download's progress on stderr: one line updated in place on a terminal, else a line
+    for each file once it is here."""
+    mb = 1e6
+    if sys.stderr.isatty():
+        print(f"\r  downloading {p.done / mb:,.0f} of {p.total / mb:,.0f} MB ({p.file})\x1b[K",
+              end="\n" if p.done >= p.total else "", file=sys.stderr, flush=True)
+    elif p.file_done >= p.file_size:
+        print(f"  {p.file} ({p.file_size / mb:,.1f} MB) is here: {p.done / mb:,.1f} of {p.total / mb:,.1f} MB",
+              file=sys.stderr)
 
 
 def _say(args: argparse.Namespace) -> int:

@@ -20,14 +20,16 @@ from PySide6.QtWidgets import (
 
 from csm_desktop.paths import data_dir
 from csm_desktop.services import credentials
-from csm_desktop.services.hub import is_repo_id, local_model_folder
+from csm_desktop.services.hub import is_repo_id
+from csm_desktop.services.model_source import local_model_folder, needs_mimi_release
 from csm_desktop.settings import DEFAULT_MODEL, Settings
 from csm_desktop.ui.errors import show_error, show_exception
 
 
 def model_is_available(settings: Settings) -> bool:
     """True when the configured model can load without a download (or generation is remote):
-    its folder (or cached snapshot) holds a complete set of weights and the tokenizer."""
+    its folder (or cached snapshot) holds a complete set of weights and the tokenizer, and moshi's
+    Mimi release file is in the cache when the weights carry no codec. Never touches the network."""
     return settings.engine == "remote" or local_model_folder(settings.model) is not None
 
 
@@ -145,7 +147,7 @@ class ModelSetupDialog(QDialog):
     def start_download(self) -> int:
         """First press: find the files and their sizes, and say how much will be downloaded.
         Second press: download them."""
-        from csm_desktop.services import hub
+        from csm_desktop.services import download, model_source
 
         token = self.token.text().strip()
         if token:
@@ -156,18 +158,17 @@ class ModelSetupDialog(QDialog):
             self.token.clear()
             self.token.setPlaceholderText(self._token_placeholder())
         token = credentials.get_secret("huggingface")
-        model = self.settings.model
-        repo = model if is_repo_id(model) and not Path(model).expanduser().is_dir() else DEFAULT_MODEL
+        repo = self._download_target()
         files = self.planned if self._repo == repo else None
         self._repo = repo
         if files is None:
             def job_fn(job):
-                return hub.plan_model(repo, token)
+                return model_source.plan_model(repo, token)
 
             self._say("Checking the files…")
         else:
             def job_fn(job):
-                return hub.download(files, token, on_progress=job.report, should_stop=job.should_stop)
+                return download.download(files, token, on_progress=job.report, should_stop=job.should_stop)
 
             self.progress.setVisible(True)
             self.cancel_button.setEnabled(True)
@@ -180,11 +181,19 @@ class ModelSetupDialog(QDialog):
         self.job = self.tasks.start(job, job_fn)
         return self.job
 
+    def _download_target(self) -> str:
+        """What Download fetches: the configured repository; for a local model folder without a
+        codec, moshi's Mimi release file it needs (the folder stays the model); else the default."""
+        model = self.settings.model
+        if Path(model).expanduser().is_dir():
+            return model if needs_mimi_release(Path(model).expanduser()) else DEFAULT_MODEL
+        return model if is_repo_id(model) else DEFAULT_MODEL
+
     def _show_plan(self, files: list) -> None:
-        from csm_desktop.services import hub
+        from csm_desktop.services import download
 
         self.planned = files
-        total, here = hub.total_bytes(files), hub.bytes_already_here(files)
+        total, here = download.total_bytes(files), download.bytes_already_here(files)
         weights = sum(1 for f in files if f.name.endswith(".safetensors"))
         if here >= total:
             self._say(f"All {len(files)} files of {self._repo} ({_size(total)}) are already downloaded.")

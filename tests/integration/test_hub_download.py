@@ -8,19 +8,20 @@ import pytest
 
 from csm_desktop.services.models import load_csm_1b
 from csm_desktop.errors import CsmError, ModelAccessError, ModelNotFoundError, NetworkError
-from csm_desktop.services import hub as hubsvc
+from csm_desktop.services import download as dl
+from csm_desktop.services.model_source import plan_model
 from fakes.hub import REPO, TOKEN, set_offline
 
 
 def test_download_reports_bytes_and_lands_in_the_hf_cache(fake_hub, monkeypatch):
-    files = hubsvc.plan_model(REPO, TOKEN)
+    files = plan_model(REPO, TOKEN)
     names = {f.name for f in files}
     assert {"config.json", "transformers.safetensors.index.json", "transformers-00001-of-00002.safetensors",
             "transformers-00002-of-00002.safetensors", "tokenizer.json"} <= names
     assert not names & {"model.safetensors", "ckpt.pt"}  # one copy of the weights
     total = sum(f.size for f in files)
     events = []
-    folders = hubsvc.download(files, TOKEN, on_progress=events.append)
+    folders = dl.download(files, TOKEN, on_progress=events.append)
     assert events[-1].done == total == events[-1].total
     dones = [e.done for e in events]
     assert dones == sorted(dones)
@@ -33,7 +34,7 @@ def test_download_reports_bytes_and_lands_in_the_hf_cache(fake_hub, monkeypatch)
 
 
 def test_cancel_keeps_partial_data_and_the_next_download_resumes(fake_hub, monkeypatch):
-    files = hubsvc.plan_model(REPO, TOKEN)
+    files = plan_model(REPO, TOKEN)
     big = max(files, key=lambda f: f.size)
     seen = []
 
@@ -41,42 +42,42 @@ def test_cancel_keeps_partial_data_and_the_next_download_resumes(fake_hub, monke
         return any(e.file == big.name and e.file_done > 0 for e in seen)
 
     with monkeypatch.context() as m:
-        m.setattr(hubsvc, "CHUNK", 64 * 1024)
-        m.setattr(hubsvc, "_report_interval_s", 0.0)  # report every chunk
-        with pytest.raises(hubsvc.DownloadCancelled, match="resumes"):
-            hubsvc.download(files, TOKEN, on_progress=seen.append, should_stop=should_stop)
-    partial = hubsvc._partial(big)
+        m.setattr(dl, "CHUNK", 64 * 1024)
+        m.setattr(dl, "_report_interval_s", 0.0)  # report every chunk
+        with pytest.raises(dl.DownloadCancelled, match="resumes"):
+            dl.download(files, TOKEN, on_progress=seen.append, should_stop=should_stop)
+    partial = big.partial
     kept = partial.stat().st_size
     assert 0 < kept < big.size
     fake_hub.ranges.clear()
-    hubsvc.download(files, TOKEN)
+    dl.download(files, TOKEN)
     assert fake_hub.ranges == [f"bytes={kept}-"]
-    assert hubsvc._blob(big).stat().st_size == big.size and not partial.exists()
+    assert big.blob.stat().st_size == big.size and not partial.exists()
 
 
 @pytest.mark.parametrize("gated", [True, False])
 def test_refused_token(fake_hub, upstream_folders, gated):
     fake_hub.add_folder(REPO, upstream_folders["sesame"], token=TOKEN, gated=gated)
     with pytest.raises(ModelAccessError, match="accept its licence"):
-        hubsvc.plan_model(REPO, "wrong")
+        plan_model(REPO, "wrong")
 
 
 def test_missing_repo_file_and_server_errors(fake_hub):
-    files = hubsvc.plan_model(REPO, TOKEN)
+    files = plan_model(REPO, TOKEN)
     del fake_hub.repos[REPO].files["tokenizer.json"]
     with pytest.raises(ModelNotFoundError):
-        hubsvc.download(files, TOKEN)
+        dl.download(files, TOKEN)
     fake_hub.fail_status = 500
     with pytest.raises(NetworkError, match="HTTP 500"):
-        hubsvc.plan_model(REPO, TOKEN)
+        plan_model(REPO, TOKEN)
 
 
 def test_not_enough_disk_space(fake_hub, monkeypatch):
-    files = hubsvc.plan_model(REPO, TOKEN)
+    files = plan_model(REPO, TOKEN)
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(hubsvc.shutil, "disk_usage", lambda p: usage(10, 10, 1000))
+    monkeypatch.setattr(dl.shutil, "disk_usage", lambda p: usage(10, 10, 1000))
     with pytest.raises(CsmError, match="GB are free"):
-        hubsvc.download(files, TOKEN)
+        dl.download(files, TOKEN)
 
 
 def test_unreachable_hub(monkeypatch):
@@ -89,6 +90,13 @@ def test_unreachable_hub(monkeypatch):
     set_offline(monkeypatch, False)
     try:
         with pytest.raises(NetworkError, match="could not be reached"):
-            hubsvc.plan_model(REPO, TOKEN)
+            plan_model(REPO, TOKEN)
     finally:
         set_offline(monkeypatch, True)
+
+
+def test_offline_mode_is_said_as_such_not_as_a_disk_problem():
+    """HF_HUB_OFFLINE (on in tests) makes huggingface_hub's session refuse with an OSError: it is
+    the hub that cannot be reached, not the disk that failed."""
+    with pytest.raises(NetworkError, match="could not be reached.*HF_HUB_OFFLINE"):
+        plan_model(REPO, TOKEN)

@@ -12,8 +12,10 @@ import torch
 from csm_desktop.engine import Segment
 from csm_desktop.services.models import load_csm_1b
 from csm_desktop.engine.testing import transformers_inputs
+from csm_desktop.services import download as dl
 from csm_desktop.services import hub as hubsvc
 from csm_desktop.services import models
+from csm_desktop.services.model_source import plan_model
 from fakes.hub import REPO, TOKEN, set_offline
 
 transformers = pytest.importorskip("transformers")
@@ -67,14 +69,14 @@ def test_default_model_downloads_one_layout_and_speaks_like_transformers(fake_hu
 
 def test_app_download_plans_the_same_files_and_says_the_size_first(fake_hub, upstream_folders, monkeypatch):
     repo = upstream_folders["sesame"]
-    files = hubsvc.plan_model(REPO, TOKEN)
+    files = plan_model(REPO, TOKEN)
     names = {f.name for f in files}
     assert SHARDS <= names and "transformers.safetensors.index.json" in names
     assert not names & {"model.safetensors", "ckpt.pt", "mimi.safetensors"}
     assert not any(n.startswith("prompts/") or n.endswith(".jinja") for n in names)
-    assert hubsvc.total_bytes(files) == sum((repo / n).stat().st_size for n in names)
+    assert dl.total_bytes(files) == sum((repo / n).stat().st_size for n in names)
     assert not _weights_served(fake_hub)  # planning read no weights
-    hubsvc.download(files, TOKEN)
+    dl.download(files, TOKEN)
     assert set(_weights_served(fake_hub)) == SHARDS
     set_offline(monkeypatch, True)
     load_csm_1b("cpu", model=REPO)  # the engine finds what the app downloaded
@@ -84,7 +86,7 @@ def test_a_resaved_mirror_is_chosen_from_its_header(fake_hub, upstream_folders):
     """A single model.safetensors (a fine-tune or mirror): its layout and codec are read from the
     safetensors header with a range request, so no separate Mimi download is planned."""
     fake_hub.add_folder("someone/csm-1b-mirror", upstream_folders["resaved"], token=TOKEN)
-    files = hubsvc.plan_model("someone/csm-1b-mirror", TOKEN)
+    files = plan_model("someone/csm-1b-mirror", TOKEN)
     assert {f.repo_id for f in files} == {"someone/csm-1b-mirror"}
     served = _weights_served(fake_hub, "someone/csm-1b-mirror")
     size = (upstream_folders["resaved"] / "model.safetensors").stat().st_size
@@ -107,7 +109,7 @@ def test_original_layout_only_repository_adds_moshis_codec(fake_hub, upstream_fo
     mimi.mkdir()
     shutil.copy(tiny_folder / "mimi.safetensors", mimi / hubsvc.MIMI_RELEASE_FILE)  # a tiny stand-in
     fake_hub.add_folder(hubsvc.MIMI_REPO, mimi)
-    files = hubsvc.plan_model("someone/csm-original", TOKEN)
+    files = plan_model("someone/csm-original", TOKEN)
     assert (hubsvc.MIMI_REPO, hubsvc.MIMI_RELEASE_FILE) in {(f.repo_id, f.name) for f in files}
     assert "model.safetensors" in {f.name for f in files}
 

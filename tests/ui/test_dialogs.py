@@ -62,6 +62,64 @@ def test_model_setup_downloads_with_progress(make_window, qtbot, fake_hub, monke
     assert settings.model == REPO and model_is_available(settings)
 
 
+def _folder_without_codec(tiny_folder, folder):
+    """Sesame's original layout with no codec beside it: loading needs moshi's Mimi release."""
+    import shutil
+
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_folder / name, folder / name)
+    return folder
+
+
+def _serve_mimi(fake_hub, tiny_folder):
+    from csm_desktop.services.hub import MIMI_RELEASE_FILE, MIMI_REPO
+    from fakes.hub import Repo
+
+    fake_hub.repos[MIMI_REPO] = Repo({MIMI_RELEASE_FILE: (tiny_folder / "mimi.safetensors").read_bytes()})
+
+
+def test_a_folder_without_codec_is_ready_only_with_the_mimi_release_in_the_cache(fake_hub, tiny_folder, tmp_path,
+                                                                                monkeypatch):
+    import os
+
+    from huggingface_hub import hf_hub_download
+
+    from csm_desktop.services.hub import MIMI_RELEASE_FILE, MIMI_REPO
+    from fakes.hub import set_offline
+
+    settings = Settings(model=str(_folder_without_codec(tiny_folder, tmp_path / "orig")))
+    _serve_mimi(fake_hub, tiny_folder)
+    assert not model_is_available(settings)  # loading would have to download the codec
+    # huggingface_hub's own download puts the file in the cache (as a moshi run would have)
+    hf_hub_download(MIMI_REPO, MIMI_RELEASE_FILE, endpoint=fake_hub.url, cache_dir=os.environ["HF_HUB_CACHE"])
+    asked = len(fake_hub.requests)
+    fake_hub.server.stop()
+    set_offline(monkeypatch, True)
+    assert model_is_available(settings)
+    assert len(fake_hub.requests) == asked  # the check asked nothing of the hub
+
+
+def test_model_setup_fetches_the_mimi_release_for_a_folder_without_codec(make_window, qtbot, fake_hub, tiny_folder,
+                                                                          tmp_path):
+    from csm_desktop.services.hub import MIMI_RELEASE_FILE, MIMI_REPO
+
+    folder = _folder_without_codec(tiny_folder, tmp_path / "orig")
+    _serve_mimi(fake_hub, tiny_folder)
+    w = make_window()
+    settings = Settings(model=str(folder))
+    dialog = ModelSetupDialog(w, settings, w.tasks)
+    assert "needs the CSM-1B speech model" in dialog.findChild(QLabel).text()
+    dialog.start_download()  # the plan: the codec only, not another model
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    assert [(f.repo_id, f.name) for f in dialog.planned] == [(MIMI_REPO, MIMI_RELEASE_FILE)]
+    dialog.start_download()
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    assert dialog.progress.value() == 1000
+    assert settings.model == str(folder) and model_is_available(settings)
+    assert not any(REPO in path for _, path, _ in fake_hub.requests)
+
+
 def test_model_setup_tiny_test_model_and_bad_folder(make_window, tmp_path):
     w = make_window()
     settings = Settings()
@@ -97,7 +155,7 @@ def test_cancel_download_stops_the_running_download_and_is_not_an_error(make_win
     is reported as stopped, not as a failure (no error box: it would fail this test)."""
     import threading
 
-    from csm_desktop.services import hub
+    from csm_desktop.services import download
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     w = make_window()
@@ -110,9 +168,9 @@ def test_cancel_download_stops_the_running_download_and_is_not_an_error(make_win
         running.set()
         while not should_stop():
             threading.Event().wait(0.01)
-        raise hub.DownloadCancelled("The download was stopped. What arrived is kept: downloading again resumes it.")
+        raise download.DownloadCancelled("The download was stopped. What arrived is kept: downloading again resumes it.")
 
-    monkeypatch.setattr(hub, "download", slow_download)
+    monkeypatch.setattr(download, "download", slow_download)
     dialog.start_download()
     qtbot.waitUntil(running.is_set, timeout=10_000)
     dialog.cancel_button.click()

@@ -90,7 +90,7 @@ def test_a_closed_setup_dialog_cancels_its_download_and_hears_nothing_more(make_
     download is now a job of its own, cancelled when the dialog closes."""
     import threading
 
-    from csm_desktop.services import hub
+    from csm_desktop.services import download, model_source
     from csm_desktop.ui.model_setup import ModelSetupDialog
 
     running, seen = threading.Event(), []
@@ -99,9 +99,9 @@ def test_a_closed_setup_dialog_cancels_its_download_and_hears_nothing_more(make_
         running.set()
         while not job.should_stop():
             threading.Event().wait(0.01)
-        raise hub.DownloadCancelled("stopped")
+        raise download.DownloadCancelled("stopped")
 
-    monkeypatch.setattr(hub, "plan_model", slow_plan)
+    monkeypatch.setattr(model_source, "plan_model", slow_plan)
     w = make_window()
     dialog = ModelSetupDialog(w, w.settings, w.tasks)
     job = dialog.start_download()

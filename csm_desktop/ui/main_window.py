@@ -44,7 +44,9 @@ from csm_desktop.ui.controllers.transport import TransportController
 from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.engine_host import EngineHost
 from csm_desktop.ui.errors import show_error, show_exception
-from csm_desktop.ui.widgets.panels import LibraryPanel, SpeakersPanel, TakesPanel
+from csm_desktop.ui.widgets.library_panel import LibraryPanel
+from csm_desktop.ui.widgets.speakers_panel import SpeakersPanel
+from csm_desktop.ui.widgets.takes_panel import TakesPanel
 from csm_desktop.ui.widgets.playback import Player
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import ModelTasks, NetworkTasks

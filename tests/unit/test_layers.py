@@ -68,7 +68,7 @@ def test_the_import_contracts_catch_a_layer_pointing_up(tmp_path):
         f.write("\ndef _fetch():\n    import huggingface_hub  # noqa\n    import requests  # noqa\n")
     with open(tmp_path / "csm_desktop" / "ui" / "controllers" / "rendering.py", "a") as f:
         f.write("\nfrom csm_desktop.ui.controllers import takes  # noqa\n")
-    with open(tmp_path / "csm_desktop" / "ui" / "widgets" / "panels.py", "a") as f:
+    with open(tmp_path / "csm_desktop" / "ui" / "widgets" / "takes_panel.py", "a") as f:
         f.write("\nfrom csm_desktop.ui import session  # noqa\n")
     result = _lint_imports(tmp_path)
     assert result.returncode != 0
@@ -77,4 +77,4 @@ def test_the_import_contracts_catch_a_layer_pointing_up(tmp_path):
     assert "csm_desktop.engine.weights -> huggingface_hub" in result.stdout
     assert "csm_desktop.engine.weights -> requests" in result.stdout
     assert "csm_desktop.ui.controllers.rendering -> csm_desktop.ui.controllers.takes" in result.stdout
-    assert "csm_desktop.ui.widgets.panels -> csm_desktop.ui.session" in result.stdout
+    assert "csm_desktop.ui.widgets.takes_panel -> csm_desktop.ui.session" in result.stdout

@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
 from csm_desktop.errors import CsmError
 from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error, show_exception
-from csm_desktop.ui.widgets.panels import LibraryPanel, SpeakersPanel, expand_audio_paths
+from csm_desktop.ui.widgets.library_panel import LibraryPanel, expand_audio_paths
+from csm_desktop.ui.widgets.speakers_panel import SpeakersPanel
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import Job, NetworkTasks
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 
 from csm_desktop.ui.widgets.editor import ScriptEditor
-from csm_desktop.ui.widgets.panels import TakesPanel
+from csm_desktop.ui.widgets.takes_panel import TakesPanel
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.widgets.waveform import Waveform
 

@@ -190,6 +190,8 @@ def _render(args: argparse.Namespace) -> int:
             if not low <= value <= high:  # NaN too
                 raise CsmError(f"--{name.replace('_', '-')} must be from {low} to {high}, not {value}.")
             setattr(settings, name, value)
+    if args.max_line_ms is not None:
+        settings.cap_from_text = False  # the user set every line's cap
     output = Path(args.output)
     options = ExportOptions(format=output.suffix.lstrip(".").lower() or "wav")
     if args.stems:
@@ -241,6 +243,37 @@ def _render(args: argparse.Namespace) -> int:
         print(f"Wrote {path}", file=sys.stderr)
     if is_project:
         print(f"Takes are kept in {project.takes_dir}", file=sys.stderr)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Check one audio file against the line it should say; exit 0 whatever the verdict."""
+    import json
+
+    from csm_desktop.audio import load_audio
+    from csm_desktop.dialogue.checks import MAX_DURATION_S, check_take, describe_check
+    from csm_desktop.dialogue.vad import VAD_RATE
+    from csm_desktop.dialogue.voice import VoiceProfile
+    from csm_desktop.services.recognizers import make_recognizer
+
+    if not args.text.strip():
+        raise CsmError("--text is empty: give the line the audio should say.")
+    audio = load_audio(args.audio, VAD_RATE, max_seconds=MAX_DURATION_S).samples
+    voice = None
+    if args.voice:
+        voice = VoiceProfile.from_clips((load_audio(p, VAD_RATE, max_seconds=MAX_DURATION_S).samples, VAD_RATE)
+                                        for p in args.voice)
+        if voice is None:
+            raise CsmError("None of the --voice clips holds enough speech to compare with (half a second at least). "
+                           "Give clips of the speaker talking.")
+
+    def downloading(p) -> None:
+        print(f"\rDownloading the Whisper model: {p.done / 1e6:.0f} of {p.total / 1e6:.0f} MB", end="",
+              file=sys.stderr, flush=True)
+
+    recognizer = make_recognizer(args.recognizer, whisper_model=args.whisper_model, on_progress=downloading)
+    check = check_take(audio, VAD_RATE, args.text, recognizer=recognizer, voice_refs=voice)
+    print(json.dumps(check.to_json(), indent=2, ensure_ascii=False) if args.json else describe_check(check))
     return 0
 
 
@@ -318,7 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--subtitles", action="append", metavar="OUT.srt|OUT.vtt", help="subtitles (repeatable)")
     render.add_argument("--stems", metavar="DIR", help="write per-line and per-speaker stems into DIR")
     render.add_argument("--max-line-ms", "--max-ms", type=int, default=None, dest="max_line_ms",
-                        help="longest audio a line may have (ms); --max-ms as in say")
+                        help="longest audio every line may have (ms; default: from each line's text); --max-ms as in "
+                             "say")
     render.add_argument("--seed", type=int, default=None)
     render.add_argument("--temperature", type=float, default=None)
     render.add_argument("--topk", type=int, default=None)
@@ -329,6 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"render N scenes at once over the --remote URLs in turn (1 to {MAX_PARALLEL}; "
                              "default: one per URL)")
     render.set_defaults(func=_render)
+
+    check = sub.add_parser("check", help="check an audio file against the line it should say (exit 0 whatever "
+                                         "the verdict)")
+    check.add_argument("audio", help="the audio file (WAV, FLAC, OGG or MP3)")
+    check.add_argument("--text", required=True, help="the line the audio should say")
+    check.add_argument("--json", action="store_true", help="print the checks as one JSON object")
+    check.add_argument("--recognizer", choices=("none", "whisper", "gemini"), default="none",
+                       help="check the words too: faster-whisper (downloaded on first use) or Gemini (Google API key)")
+    check.add_argument("--whisper-model", default="Systran/faster-whisper-base.en", dest="whisper_model",
+                       help="faster-whisper model: hub repository id or local folder")
+    check.add_argument("--voice", action="append", metavar="CLIP",
+                       help="a clip of the speaker's voice to compare with (repeatable)")
+    check.set_defaults(func=_check)
 
     serve = sub.add_parser("serve", help="serve the engine over HTTP (token from CSM_SERVER_TOKEN)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")

@@ -8,10 +8,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PURPOSE="${1:-app}"
 VENV="$ROOT/.venv"
 
-# PortAudio for playback; the libraries Qt's xcb and offscreen platforms load; fonts.
+# PortAudio for playback; the libraries Qt's xcb and offscreen platforms load; fonts; a C compiler
+# for webrtcvad (the voice check's Resemblyzer needs it; PyPI has its source only).
 APT_APP=(libportaudio2 libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0
          libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libdbus-1-3
-         libglib2.0-0 fonts-dejavu-core)
+         libglib2.0-0 fonts-dejavu-core gcc libc6-dev)
 # A real Secret Service for the keyring tests, a virtual screen, a C++ compiler for the
 # test of the compiled frame step (inductor generates C++ on the CPU), and sox / espeak-ng,
 # the tools that make the real audio files the import tests read.
@@ -40,6 +41,10 @@ ensure_system_packages() {
         wanted+=(python3 python3-venv)
     elif ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
         wanted+=(python3-venv)
+    fi
+    # Python's headers, to build webrtcvad (a pyenv or python.org Python has its own).
+    if [ -n "$PYTHON" ] && ! "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
+        wanted+=("$(basename "$PYTHON")-dev")
     fi
     local missing=() pkg
     for pkg in "${wanted[@]}"; do

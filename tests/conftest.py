@@ -62,3 +62,26 @@ def fake_hub(upstream_folders, monkeypatch):
         set_offline(monkeypatch, False)
         yield hub
     set_offline(monkeypatch, True)
+
+
+@pytest.fixture(scope="session")
+def speech():
+    """Real speech for the take checks, made once by espeak-ng (24 kHz float32 arrays): ``line``
+    with its text, the same voice on other sentences (``clips``), and another voice (``other``)."""
+    from csm_desktop.dialogue import testing
+
+    text = "We should leave before the rain starts, or we will be soaked by the time we get home."
+    return {
+        "text": text,
+        "line": testing.espeak(text),
+        "clips": [testing.espeak(s) for s in testing.SENTENCES[:3]],
+        "other": testing.espeak(text, voice="en-us+f3", pitch=90),
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper(tmp_path_factory):
+    """A random tiny Whisper converted by CTranslate2's converter: a faster-whisper model folder."""
+    from csm_desktop.dialogue.testing import make_tiny_whisper
+
+    return make_tiny_whisper(tmp_path_factory.mktemp("whisper") / "faster-whisper-tiny-test")

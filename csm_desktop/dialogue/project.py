@@ -56,9 +56,13 @@ class Speaker:
 class GenerationSettings:
     temperature: float = 0.9
     topk: int = 50
-    max_line_ms: int = 15_000
+    max_line_ms: int = 15_000  # the longest a line may render (and where a long line is split)
     seed: int = 0
     default_gap_ms: int = 300
+    # True: a line's cap comes from its text (dialogue/pacing.py), at most max_line_ms. False: the
+    # user set max_line_ms as every line's cap. Files that predate this setting read as False,
+    # so their lines keep the cap (and the takes) they were rendered with.
+    cap_from_text: bool = True
 
 
 @dataclass
@@ -155,6 +159,7 @@ class Project:
             max_line_ms=raw.integer("max_line_ms", *LINE_MS, default=d.max_line_ms, unit=" ms"),
             seed=raw.integer("seed", 0, MAX_SEED, default=d.seed),
             default_gap_ms=raw.integer("default_gap_ms", 0, MAX_PAUSE_MS, default=d.default_gap_ms, unit=" ms"),
+            cap_from_text=raw.boolean("cap_from_text", default=False),
         )
         lines: dict[int, LineState] = {}
         for key, value in _Fields(root.get("lines", {}), "lines").obj.items():
@@ -257,6 +262,12 @@ class _Fields:
             return value
         expected = f"a whole number from {lo}" if hi is None else f"a whole number between {lo} and {hi}{unit}"
         raise ProjectError(_problem(self.label(name), expected, value))
+
+    def boolean(self, name: str, default: Any = _MISSING) -> bool:
+        value = self.get(name, default)
+        if isinstance(value, bool):
+            return value
+        raise ProjectError(_problem(self.label(name), "true or false", value))
 
     def number(self, name: str, lo: float, hi: float, default: Any = _MISSING) -> float:
         value = self.get(name, default)

@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from csm_desktop.dialogue.pacing import NORMAL_CHARS_PER_S, line_cap_ms
 from csm_desktop.dialogue.project import Project, ProjectError
 from csm_desktop.dialogue.script import Utterance
 from csm_desktop.dialogue.takes import TakeInfo, TakeStore, take_key
@@ -26,7 +27,7 @@ from csm_desktop.dialogue.voices import Clip, VoiceLibrary
 from csm_desktop.engine.generator import Segment
 from csm_desktop.errors import CsmError, GenerationCancelled, NetworkError
 
-CHARS_PER_SECOND = 14.0  # a generous speaking rate, to tell when a line needs splitting
+CHARS_PER_SECOND = NORMAL_CHARS_PER_S  # to tell when a line needs splitting
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
 
 
@@ -57,6 +58,7 @@ class RenderPlan:
     seed: int
     chunks: list[str]
     key: str
+    caps_ms: list[int] = field(default_factory=list)  # each chunk's max_audio_length_ms
 
 
 @dataclass
@@ -133,8 +135,9 @@ class Renderer:
         spk = self.project.speaker(u.speaker)
         clips = self._clips() if clips is None else clips
         chunks = split_sentences(u.text, settings.max_line_ms)
-        own = max(self.engine.text_positions(c, spk.csm_id) for c in chunks)
-        own += max(1, int(settings.max_line_ms / self.engine.frame_ms))
+        caps = [line_cap_ms(c, settings.max_line_ms, settings.cap_from_text) for c in chunks]
+        own = max(self.engine.text_positions(c, spk.csm_id) + max(1, int(cap / self.engine.frame_ms))
+                  for c, cap in zip(chunks, caps))
         pinned = sum(self.engine.text_positions(c.transcript, cid) + self._positions_of_audio(c.duration)
                      for c, cid in clips)
         budget = self.engine.max_seq_len - own - pinned
@@ -166,10 +169,11 @@ class Renderer:
             "context": context_keys,
             "temperature": settings.temperature,
             "topk": settings.topk,
-            "max_line_ms": settings.max_line_ms,
+            # A user-set cap keys takes as before this setting existed: their takes stay current.
+            "max_line_ms": caps if settings.cap_from_text else settings.max_line_ms,
             "seed": seed,
         })
-        return RenderPlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, key)
+        return RenderPlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, key, caps)
 
     def statuses(self) -> list[str]:
         """Per line: ``none`` (no take), ``done`` (chosen take is current) or ``stale`` (its text,
@@ -284,9 +288,9 @@ class Renderer:
         pieces: list[torch.Tensor] = []
         codes: list[torch.Tensor] | None = []
         seconds = 0.0
-        for n, text in enumerate(plan.chunks):
+        for n, (text, cap_ms) in enumerate(zip(plan.chunks, plan.caps_ms)):
             for chunk in self.engine.stream(
-                text, plan.csm_id, context, max_audio_length_ms=settings.max_line_ms,
+                text, plan.csm_id, context, max_audio_length_ms=cap_ms,
                 temperature=settings.temperature, topk=settings.topk, seed=plan.seed + n, should_stop=stop,
             ):
                 pieces.append(chunk)

@@ -1,6 +1,8 @@
 """Takes on disk: ``takes/<key>.wav`` plus ``<key>.json``, keyed by everything that made them;
 a take made remotely also keeps the Mimi codes it was decoded from (``<key>.codes.npy``), so that
-it goes up as context in codes, not audio.
+it goes up as context in codes, not audio. A checked take has its checks in ``<key>.check.json``
+(:class:`~csm_desktop.dialogue.checks.TakeCheck`): written when the checks finish, after the take
+itself, and validated when read; a take without one (or with a malformed one) is unchecked.
 
 A key is 24 lowercase hex digits and nothing else: keys come from files a person can edit
 (``project.json``, a take's own ``.json``), so every path made from one is checked to be a
@@ -20,12 +22,15 @@ import numpy as np
 import torch
 
 from csm_desktop.audio import read_audio, write_audio
+from csm_desktop.dialogue.checks import CheckError, TakeCheck
 from csm_desktop.dialogue.project import TAKE_KEY
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write, atomic_write_text, ensure_free_space, resolved
 from csm_desktop.marker import AI_MARKER
 
 KEY_LENGTH = 24
+CHECK_SUFFIX = ".check.json"
+MAX_CHECK_BYTES = 1_000_000
 _HEADER_BYTES = 4096  # room for a WAV header and the take's .json
 
 
@@ -91,6 +96,7 @@ class TakeStore:
         the take count as present; a take whose metadata could not be written is removed whole."""
         wav = self.audio_path(info.key)
         codes_file = self._file(info.key, ".codes.npy")
+        self._file(info.key, CHECK_SUFFIX).unlink(missing_ok=True)  # it judged other audio
         ensure_free_space(wav, audio.numel() * 4 + _HEADER_BYTES)  # FLOAT samples
         write_audio(wav, audio, self.sample_rate, subtype="FLOAT", comment=AI_MARKER)
         try:
@@ -105,6 +111,23 @@ class TakeStore:
             wav.unlink(missing_ok=True)
             codes_file.unlink(missing_ok=True)
             raise
+
+    def save_check(self, key: str, check: TakeCheck) -> None:
+        """Store the checks of take ``key`` (which must be on disk) beside it."""
+        if not self.has(key):
+            raise TakeError(f"There is no take {key} to store checks for; render the line again.")
+        atomic_write_text(self._file(key, CHECK_SUFFIX), json.dumps(check.to_json(), indent=1, ensure_ascii=False))
+
+    def check(self, key: str) -> TakeCheck | None:
+        """The stored checks of take ``key``; None when it was not checked or the file is not a
+        valid check (it is then as good as absent: check the take again)."""
+        try:
+            path = self._file(key, CHECK_SUFFIX)
+            if path.stat().st_size > MAX_CHECK_BYTES:
+                return None
+            return TakeCheck.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, RecursionError, TakeError, CheckError):
+            return None
 
     def codes(self, key: str, codec: str | None) -> torch.Tensor | None:
         """The take's codes ``[num_codebooks, frames]`` when it kept them for ``codec``; None

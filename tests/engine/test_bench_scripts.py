@@ -49,3 +49,14 @@ def test_remote_payload_benchmark_runs_and_codes_are_smaller():
     for row in rows:
         float_wav, flac, codes = (int(row[i].strip().replace(",", "")) for i in (3, 4, 5))
         assert codes < flac < float_wav
+
+
+def test_checks_benchmark_runs_in_quick_mode():
+    """bench/checks.py at its smallest: every table is printed and clean takes raise no alarm."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "checks.py"), "--quick"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for heading in ("Length cap from the text", "Voice activity on clean speech", "Fault detection",
+                    "Voice similarity", "Time per check of a 10 s take"):
+        assert f"### {heading}" in proc.stdout
+    assert "| clean | 16 | 16 (100 %)" in proc.stdout

@@ -40,7 +40,7 @@ def _refused(data) -> str:
 def test_a_valid_file_loads():
     p = Project.from_json(_valid())
     assert p.lines[0] == LineState(TAKE, 1, 500) and p.speakers[0].clip_ids == [CLIP]
-    assert p.settings == GenerationSettings(0.9, 50, 15000, 7, 300)
+    assert p.settings == GenerationSettings(0.9, 50, 15000, 7, 300, cap_from_text=False)  # an older file: fixed cap
 
 
 def _set(path: str, value):
@@ -169,7 +169,7 @@ _json = st.deferred(lambda: _scalar | st.lists(_json, max_size=3)
                     | st.dictionaries(st.text(max_size=5), _json, max_size=3))
 _FIELDS = ["schema_version", "script", "speakers", "settings", "lines", "speakers/0", "speakers/0/name",
            "speakers/0/csm_id", "speakers/0/clip_ids", "speakers/0/color", "settings/temperature", "settings/topk",
-           "settings/max_line_ms", "settings/seed", "settings/default_gap_ms", "lines/0", "lines/0/chosen_take",
+           "settings/max_line_ms", "settings/seed", "settings/default_gap_ms", "settings/cap_from_text", "lines/0", "lines/0/chosen_take",
            "lines/0/variant", "lines/0/gap_after_ms"]
 
 
@@ -205,7 +205,7 @@ _project = st.builds(
                                 st.lists(st.from_regex(r"[0-9a-f]{32}", fullmatch=True), max_size=2),
                                 st.none() | st.from_regex(r"#[0-9a-fA-F]{6}", fullmatch=True)), max_size=3),
     settings=st.builds(GenerationSettings, st.floats(0.01, 5.0), st.integers(1, 2051), st.integers(80, 163840),
-                       st.integers(0, MAX_SEED), st.integers(0, 60000)),
+                       st.integers(0, MAX_SEED), st.integers(0, 60000), st.booleans()),
     lines=st.dictionaries(st.integers(0, 999_999), st.builds(
         LineState, st.none() | st.from_regex(r"[0-9a-f]{24}", fullmatch=True), st.integers(0, MAX_VARIANT),
         st.none() | st.integers(0, 60000)), max_size=3),

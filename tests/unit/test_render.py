@@ -139,7 +139,7 @@ def test_context_is_limited_by_the_position_budget(setup):
         for j in plan.context:
             info = r.store.info(project.line(j).chosen_take)
             used += engine.text_positions(r.utterances[j].text, 0) + info.frames + 1
-        used += engine.text_positions(r.utterances[i].text, 0) + int(project.settings.max_line_ms / 80)
+        used += engine.text_positions(r.utterances[i].text, 0) + int(max(plan.caps_ms) / 80)
         assert used <= engine.max_seq_len
         assert plan.context == list(range(i - len(plan.context), i))  # the nearest lines
     assert len(r.plan(39).context) < 39

@@ -21,13 +21,15 @@ import torch
 from csm_desktop.dialogue.vad import VAD_RATE, to_vad_rate
 from csm_desktop.errors import CsmError
 from csm_desktop.services import hub
+from csm_desktop.services.download import Progress, fetch_repo
 
 RECOGNIZERS = ("none", "whisper", "gemini")
 # English-only base model: CSM speaks English; base.en (145 MB) hears clipped endings and invented
 # words far better than tiny.en at a fraction of small.en's time on a CPU.
 DEFAULT_WHISPER = "Systran/faster-whisper-base.en"
-WHISPER_FILES = ["config.json", "model.bin", "tokenizer.json", "vocabulary.*", "preprocessor_config.json"]
-WHISPER_NEEDS = ("config.json", "model.bin", "tokenizer.json")  # a cached copy without one is incomplete
+# Every faster-whisper repository has these; "*.json" adds preprocessor_config.json where one
+# exists (large-v3's 128 mel bins). The exact names make a half-downloaded copy count as missing.
+WHISPER_FILES = ["config.json", "model.bin", "tokenizer.json", "vocabulary.*", "*.json"]
 
 
 class RecognizerError(CsmError):
@@ -35,17 +37,11 @@ class RecognizerError(CsmError):
 
 
 def whisper_model_folder(repo_id: str, token: str | None = None, *,
-                         on_progress: Callable[[hub.Progress], None] | None = None,
+                         on_progress: Callable[[Progress], None] | None = None,
                          should_stop: Callable[[], bool] | None = None) -> Path:
     """The faster-whisper model ``repo_id`` as a local folder: the cached copy when it is whole
-    (no network), else downloaded now. The one place recognizers reach the hub."""
-    from huggingface_hub import try_to_load_from_cache
-
-    cached = try_to_load_from_cache(repo_id, "model.bin", cache_dir=hub.hub_cache_dir())
-    if isinstance(cached, str) and all((Path(cached).parent / name).is_file() for name in WHISPER_NEEDS):
-        return Path(cached).parent
-    files = hub.plan(repo_id, token, WHISPER_FILES)
-    return hub.download(files, token, on_progress=on_progress, should_stop=should_stop)[repo_id]
+    (no network), else downloaded now through the one downloader (progress, cancel, resume)."""
+    return fetch_repo(repo_id, WHISPER_FILES, token, on_progress=on_progress, should_stop=should_stop)
 
 
 class WhisperRecognizer:
@@ -58,7 +54,7 @@ class WhisperRecognizer:
 
     def __init__(self, model: str | os.PathLike = DEFAULT_WHISPER, *, device: str = "cpu",
                  compute_type: str = "int8", token: str | None = None,
-                 on_progress: Callable[[hub.Progress], None] | None = None,
+                 on_progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, cpu_threads: int = 1) -> None:
         self.model_ref = str(model)
         self.name = f"whisper:{Path(self.model_ref).name if Path(self.model_ref).is_dir() else self.model_ref}"
@@ -114,7 +110,7 @@ class GeminiRecognizer:
 
 
 def make_recognizer(kind: str, *, whisper_model: str = DEFAULT_WHISPER, gemini_model: str | None = None,
-                    on_progress: Callable[[hub.Progress], None] | None = None):
+                    on_progress: Callable[[Progress], None] | None = None):
     """The recognizer called ``kind`` (one of :data:`RECOGNIZERS`); None for ``none``."""
     if kind == "none":
         return None

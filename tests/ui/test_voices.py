@@ -147,7 +147,10 @@ def test_speakers_list_their_clips_and_the_library_shows_their_colour(make_windo
     w = make_window()
     clip = _voiced(w, voice_files, script="Ann: Hi.\nBen: Hello.\n")
     ben = w.speakers.tree.topLevelItem(1)
-    assert ben.childCount() == 1 and ben.child(0).text(0) == "alice  \u00b7  4.0 s"
+    assert ben.childCount() == 1 and ben.child(0).text(0) == "alice  \u00b7  4.0 s  \u00b7  no transcript"
+    w.session.edit_transcript(clip.id, "Hello there.")
+    ben = w.speakers.tree.topLevelItem(1)
+    assert ben.child(0).text(0) == "alice  \u00b7  4.0 s" and ben.child(0).toolTip(0) == "Hello there."
     ann = w.speakers.tree.topLevelItem(0)
     assert "no voice clip" in ann.text(0) and "random voice" in ann.toolTip(0)
     item = w.library_panel.tree.topLevelItem(0)
@@ -255,7 +258,7 @@ def test_a_mistyped_tag_is_offered_its_fix(make_window, voice_files):
     _voiced(w, voice_files)
     w.editor.setPlainText("Ben: Hello there.\nBne: Oops.\n")
     assert w.speakers.hint.isVisibleTo(w.speakers)
-    assert "Did you mean Ben?" in w.speakers.hint_label.text()
+    assert w.speakers.hint_label.text() == "\u201cBne\u201d (line 2) has no voice clip. Did you mean Ben?"
     assert "did you mean Ben?" in w.speakers.tree.topLevelItem(1).text(0)
     w.speakers.hint_fix.click()
     assert w.editor.toPlainText() == "Ben: Hello there.\nBen: Oops.\n"

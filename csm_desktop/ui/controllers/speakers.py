@@ -4,7 +4,6 @@ a clip) and network jobs (transcription)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -80,10 +79,12 @@ class SpeakersController(QObject):
         clips = self._clips()
         views = {c.id: ClipView(c.id, c.name, c.duration, c.transcript) for c in clips}
         fixes = {f.tag: f.suggestion for f in tag_fixes(project)}
-        lines = Counter(u.speaker for u in self.editor.utterances())
+        lines: dict[str, list[int]] = {}
+        for u in self.editor.utterances():
+            lines.setdefault(u.speaker, []).append(u.line)
         speakers = [SpeakerView(s.name, s.csm_id, self.editor.colors[s.name],
                                 [views[c] for c in s.clip_ids if c in views],
-                                sum(c not in views for c in s.clip_ids), fixes.get(s.name), lines[s.name])
+                                sum(c not in views for c in s.clip_ids), fixes.get(s.name), tuple(lines.get(s.name, ())))
                     for s in project.speakers]
         self.speakers_panel.show_speakers(speakers, list(views.values()))
         owners = {}

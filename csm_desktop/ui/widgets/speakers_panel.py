@@ -37,7 +37,7 @@ class SpeakerView:
     clips: list[ClipView] = field(default_factory=list)
     missing: int = 0  # clip ids the library does not hold
     suggestion: str | None = None  # a voiced speaker this tag is probably a typo of
-    lines: int = 0  # lines of the script it speaks
+    lines: tuple[int, ...] = ()  # the editor's numbers of the lines it speaks
 
 
 class _SpeakerTree(HintTree):
@@ -144,7 +144,12 @@ class SpeakersPanel(QWidget):
             for c in s.clips:
                 child = QTreeWidgetItem([f"{c.name}  \u00b7  {c.duration:.1f} s"])
                 child.setData(0, Qt.ItemDataRole.UserRole + 1, c.id)
-                child.setToolTip(0, c.transcript or "No transcript yet: add one in the library (the model needs it).")
+                child.setToolTip(0, c.transcript)
+                if not c.transcript.strip():
+                    child.setText(0, f"{child.text(0)}  \u00b7  no transcript")
+                    child.setForeground(0, QBrush(QColor(WARN)))
+                    child.setToolTip(0, "No transcript: type what is said in the clip in the library (double-click "
+                                        "its Transcript cell). CSM follows a voice much better when it knows the words.")
                 item.addChild(child)
             if s.missing:
                 child = QTreeWidgetItem([f"{s.missing} clip(s) missing from the library"])
@@ -174,8 +179,8 @@ class SpeakersPanel(QWidget):
             return
         s = fixes[0]
         self._hint_fix = (s.name, s.suggestion)
-        lines = f"{s.lines} line{'s' if s.lines != 1 else ''}"
-        self.hint_label.setText(f"\u201c{s.name}\u201d ({lines}) has no voice clip. Did you mean {s.suggestion}?")
+        where = f"line {s.lines[0]}" if len(s.lines) == 1 else f"lines {', '.join(map(str, s.lines[:5]))}"
+        self.hint_label.setText(f"\u201c{s.name}\u201d ({where}) has no voice clip. Did you mean {s.suggestion}?")
         self.hint_fix.setText(f"Change to {s.suggestion}")
         self.hint.setVisible(True)
 

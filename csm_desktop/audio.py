@@ -1,4 +1,5 @@
-"""Reading and writing audio files (soundfile: WAV, FLAC, OGG/Vorbis/Opus, MP3).
+"""Reading and writing audio files (soundfile: WAV, FLAC, OGG/Vorbis/Opus, MP3; M4A/AAC through
+PyAV where it is installed, see ``audio_av``).
 
 Audio that enters the app is checked before it is decoded: the path must be a regular file (a FIFO
 would block forever, a device would never end), and the header's sample rate and length must be
@@ -21,6 +22,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from csm_desktop import audio_av
 from csm_desktop.errors import AudioFileError, CsmError
 from csm_desktop.fileio import atomic_write
 
@@ -124,8 +126,12 @@ def _decode_error(name: str, exc: Exception) -> AudioFileError:
 
 
 def _info(sound: sf.SoundFile, name: str) -> AudioInfo:
-    info = AudioInfo(name=name, frames=sound.frames, sample_rate=sound.samplerate, channels=sound.channels,
-                     format=sound.format)
+    return _checked_rate(AudioInfo(name=name, frames=sound.frames, sample_rate=sound.samplerate,
+                                   channels=sound.channels, format=sound.format))
+
+
+def _checked_rate(info: AudioInfo) -> AudioInfo:
+    name = info.name
     if not MIN_RATE <= info.sample_rate <= MAX_RATE:
         raise AudioFileError(f"{name} says its sample rate is {info.sample_rate:,} Hz; audio from "
                              f"{MIN_RATE:,} to {MAX_RATE:,} Hz can be used. Export it at 24,000 or 48,000 Hz.")
@@ -135,6 +141,10 @@ def _info(sound: sf.SoundFile, name: str) -> AudioInfo:
 def probe_audio(path: str | os.PathLike) -> AudioInfo:
     """The header of a regular audio file (rate, channels, length); no samples are decoded."""
     p = Path(path)
+    if p.suffix.lower() in audio_av.SUFFIXES:
+        with open_audio_file(p) as fh:
+            frames, rate, channels, codec = audio_av.probe(fh, p.name)
+        return _checked_rate(AudioInfo(name=p.name, frames=frames, sample_rate=rate, channels=channels, format=codec))
     with open_audio_file(p) as fh, _sound_file(fh, p.name) as sound:
         return _info(sound, p.name)
 
@@ -148,11 +158,28 @@ def load_audio(path: str | os.PathLike, sample_rate: int, *, max_seconds: float 
             or while decoding) longer than ``max_seconds``.
     """
     p = Path(path)
+    if p.suffix.lower() in audio_av.SUFFIXES:
+        return _load_with_av(p, sample_rate, max_seconds)
     with open_audio_file(p) as fh:
         declared = _wav_declared_frames(fh)
         fh.seek(0)
         with _sound_file(fh, p.name) as sound:
             return _decode(sound, p.name, sample_rate, max_seconds, declared)
+
+
+def _load_with_av(p: Path, sample_rate: int, max_seconds: float | None) -> DecodedAudio:
+    info = probe_audio(p)
+    limit = None if max_seconds is None else int(max_seconds * info.sample_rate)
+    if limit is not None and info.frames > limit:
+        raise _too_long(p.name, info.duration, max_seconds)
+    with open_audio_file(p) as fh:
+        samples, rate = audio_av.decode(fh, p.name, limit)
+    if limit is not None and len(samples) > limit:
+        raise _too_long(p.name, len(samples) / rate, max_seconds)
+    mono = torch.from_numpy(samples)
+    if not torch.isfinite(mono).all():
+        raise AudioFileError(f"{p.name} contains invalid samples (NaN or infinity).")
+    return DecodedAudio(resample(mono, rate, sample_rate).contiguous(), info)
 
 
 def read_audio(path: str | os.PathLike, sample_rate: int) -> torch.Tensor:

@@ -35,6 +35,7 @@ BUSY_TIMEOUT_S = 10.0
 _KEEP = object()
 _COLUMNS = {"id", "name", "file", "duration", "transcript", "speaker", "audio_hash", "source", "created"}
 _HASH = re.compile(r"[0-9a-f]{64}")
+_ID = re.compile(r"[0-9a-f]{32}")
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 log = logging.getLogger(__name__)
@@ -58,6 +59,15 @@ _MIGRATIONS = [
 
 class ClipError(CsmError):
     """A clip that cannot be imported or found."""
+
+
+class DuplicateClipError(ClipError):
+    """The library already holds this audio; ``existing`` is that clip."""
+
+    def __init__(self, existing: Clip, label: str) -> None:
+        super().__init__(f"{label} is already in the library as \u201c{existing.name}\u201d, so it was not imported "
+                         "again.")
+        self.existing = existing
 
 
 class LibraryError(CsmError):
@@ -317,29 +327,92 @@ class VoiceLibrary:
                             "Trim it to 6-12 s of speech.")
         decoded = load_audio(src, SAMPLE_RATE, max_seconds=MAX_S)
         audio = decoded.samples
-        duration = audio.numel() / SAMPLE_RATE
         peak = float(audio.abs().max())
         if peak < SILENCE_PEAK:
             raise ClipError(f"{src.name} is silent. Choose a clip in which the voice can be heard.")
         if peak > 1.0:  # resampling or float sources may exceed full scale: scale, never clip
             audio = audio / peak * 0.99
+        return self.add_audio(audio, name or src.stem, source=str(src), speaker=speaker, transcript=transcript,
+                              warnings=decoded.warnings, label=src.name)
+
+    def add_audio(self, audio: torch.Tensor, name: str, *, source: str = "", speaker: str | None = None,
+                  transcript: str = "", warnings: list[str] | None = None, label: str | None = None) -> Clip:
+        """Store 24 kHz mono ``audio`` ([T] float) as a new clip.
+
+        Raises:
+            DuplicateClipError: the library already holds the same audio (nothing is added).
+            LibraryError: the library's database is locked or cannot be written.
+        """
         clip_id = uuid.uuid4().hex
         file_name = f"{clip_id}.wav"
         dest = write_audio(self.clips_dir / file_name, audio, SAMPLE_RATE)
         audio_hash = hashlib.sha256(dest.read_bytes()).hexdigest()
-        clip = Clip(id=clip_id, name=name or src.stem, path=dest, duration=duration, transcript=transcript,
-                    speaker=speaker, audio_hash=audio_hash, warnings=decoded.warnings + clip_warnings(duration))
+        existing = self.find_by_hash(audio_hash)
+        if existing is not None:
+            dest.unlink(missing_ok=True)
+            raise DuplicateClipError(existing, label or name)
+        duration = audio.numel() / SAMPLE_RATE
+        clip = Clip(id=clip_id, name=name, path=dest, duration=duration, transcript=transcript,
+                    speaker=speaker, audio_hash=audio_hash, warnings=list(warnings or []) + clip_warnings(duration))
+        self._insert(clip, file_name, source, label or name)
+        return clip
+
+    def adopt_file(self, path: str | Path, clip_id: str, name: str, transcript: str = "") -> Clip:
+        """Bring in a clip file this library wrote elsewhere (a project's copy of it) under its own
+        id, byte for byte, so its audio hash (and every cache and take keyed by it) stays the same.
+        Returns the clip already here when the id, or the same audio, is known.
+
+        Raises:
+            AudioFileError, ClipError: not a usable 24 kHz clip. LibraryError: as ``import_clip``.
+        """
+        src = Path(path)
+        if not _ID.fullmatch(clip_id):
+            raise ClipError(f"{src.name}: {clip_id!r} is not a voice clip id.")
+        try:
+            return self.get(clip_id)
+        except ClipError:
+            pass
+        info = probe_audio(src)
+        if info.sample_rate != SAMPLE_RATE or info.channels != 1 or info.duration > MAX_S:
+            raise ClipError(f"{src.name} is not a voice clip written by CSM Desktop (24 kHz mono, at most "
+                            f"{MAX_S:.0f} s). Import the original recording instead.")
+        data = src.read_bytes()
+        audio_hash = hashlib.sha256(data).hexdigest()
+        existing = self.find_by_hash(audio_hash)
+        if existing is not None:
+            return existing
+        file_name = f"{clip_id}.wav"
+        dest = self.clips_dir / file_name
+        atomic_write(dest, lambda fh: fh.write(data))
+        duration = load_audio(dest, SAMPLE_RATE, max_seconds=MAX_S).samples.numel() / SAMPLE_RATE
+        clip = Clip(id=clip_id, name=name, path=dest, duration=duration, transcript=transcript,
+                    audio_hash=audio_hash, warnings=clip_warnings(duration))
+        self._insert(clip, file_name, str(src), src.name)
+        return clip
+
+    def _insert(self, clip: Clip, file_name: str, source: str, label: str) -> None:
         try:
             with self._db() as con:
                 con.execute(
                     "INSERT INTO clips (id, name, file, duration, transcript, speaker, audio_hash, source, created)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (clip.id, clip.name, file_name, duration, transcript, speaker, audio_hash, str(src), time.time()),
+                    (clip.id, clip.name, file_name, clip.duration, clip.transcript, clip.speaker, clip.audio_hash,
+                     source, time.time()),
                 )
         except LibraryError as exc:
-            dest.unlink(missing_ok=True)
-            raise type(exc)(f"{src.name} was not imported: {exc}") from None
-        return clip
+            clip.path.unlink(missing_ok=True)
+            raise type(exc)(f"{label} was not imported: {exc}") from None
+
+    def find_by_hash(self, audio_hash: str) -> Clip | None:
+        """The usable clip holding exactly this audio, if any."""
+        with self._db() as con:
+            rows = con.execute("SELECT * FROM clips WHERE audio_hash = ? ORDER BY created", (audio_hash,)).fetchall()
+        for row in rows:
+            try:
+                return self._clip(row)
+            except ClipError:
+                continue
+        return None
 
     def update(self, clip_id: str, *, name: str | None = None, transcript: str | None = None,
                speaker: str | None | object = _KEEP) -> Clip:

@@ -41,7 +41,9 @@ from csm_desktop.ui.controllers.rendering import RenderController
 from csm_desktop.ui.controllers.speakers import SpeakersController
 from csm_desktop.ui.controllers.takes import TakesController
 from csm_desktop.ui.controllers.transport import TransportController
+from csm_desktop.ui.controllers.voice_checks import VoiceCheck
 from csm_desktop.ui.widgets.editor import ScriptEditor
+from csm_desktop.ui.widgets.file_drops import FileDropCatcher
 from csm_desktop.ui.engine_host import EngineHost
 from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.widgets.library_panel import LibraryPanel
@@ -100,7 +102,7 @@ class MainWindow(QMainWindow):
 
         session = self.session
         self.speakers_ctl = SpeakersController(session, self.editor, self.speakers, self.library_panel,
-                                               self.tasks, self)
+                                               self.tasks, self, self.player)
         self.rendering = RenderController(session, self.editor, self.model_tasks, self.tasks, self.engine_host,
                                           self, progress=self.progress, banner=self.banner,
                                           engine_label=self.engine_label, save_as=self.save_as_dialog)
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         self.takes.play_requested.connect(self.transport.play_take)
         self.takes.regenerate_requested.connect(self.rendering.regenerate_selected)
         self.library_panel.play_requested.connect(self.transport.play_clip)
+        self._wire_voices()
         self.rendering.audio_streamed.connect(self._on_streamed)
         self.rendering.busy_changed.connect(self._on_busy)
         self.editor.textChanged.connect(self._on_text_changed)
@@ -129,6 +132,17 @@ class MainWindow(QMainWindow):
         if notice:  # e.g. a damaged library file was set aside: said once, once the window is up
             QTimer.singleShot(0, self, lambda: show_error(self, notice, title="Voice library"))
         self.resize(1280, 760)
+
+    def _wire_voices(self) -> None:
+        """Voices: audio dropped anywhere imports it (the script never gets a ``file://`` line),
+        and a render first asks about speakers with no voice clip and tags that look mistyped."""
+        self.speakers.play_requested.connect(self.transport.play_clip)
+        self.voice_check = VoiceCheck(self.session, self)
+        self.rendering.checks.append(self.voice_check.confirm)
+        self.drops = FileDropCatcher(self)
+        for widget in (self, self.editor.viewport()):
+            self.drops.watch(widget)
+        self.drops.files_dropped.connect(self.speakers_ctl.import_files)
 
     def _lay_out(self) -> None:
         left = QSplitter(Qt.Orientation.Vertical)

@@ -16,10 +16,13 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from csm_desktop.audio import SAMPLE_RATE
+from csm_desktop.dialogue.clip_trim import trim_clip
 from csm_desktop.dialogue.project import Project, Speaker
+from csm_desktop.dialogue.project_voices import restore_project_voices, write_project_voices
 from csm_desktop.dialogue.script import Utterance, parse_lines
+from csm_desktop.dialogue.speaker_hints import retag
 from csm_desktop.dialogue.takes import TakeStore
-from csm_desktop.dialogue.voices import Clip, VoiceLibrary
+from csm_desktop.dialogue.voices import Clip, DuplicateClipError, VoiceLibrary
 from csm_desktop.errors import CsmError
 from csm_desktop.settings import Settings
 
@@ -31,7 +34,7 @@ class ClipChange:
     """One field of a library clip, before and after an edit (undo sets it back)."""
 
     clip_id: str
-    field: str  # "speaker" (None: no speaker) or "transcript"
+    field: str  # "speaker" (None: no speaker), "transcript" or "name"
     before: str | None
     after: str | None
 
@@ -83,6 +86,7 @@ class ProjectSession(QObject):
     dirty_changed = Signal(bool)
     saved = Signal(object)  # Path
     problem = Signal(object)  # an exception met while undoing or redoing, for the window to show
+    voices_notice = Signal(str)  # news of the project's voice clips (brought in on opening, not copied on saving)
 
     def __init__(self, settings: Settings, library: VoiceLibrary, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -119,9 +123,14 @@ class ProjectSession(QObject):
     def open(self, folder: str | Path) -> None:
         """Raises: CsmError (the project cannot be read; the open one stays)."""
         project = Project.open(folder)
+        restored = restore_project_voices(project, self.library)  # clips the library lacks, from the folder
         self.settings.add_recent(project.folder)
         self._save_settings()
         self.replace(project)
+        if restored.restored:
+            self.library_changed.emit()
+        if message := restored.message():
+            self.voices_notice.emit(message)
 
     def save(self, folder: str | Path | None = None) -> Path:
         """Save (into ``folder`` when given, which becomes the project's).
@@ -129,6 +138,9 @@ class ProjectSession(QObject):
         Raises: CsmError, OSError: not saved (the project stays as it is, unsaved).
         """
         path = self.project.save(folder)
+        lost = write_project_voices(self.project, self.library)  # the folder carries its clips
+        if lost:
+            self.voices_notice.emit("Not copied into the project folder: " + " ".join(lost))
         if folder is not None:
             self.settings.add_recent(self.project.folder)
             self._save_settings()
@@ -286,17 +298,45 @@ class ProjectSession(QObject):
 
         self.edit(f"Remove speaker {name}", change)
 
+    def retag(self, old: str, new: str) -> None:
+        """Give ``old``'s lines the tag ``new`` (a typo fixed: "Bne" -> "Ben"); ``old`` goes unless
+        it has voice clips."""
+        def change():
+            self.project.script_text = retag(self.project.script_text, old, new)
+            self.project.speaker(new)
+            self.project.speakers = [s for s in self.project.speakers if s.name != old or s.clip_ids]
+            self._typed.discard(old)
+            self.text_replaced.emit(self.project.script_text)
+            self.touched()
+            self.speakers_changed.emit()
+
+        self.edit(f"Change {old} to {new}", change)
+
     def assign_clip(self, speaker: str, clip_id: str) -> None:
         """Give ``speaker`` a voice clip (and set the clip's speaker in the library).
 
         Raises: CsmError: no such clip.
         """
+        self._give_clip(clip_id, speaker, f"Give {speaker} a voice clip")
+
+    def unassign_clip(self, speaker: str, clip_id: str) -> None:
+        """Take a voice clip from ``speaker`` (the clip stays in the library)."""
+        self._give_clip(clip_id, None, f"Take a voice clip from {speaker}")
+
+    def _give_clip(self, clip_id: str, speaker: str | None, text: str) -> None:
+        """``speaker`` (None: nobody) speaks with the clip. A clip is one voice: any other speaker
+        that had it loses it."""
         previous = self.library.get(clip_id).speaker
 
         def change():
-            spk: Speaker = self.project.speaker(speaker)
-            if clip_id not in spk.clip_ids:
-                spk.clip_ids.append(clip_id)
+            for other in self.project.speakers:
+                if other.name != speaker and clip_id in other.clip_ids:
+                    other.clip_ids.remove(clip_id)
+            if speaker is not None:
+                spk: Speaker = self.project.speaker(speaker)
+                self._typed.discard(speaker)  # a speaker with a voice is wanted
+                if clip_id not in spk.clip_ids:
+                    spk.clip_ids.append(clip_id)
             try:
                 self.library.update(clip_id, speaker=speaker)
             finally:
@@ -304,7 +344,23 @@ class ProjectSession(QObject):
                 self.speakers_changed.emit()
                 self.library_changed.emit()
 
-        self.edit(f"Give {speaker} a voice clip", change, (ClipChange(clip_id, "speaker", previous, speaker),))
+        self.edit(text, change, (ClipChange(clip_id, "speaker", previous, speaker),))
+
+    def rename_clip(self, clip_id: str, name: str) -> None:
+        """Rename a library clip, undoably.
+
+        Raises: CsmError: no such clip, or the library cannot be written.
+        """
+        before = self.library.get(clip_id).name
+        if before == name or not name.strip():
+            return
+
+        def change():
+            self.library.update(clip_id, name=name)
+            self.library_changed.emit()
+            self.speakers_changed.emit()  # speakers list their clips by name
+
+        self.edit(f"Rename clip {before}", change, (ClipChange(clip_id, "name", before, name),))
 
     def edit_transcript(self, clip_id: str, text: str) -> None:
         """Set a clip's transcript, undoably.
@@ -322,18 +378,45 @@ class ProjectSession(QObject):
         self.edit("Edit a transcript", change, (ClipChange(clip_id, "transcript", before, text),))
 
     # ----- the library (not undoable: files come and go) ---------------------------------------------
-    def import_files(self, paths: list[Path]) -> tuple[list[Clip], list[str]]:
-        """Import each file; one bad file does not stop the others. Returns the clips imported
-        and the problems (``name: why``)."""
-        clips, problems = [], []
+    def import_files(self, paths: list[Path]) -> tuple[list[Clip], list[tuple[Path, Clip]], list[str]]:
+        """Import each file; one bad file does not stop the others. Returns the clips imported,
+        the files whose audio the library already held, each with that clip (not imported
+        twice), and the problems (``name: why``)."""
+        clips, known, problems = [], [], []
         for path in paths:
             try:
                 clips.append(self.library.import_clip(path))
+            except DuplicateClipError as exc:
+                known.append((path, exc.existing))
             except CsmError as exc:
                 problems.append(f"{path.name}: {exc}")
         if clips:
             self.library_changed.emit()
-        return clips, problems
+        return clips, known, problems
+
+    def trim_clip(self, clip_id: str, start_s: float, end_s: float) -> Clip:
+        """A trimmed copy of a clip in the library (the same cut made before: that clip).
+
+        Raises: CsmError: too short a cut, the clip is gone, or the library cannot be written.
+        """
+        try:
+            clip = trim_clip(self.library, clip_id, start_s, end_s)
+        except DuplicateClipError as exc:
+            return exc.existing
+        self.library_changed.emit()
+        return clip
+
+    def replace_clip(self, old: str, new: str) -> None:
+        """Speakers that have clip ``old`` get ``new`` in its place (a trimmed copy), undoably."""
+        def change():
+            for s in self.project.speakers:
+                if old in s.clip_ids:
+                    s.clip_ids = list(dict.fromkeys(new if c == old else c for c in s.clip_ids))
+            self.touched()
+            self.speakers_changed.emit()
+
+        if any(old in s.clip_ids for s in self.project.speakers):
+            self.edit("Use the trimmed clip", change)
 
     def remove_clip(self, clip_id: str) -> None:
         """Remove a clip from the library and from every speaker. The undo history forgets

@@ -32,11 +32,15 @@ class SilentPlayer:
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
+def make_window(qtbot, tmp_path, monkeypatch):
+    """A window; the question before a render about speakers with no voice clip is answered
+    "Render anyway" (tests of it set ``w.voice_check.ask``)."""
     from csm_desktop.dialogue.voices import VoiceLibrary
     from csm_desktop.settings import Settings
+    from csm_desktop.ui.controllers.voice_checks import RENDER, VoiceCheck
     from csm_desktop.ui.main_window import MainWindow
 
+    monkeypatch.setattr(VoiceCheck, "ask", lambda self, fixes, voiceless: RENDER)
     windows = []
 
     def make(engine_factory=FakeEngine):

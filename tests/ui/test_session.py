@@ -42,7 +42,7 @@ def test_renaming_a_speaker_renames_its_lines_and_undo_brings_both_back(make_win
     w.session.rename_speaker("Alice", "Ann")
     assert w.editor.toPlainText() == "Ann: Hello.\nBob: Hi.\nAnn: Bye.\n"
     assert [s.name for s in w.project.speakers] == ["Ann", "Bob"]
-    assert w.speakers.list.count() == 2
+    assert w.speakers.tree.topLevelItemCount() == 2
     w.session.undo_stack.undo()
     assert w.editor.toPlainText() == "Alice: Hello.\nBob: Hi.\nAlice: Bye.\n"
     assert [s.name for s in w.project.speakers] == ["Alice", "Bob"]

@@ -251,8 +251,8 @@ def test_drop_files_on_the_library_and_a_clip_on_a_speaker(make_window, voice_fi
     clip = w.library.clips()[0]
     clip_mime = QMimeData()
     clip_mime.setData("application/x-csm-clip", QByteArray(clip.id.encode()))
-    speakers = w.speakers.list
-    target = speakers.visualItemRect(speakers.item(1)).center()
+    speakers = w.speakers.tree
+    target = speakers.visualItemRect(speakers.topLevelItem(1)).center()
     drop = QDropEvent(QPointF(target), Qt.DropAction.CopyAction, clip_mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     speakers.dropEvent(drop)

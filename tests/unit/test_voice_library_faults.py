@@ -20,9 +20,10 @@ from csm_desktop.errors import CsmError
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def _tone_file(path, seconds=3.0, rate=24_000):
+def _tone_file(path, seconds=3.0, rate=24_000, freq=200):
+    """A tone; clips of the same audio are refused as duplicates, so tests vary ``freq``."""
     t = np.arange(int(seconds * rate)) / rate
-    sf.write(path, 0.4 * np.sin(2 * np.pi * 200 * t), rate)
+    sf.write(path, 0.4 * np.sin(2 * np.pi * freq * t), rate)
     return path
 
 
@@ -84,7 +85,7 @@ def test_damaged_database_is_set_aside_and_an_empty_library_starts(tmp_path, mak
 def test_truncated_real_library_is_set_aside_with_its_wal(tmp_path):
     lib, _ = _library_with_clip(tmp_path)
     for i in range(40):  # enough rows for several pages
-        lib.import_clip(_tone_file(tmp_path / "b.wav", 2.5), name=f"clip {i} " + "x" * 200)
+        lib.import_clip(_tone_file(tmp_path / "b.wav", 2.5, freq=300 + i), name=f"clip {i} " + "x" * 200)
     con = sqlite3.connect(lib.root / "library.sqlite3")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -137,7 +138,7 @@ def test_locked_library_waits_then_says_so_and_loses_nothing(tmp_path, locked):
     assert [c.id for c in busy.clips()] == [clip.id]
     start = time.monotonic()
     with pytest.raises(LibraryBusyError, match="locked by another program") as info:
-        busy.import_clip(_tone_file(tmp_path / "b.wav"))
+        busy.import_clip(_tone_file(tmp_path / "b.wav", freq=310))
     assert time.monotonic() - start >= 0.25 and "b.wav was not imported" in str(info.value)
     assert len(list(lib.clips_dir.iterdir())) == 1  # the half-imported clip's file is gone
     for change in (lambda: busy.update(clip.id, transcript="x"), lambda: busy.remove(clip.id)):
@@ -193,7 +194,7 @@ def test_a_damaged_hash_cannot_name_a_cache_file_elsewhere(tmp_path, victim):
     clip.audio_hash = "../../../outside/precious.wav"  # a Clip made by hand is checked too
     with pytest.raises(ClipError):
         lib.codes(clip, lambda audio: torch.zeros(32, 1), "codec")
-    good = lib.get(lib.import_clip(_tone_file(tmp_path / "c.wav")).id)
+    good = lib.get(lib.import_clip(_tone_file(tmp_path / "c.wav", freq=320)).id)
     with pytest.raises(ClipError):
         lib.codes(good, lambda audio: torch.zeros(32, 1), "../../../outside/x")
     assert victim.exists()
@@ -201,7 +202,7 @@ def test_a_damaged_hash_cannot_name_a_cache_file_elsewhere(tmp_path, victim):
 
 def test_damaged_values_hide_the_row_instead_of_breaking_the_list(tmp_path):
     lib, clip = _library_with_clip(tmp_path)
-    other = lib.import_clip(_tone_file(tmp_path / "b.wav"))
+    other = lib.import_clip(_tone_file(tmp_path / "b.wav", freq=310))
     _write_row(lib, clip.id, duration="long")
     assert [c.id for c in lib.clips()] == [other.id]
     with pytest.raises(ClipError, match="duration"):

@@ -110,18 +110,19 @@ def test_codes_are_computed_once_per_codec(lib, tmp_path):
     assert len(calls) == 2
 
 
-def _import_many(root, src, n):
+def _import_many(root, folder, first, n):
     lib = VoiceLibrary(root)
-    for i in range(n):
+    for i in range(first, first + n):  # distinct audio: the same audio twice is refused as a duplicate
+        src = folder / f"tone{i}.wav"
+        sf.write(src, _tone(2.5, 24_000, amp=0.2 + 0.05 * i), 24_000)
         lib.import_clip(src, name=f"clip{i}")
 
 
 def test_two_processes_share_a_library(tmp_path):
-    sf.write(tmp_path / "a.wav", _tone(2.5, 24_000), 24_000)
     root = tmp_path / "shared"
     VoiceLibrary(root)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_import_many, args=(root, tmp_path / "a.wav", 6)) for _ in range(2)]
+    procs = [ctx.Process(target=_import_many, args=(root, tmp_path, 6 * k, 6)) for k in range(2)]
     for p in procs:
         p.start()
     for p in procs:

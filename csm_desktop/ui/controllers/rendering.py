@@ -70,6 +70,9 @@ class RenderController(QObject):
         self.banner = banner
         self.engine_label = engine_label
         self._save_as = save_as  # asks where to save a project that has no folder yet
+        # Asked before a render (the lines to render, None: all); any False stops it. The window
+        # adds them (e.g. "these speakers have no voice clip").
+        self.checks: list[Callable[[list[int] | None], bool]] = []
         self.job: Job | None = None  # the render running on the model's lane
         self.warm_job: Job | None = None  # waking a remote engine (see warm_up_remote)
         self._rendered_copy = None
@@ -198,10 +201,12 @@ class RenderController(QObject):
         self.states_planned.emit()
 
     # ----- rendering -------------------------------------------------------------------------------
-    def _ready_to_render(self) -> bool:
+    def _ready_to_render(self, lines: list[int] | None) -> bool:
         if self.editor.errors:
             line = min(self.editor.errors)
             show_error(self.window, f"Fix the script first. Line {line}: {self.editor.errors[line]}")
+            return False
+        if not all(check(lines) for check in self.checks):
             return False
         return self.session.project.folder is not None or self._save_as()
 
@@ -219,7 +224,7 @@ class RenderController(QObject):
             self.start_render([n], force=True)
 
     def start_render(self, lines: list[int] | None, force: bool = False) -> Job | None:
-        if self.job is not None or not self._ready_to_render():
+        if self.job is not None or not self._ready_to_render(lines):
             return None
         snapshot = copy.deepcopy(self.session.project)
         self._rendered_copy = snapshot

@@ -74,21 +74,21 @@ def main() -> None:
     t = np.arange(24_000 * 7) / 24_000
     for name, freq in (("alice-intro.wav", 200), ("bob-reads.flac", 120)):
         sf.write(TMP / name, 0.3 * np.sin(2 * np.pi * freq * t), 24_000)
-    window.import_files([str(TMP / "alice-intro.wav"), str(TMP / "bob-reads.flac")])
+    window.speakers_ctl.import_files([str(TMP / "alice-intro.wav"), str(TMP / "bob-reads.flac")])
     window.editor.setPlainText(SCRIPT)
     clips = window.library.clips()
     window.library.update(clips[0].id, transcript="Hi, I'm Alice and this is how I sound.")
     window.library.update(clips[1].id, transcript="Bob here, reading a short passage.")
-    window.assign_clip("Alice", clips[0].id)
-    window.assign_clip("Bob", clips[1].id)
+    window.speakers_ctl.assign_clip("Alice", clips[0].id)
+    window.speakers_ctl.assign_clip("Bob", clips[1].id)
     window.save_as(TMP / "Coffee")
-    window.start_render(None)
+    window.rendering.start_render(None)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and window.editor.states.count("done") < 2:
         pump(app, 0.05)
     pump(app, 0.2)
     window.grab().save(str(out / f"mid-render{suffix}.png"))
-    while window.job is not None:
+    while window.rendering.job is not None:
         pump(app, 0.05)
     window.editor.select_utterance(1)
     pump(app, 0.3)
@@ -98,7 +98,7 @@ def main() -> None:
     pump(app, 0.3)
     dialog.grab().save(str(out / f"settings{suffix}.png"))
     dialog.reject()
-    window.dirty = False
+    window.session.dirty = False
     window.close()
     print(f"Wrote {', '.join(p.name for p in sorted(out.glob('*.png')))} to {out}")
 

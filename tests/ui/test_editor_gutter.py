@@ -30,12 +30,17 @@ def test_the_gutter_never_covers_the_text_of_a_project_opened_from_disk(make_win
     assert gutter.right() < _text_left(editor)  # two digits' room, and the text starts after it
 
 
-def test_setting_text_programmatically_widens_the_gutter_with_the_numbers(qtbot):
+def _shown_editor(qtbot, width: int) -> ScriptEditor:
     editor = ScriptEditor()
     qtbot.addWidget(editor)
-    editor.resize(500, 300)
+    editor.resize(width, 300)
     editor.show()
     qtbot.waitExposed(editor)
+    return editor
+
+
+def test_setting_text_programmatically_widens_the_gutter_with_the_numbers(qtbot):
+    editor = _shown_editor(qtbot, 500)
     one_digit = editor.gutter_width()
     editor.blockSignals(True)
     editor.setPlainText(TWELVE)
@@ -53,11 +58,7 @@ def _mark_rows(editor: ScriptEditor, color: str) -> list[int]:
 
 
 def test_on_wrapped_lines_each_state_mark_sits_beside_its_line(qtbot):
-    editor = ScriptEditor()
-    qtbot.addWidget(editor)
-    editor.resize(320, 300)
-    editor.show()
-    qtbot.waitExposed(editor)
+    editor = _shown_editor(qtbot, 320)
     long_words = " ".join(["wrapping"] * 20)
     editor.setPlainText(f"Alice: {long_words}\nBob: Short.\nAlice: {long_words}\nBob: Last.\n")
     first, second, third = (editor.document().findBlockByNumber(i) for i in range(3))

@@ -142,7 +142,7 @@ class TimelineCanvas(QWidget):
         pal = self.palette()
         painter.fillRect(self.rect(), pal.base())
         t = self.timeline
-        if t is None or (not t.placements and not t.unrendered):
+        if t is None or not t.placements:
             painter.setPen(pal.placeholderText().color())
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
             return
@@ -181,7 +181,8 @@ class TimelineCanvas(QWidget):
             x = self._x(n * step)
             painter.drawLine(QPointF(x, RULER_H - 5), QPointF(x, RULER_H - 1))
             label = clock(n * step).removesuffix(".0") if step >= 1 else clock(n * step)
-            painter.drawText(QRectF(x + 2, 0, 60, RULER_H - 3), Qt.AlignmentFlag.AlignLeft, label)
+            if x + 2 + painter.fontMetrics().horizontalAdvance(label) <= self.width():  # whole, or not at all
+                painter.drawText(QRectF(x + 2, 0, 60, RULER_H - 3), Qt.AlignmentFlag.AlignLeft, label)
             n += 1
 
     def _paint_gaps(self, painter: QPainter) -> None:
@@ -216,11 +217,13 @@ class TimelineCanvas(QWidget):
                 painter.setPen(QPen(color.darker(130) if playing else color, 2 if playing else 1))
             painter.drawRoundedRect(rect, 3, 3)
             text_rect = rect.adjusted(4, 0, -3, 0)
-            if text_rect.width() > 14:
+            number = str(p.script_line)
+            if text_rect.width() >= metrics.horizontalAdvance(number):  # the line's number first, then its words
+                room = int(text_rect.width()) - metrics.horizontalAdvance(f"{number}  ")
+                words = metrics.elidedText(p.text, Qt.TextElideMode.ElideRight, room) if room > 24 else ""
                 painter.setPen(QColor("#ffffff") if playing else pal.text().color())
-                label = metrics.elidedText(f"{p.script_line}  {p.text}", Qt.TextElideMode.ElideRight,
-                                           int(text_rect.width()))
-                painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
+                painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                                 f"{number}  {words}" if words else number)
         for u in self.timeline.unrendered:
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(QColor(self.colors.get(u.speaker, "#888888")), 1.2, Qt.PenStyle.DotLine))
@@ -263,7 +266,7 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self.setObjectName("timeline")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 0)
+        layout.setContentsMargins(4, 4, 4, 0)
         layout.setSpacing(2)
         bar = QHBoxLayout()
         bar.setSpacing(4)

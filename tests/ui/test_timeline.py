@@ -247,3 +247,14 @@ def test_every_place_numbers_lines_as_the_editor_does(make_window, qtbot, tmp_pa
     assert w.waveform.label.startswith("Line 5 ")
     canvas = w.timeline.canvas
     assert canvas.hit(canvas.clip_rect(_placement(w, 5)).center()).tip.startswith("Line 5 · Carol: Hi both!")
+
+
+def test_a_line_changed_since_it_was_rendered_is_marked_on_the_timeline(rendered, qtbot, plan_states):
+    w = rendered
+    w.editor.setPlainText(w.editor.toPlainText().replace("Pretty good.", "Not so good, really."))
+    assert plan_states(w)[1] == "stale"
+    canvas = w.timeline.canvas
+    # Bob's line, and the lines after it (their context changed), play old takes: marked as such
+    assert canvas.stale == {1, 2, 3}
+    assert "old take" in canvas.hit(canvas.clip_rect(_placement(w, 3)).center()).tip
+    assert "old take" not in canvas.hit(canvas.clip_rect(_placement(w, 2)).center()).tip

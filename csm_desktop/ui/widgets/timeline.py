@@ -126,7 +126,7 @@ class TimelineCanvas(QWidget):
                 tip = (f"Line {p.script_line} · {p.speaker}: {p.text}\n"
                        f"{clock(p.start / sr)} – {clock((p.start + p.length) / sr)}  ({p.length / sr:.2f} s)")
                 if p.line in self.stale:
-                    tip += "\nChanged since it was rendered: this is the old take"
+                    tip += "\nOut of date: this is the old take, from before the changes; render again to update it"
                 return _Hit("clip", tip, p.line)
         seconds = self.seconds_at(pos.x())
         for g in t.gaps:

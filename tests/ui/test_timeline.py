@@ -258,3 +258,14 @@ def test_a_line_changed_since_it_was_rendered_is_marked_on_the_timeline(rendered
     assert canvas.stale == {1, 2, 3}
     assert "old take" in canvas.hit(canvas.clip_rect(_placement(w, 3)).center()).tip
     assert "old take" not in canvas.hit(canvas.clip_rect(_placement(w, 2)).center()).tip
+
+
+def test_a_new_project_stops_the_dialogue_of_the_old_one(rendered):
+    w = rendered
+    w.timeline_ctl.play_all()
+    w.player.advance(0.3)
+    w.session.dirty = False
+    w.new_project()
+    assert not w.player.playing and w.timeline_ctl.state == "stopped"
+    assert w.timeline_ctl.timeline is None and w.timeline.canvas.playhead is None
+    assert w.timeline.readout.text() == "0:00.0 / 0:00.0"

@@ -58,7 +58,8 @@ class TimelineController(QObject):
         self._refresh_timer.setInterval(REFRESH_MS)
         self._refresh_timer.timeout.connect(self.refresh)
         session.edited.connect(self._on_edited)
-        for signal in (session.takes_changed, session.project_replaced, session.speakers_changed):
+        session.project_replaced.connect(self._on_project_replaced)
+        for signal in (session.takes_changed, session.speakers_changed):
             signal.connect(self.refresh)
         view.play_pause_requested.connect(self.play_pause)
         view.stop_requested.connect(self.stop)
@@ -71,6 +72,14 @@ class TimelineController(QObject):
     def _on_edited(self) -> None:
         self._typed_at = time.monotonic()
         self._refresh_timer.start()
+
+    def _on_project_replaced(self) -> None:
+        """Another project: the one playing (or paused) is over."""
+        if self.state == "playing":
+            self.player.stop()
+        self._clear()
+        self.timeline = None
+        self.refresh()
 
     def refresh(self) -> None:
         """Lay the dialogue out again from the project and its takes."""

@@ -234,7 +234,7 @@ def test_typing_above_renumbers_the_line_playing(rendered, qtbot):
 
 def test_every_place_numbers_lines_as_the_editor_does(make_window, qtbot, tmp_path):
     """Defect 10: the status bar, the waveform and the timeline say the editor's line numbers
-    (comments, pauses and blank lines count), as do the stems (tests/unit/test_timeline.py)."""
+    (comments, pauses and blank lines count), as do the stems (tests/unit/test_timeline_layout.py)."""
     w = make_window()
     w.editor.setPlainText(SCRIPT)
     assert w.save_as(tmp_path / "Numbers")

@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 import torchaudio.functional as AF
 
-from csm_desktop.dialogue.project import Project
+from csm_desktop.dialogue.project import LineState, Project
 from csm_desktop.dialogue.script import Pause, Utterance
 from csm_desktop.dialogue.takes import TakeStore
 from csm_desktop.errors import CsmError
@@ -40,6 +40,27 @@ class Placement:
     key: str
     start: int  # samples
     length: int
+    script_line: int = 0  # the editor's line number (1-based): what the user calls the line
+
+
+@dataclass
+class Gap:
+    """Silence between lines: a ``[pause]`` the script asks for, or the line's gap setting."""
+
+    start: int  # samples
+    length: int
+    kind: str  # "pause" (``[pause]`` directives) or "gap" (a line's gap, or the project's default)
+
+
+@dataclass
+class Unrendered:
+    """A line with no take yet (only in a partial timeline): where it would start."""
+
+    line: int  # index among utterances
+    speaker: str
+    text: str
+    at: int  # samples
+    script_line: int = 0
 
 
 @dataclass
@@ -47,6 +68,18 @@ class Timeline:
     sample_rate: int
     placements: list[Placement]
     total: int  # samples
+    gaps: list[Gap] = field(default_factory=list)
+    unrendered: list[Unrendered] = field(default_factory=list)
+
+    def placement_at(self, sample: int) -> Placement | None:
+        """The line playing at ``sample``: the last one started by then (in a gap, the line
+        before it), None before the first."""
+        current = None
+        for p in self.placements:
+            if p.start > sample:
+                break
+            current = p
+        return current
 
 
 @dataclass
@@ -59,41 +92,69 @@ class ExportOptions:
     subtitles: list[Path] = field(default_factory=list)  # .srt and/or .vtt
 
 
-def build_timeline(project: Project, store: TakeStore) -> Timeline:
+def build_timeline(project: Project, store: TakeStore, partial: bool = False) -> Timeline:
     """Where each chosen take sits in the mixdown. The gap after a line is its own setting if
-    set, else the ``[pause]`` directives that follow it, else the project's default gap."""
+    set, else the ``[pause]`` directives that follow it, else the project's default gap.
+
+    ``partial``: lines with no take are left out (listed in ``unrendered``, where they would
+    start) instead of refused: the dialogue as far as it is rendered, to listen to while working.
+    The project is only read (a line with no state is not given one).
+    """
     items = project.script().items
     utterances = [i for i in items if isinstance(i, Utterance)]
-    missing = [u.line for n, u in enumerate(utterances)
-               if not project.line(n).chosen_take or not store.has(project.line(n).chosen_take or "")]
-    if missing:
+
+    def state(n: int) -> LineState:
+        return project.lines.get(n) or LineState()
+
+    def has_take(n: int) -> bool:
+        key = state(n).chosen_take
+        return bool(key) and store.has(key)
+
+    missing = [u.line for n, u in enumerate(utterances) if not has_take(n)]
+    if missing and not partial:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise ExportError(f"Script lines {shown} have no take yet. Render them first, then export.")
     sr = store.sample_rate
-    placements: list[Placement] = []
-    cursor, n, pending_pause = 0, -1, 0
+    timeline = Timeline(sr, [], 0)
+    cursor, n, pending_pause, previous = 0, -1, 0, None  # previous: the last line placed
+
+    def silence(ms: int, kind: str) -> None:
+        nonlocal cursor
+        length = int(round(ms * sr / 1000))
+        if length > 0:
+            timeline.gaps.append(Gap(cursor, length, kind))
+            cursor += length
+
     for item in items:
         if isinstance(item, Pause):
             pending_pause += item.ms
             continue
         if not isinstance(item, Utterance):
             continue
-        if n >= 0:
-            gap = project.line(n).gap_after_ms
-            if gap is None:
-                gap = pending_pause if pending_pause else project.settings.default_gap_ms
-            cursor += int(round(gap * sr / 1000))
-        elif pending_pause:
-            cursor += int(round(pending_pause * sr / 1000))
-        pending_pause = 0
         n += 1
-        key = project.line(n).chosen_take or ""
+        if not has_take(n):
+            timeline.unrendered.append(Unrendered(n, item.speaker, item.text, cursor, item.line))
+            continue  # its pauses still count, before the next line placed
+        if previous is not None:
+            gap = state(previous).gap_after_ms
+            if gap is not None:
+                silence(gap, "gap")
+            elif pending_pause:
+                silence(pending_pause, "pause")
+            else:
+                silence(project.settings.default_gap_ms, "gap")
+        elif pending_pause:
+            silence(pending_pause, "pause")
+        pending_pause = 0
+        key = state(n).chosen_take or ""
         length = int(sf.info(str(store.audio_path(key))).frames)
-        placements.append(Placement(n, item.speaker, item.text, key, cursor, length))
+        timeline.placements.append(Placement(n, item.speaker, item.text, key, cursor, length, item.line))
         cursor += length
+        previous = n
     if pending_pause:
-        cursor += int(round(pending_pause * sr / 1000))
-    return Timeline(sr, placements, cursor)
+        silence(pending_pause, "pause")
+    timeline.total = cursor
+    return timeline
 
 
 def dialogue_gain(timeline: Timeline, store: TakeStore, target_lufs: float) -> float:
@@ -196,9 +257,10 @@ def export_dialogue(project: Project, store: TakeStore, output: str | Path, opti
     report(f"Writing {output.name}")
     written.append(_write_track(output, timeline, timeline.placements, store, fmt, subtype, gain))
     if opts.line_stems_dir is not None:
-        width = len(str(len(timeline.placements)))
+        # Named by the editor's line numbers (what the user sees beside each line), sorted by them.
+        width = len(str(max((p.script_line for p in timeline.placements), default=1)))
         for p in timeline.placements:
-            name = f"{p.line + 1:0{width}d}_{_safe(p.speaker)}.{fmt}"
+            name = f"{p.script_line:0{width}d}_{_safe(p.speaker)}.{fmt}"
             report(f"Writing line stem {name}")
             written.append(_write_track(Path(opts.line_stems_dir) / name, timeline, [p], store, fmt, subtype, gain))
     if opts.speaker_stems_dir is not None:

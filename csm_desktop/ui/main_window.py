@@ -6,7 +6,8 @@ the project's files (new, open, save, export); the controllers do the rest:
 - :class:`~csm_desktop.ui.controllers.speakers.SpeakersController`: speakers and voice clips
 - :class:`~csm_desktop.ui.controllers.rendering.RenderController`: renders and line states
 - :class:`~csm_desktop.ui.controllers.takes.TakesController`: the selected line's takes
-- :class:`~csm_desktop.ui.controllers.transport.TransportController`: listening
+- :class:`~csm_desktop.ui.controllers.transport.TransportController`: listening to a take or a clip
+- :class:`~csm_desktop.ui.controllers.timeline.TimelineController`: the dialogue's timeline and playing it
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from csm_desktop.settings import Settings
 from csm_desktop.ui.controllers.rendering import RenderController
 from csm_desktop.ui.controllers.speakers import SpeakersController
 from csm_desktop.ui.controllers.takes import TakesController
+from csm_desktop.ui.controllers.timeline import TimelineController
 from csm_desktop.ui.controllers.transport import TransportController
 from csm_desktop.ui.controllers.voice_checks import VoiceCheck
 from csm_desktop.ui.widgets.editor import ScriptEditor
@@ -52,9 +54,16 @@ from csm_desktop.ui.widgets.takes_panel import TakesPanel
 from csm_desktop.ui.widgets.playback import Player
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import ModelTasks, NetworkTasks
+from csm_desktop.ui.widgets.timeline import TimelineView
 from csm_desktop.ui.widgets.waveform import Waveform
 
 AUTOSAVE_MS = 30_000
+DEFAULT_SIZE = (1280, 760)  # made smaller to fit a smaller screen (a 1280x720 laptop)
+# Play/pause works while typing: Ctrl+Space, as in transcription and annotation editors (ELAN,
+# oTranscribe-like tools), since Space types a space in the script; Space itself still plays and
+# pauses wherever focus is not in the text (the timeline, the lists), as in a DAW.
+PLAY_PAUSE_KEYS = ("Ctrl+Space", "Space")
+STOP_PLAYBACK_KEYS = ("Ctrl+.",)
 
 
 def freeze_long_lived(_engine=None) -> None:
@@ -88,6 +97,7 @@ class MainWindow(QMainWindow):
         self.library_panel = LibraryPanel()
         self.takes = TakesPanel()
         self.waveform = Waveform()
+        self.timeline = TimelineView()
         self.banner = QLabel()
         self.banner.setObjectName("noiseBanner")
         self.banner.setWordWrap(True)  # never widens the window
@@ -108,6 +118,8 @@ class MainWindow(QMainWindow):
                                           engine_label=self.engine_label, save_as=self.save_as_dialog)
         self.takes_ctl = TakesController(session, self.editor, self.takes, self.waveform, parent=self)
         self.transport = TransportController(session, self.editor, self.player, self.waveform, self)
+        self.timeline_ctl = TimelineController(session, self.editor, self.player, self.timeline, self)
+        self.rendering.states_planned.connect(self.timeline_ctl.refresh)  # stale lines, new takes
         self.takes.play_requested.connect(self.transport.play_take)
         self.takes.regenerate_requested.connect(self.rendering.regenerate_selected)
         self.library_panel.play_requested.connect(self.transport.play_clip)
@@ -131,7 +143,18 @@ class MainWindow(QMainWindow):
         notice = session.library.take_notice()
         if notice:  # e.g. a damaged library file was set aside: said once, once the window is up
             QTimer.singleShot(0, self, lambda: show_error(self, notice, title="Voice library"))
-        self.resize(1280, 760)
+        self._fit_to_screen()
+
+    def _fit_to_screen(self) -> None:
+        """The default size, less where the screen is smaller: Import, Regenerate and the status
+        bar stay in sight on a 1280x720 screen."""
+        width, height = DEFAULT_SIZE
+        screen = self.screen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            frame = 40  # the window manager's title bar and borders, not part of our size
+            width, height = min(width, room.width() - 8), min(height, room.height() - frame)
+        self.resize(width, height)
 
     def _wire_voices(self) -> None:
         """Voices: audio dropped anywhere imports it (the script never gets a ``file://`` line),
@@ -159,7 +182,12 @@ class MainWindow(QMainWindow):
         split.addWidget(center)
         split.addWidget(self.takes)
         split.setSizes([300, 620, 280])
-        self.setCentralWidget(split)
+        body = QWidget()  # the timeline under it all, the whole window wide (as in a studio)
+        bl = QVBoxLayout(body)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(split, 1)
+        bl.addWidget(self.timeline)
+        self.setCentralWidget(body)
         self.statusBar().addPermanentWidget(self.engine_label)
         self.statusBar().addPermanentWidget(self.progress)
 
@@ -230,9 +258,16 @@ class MainWindow(QMainWindow):
         self.act_stop = self._action("S&top", self.rendering.stop, "Esc", icon="stop")
         self.act_stop.setEnabled(False)
         self.act_play_line = self._action("&Play line", self.transport.play_selected, "Ctrl+P", icon="play")
-        self.act_play_all = self._action("Play a&ll", lambda: self.transport.play_all(), "Ctrl+Shift+P", icon="play-all")
-        self.act_stop_audio = self._action("Stop playback", self.player.stop, "Ctrl+.")
-        self.act_play_pause = self._action("Play/pause from the selected line", self.transport.play_pause, "Space")
+        self.act_play_all = self._action("Play a&ll from the start", self.timeline_ctl.play_all, "Ctrl+Shift+P",
+                                         icon="play-all")
+        self.act_stop_audio = self._action("&Stop playback", self.timeline_ctl.stop, tip="Stop what plays",
+                                           icon="stop-playback")
+        self.act_stop_audio.setShortcuts([QKeySequence(k) for k in STOP_PLAYBACK_KEYS])
+        self.act_play_pause = self._action("Play/Pa&use", self.timeline_ctl.play_pause,
+                                           tip="Play the dialogue from the selected line, or pause it", icon="play")
+        self.act_play_pause.setShortcuts([QKeySequence(k) for k in PLAY_PAUSE_KEYS])
+        self.timeline.set_shortcut_hints(*(QKeySequence(keys[0]).toString(QKeySequence.SequenceFormat.NativeText)
+                                           for keys in (PLAY_PAUSE_KEYS, STOP_PLAYBACK_KEYS)))
         self.act_live = self._action("Listen while rendering", lambda: None)
         self.act_live.setCheckable(True)
         self.act_settings = self._action("&Settings…", self.settings_dialog, K.Preferences)

@@ -102,7 +102,7 @@ def _use(qtbot, w, r: int) -> None:
     _browse(qtbot, w)
     _type(qtbot, w, [(r * 7 + k) % 40 for k in (0, 13, 26)])
     _regenerate(qtbot, w, [(r * 11 + k) % 40 for k in (3, 17, 31)])
-    w.transport.play_all()
+    w.timeline_ctl.play_all()
     w.player.played.clear()  # the silent player keeps all it was asked to play
 
 

@@ -54,7 +54,7 @@ def test_type_import_assign_render_choose_play_export(make_window, qtbot, tmp_pa
 
     w.transport.play_selected()
     assert len(w.player.played) == 1 and len(w.player.played[0]) > 0
-    w.transport.play_all()
+    w.timeline_ctl.play_all()
     assert len(w.player.played[1]) > len(w.player.played[0])
 
     out = tmp_path / "out" / "dialogue.wav"
@@ -206,9 +206,9 @@ def test_waveform_seek_and_space_play_pause(make_window, qtbot, tmp_path):
     w.transport.seek(0.5)
     assert w.player.played[-1].size == int(w.waveform.duration * 24_000)
     w.player.stop()
-    w.transport.play_pause()  # Space: plays the dialogue from the selected line
+    w.timeline_ctl.play_pause()  # Play/Pause: plays the dialogue from the selected line
     assert w.player.playing and w.player.played[-1].size > w.waveform.duration * 24_000
-    w.transport.play_pause()
+    w.timeline_ctl.play_pause()
     assert not w.player.playing
 
 

@@ -185,7 +185,13 @@ def test_scene_markers_add_no_pause_and_keep_subtitles(rendered, tmp_path):
     project.script_text = ("[scene Opening]\n[pause 1s]\nAlice: Hey, how are you doing?\n[scene]\nBob: Pretty good.\n"
                            "[pause 800ms]\n[scene The end]\nAlice: Great!\n[scene]\n")
     assert [u.scene for u in project.script().utterances] == [0, 1, 2]
-    assert build_timeline(project, store) == plain_timeline
+    with_scenes = build_timeline(project, store)
+    assert [p.script_line for p in with_scenes.placements] == [3, 5, 8]  # the markers take editor lines
+    for p in with_scenes.placements:
+        p.script_line = 0
+    for p in plain_timeline.placements:
+        p.script_line = 0
+    assert with_scenes == plain_timeline
     assert subtitles_text(build_timeline(project, store), "srt") == plain_srt
     out = export_dialogue(project, store, tmp_path / "scenes.wav", ExportOptions(subtitles=[tmp_path / "s.vtt"]))
     assert sf.info(str(out[0])).frames == plain_timeline.total

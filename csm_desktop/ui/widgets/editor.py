@@ -4,8 +4,8 @@ parse errors underlined with the message on hover."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QSyntaxHighlighter, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QPlainTextEdit, QToolTip, QWidget
+from PySide6.QtGui import QColor, QFont, QPainter, QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QToolTip, QWidget
 
 from csm_desktop.dialogue.script import Utterance, normalise_text, parse_lines
 
@@ -100,6 +100,7 @@ class ScriptEditor(QPlainTextEdit):
         self.states: list[str] = []  # per utterance
         self.state_notes: dict[int, str] = {}  # by editor line: a tooltip instead of the state's name
         self.colors: dict[str, str] = {}
+        self.playing_line: int | None = None  # the editor line highlighted as playing
         self._parsed_text: str | None = None
         self._gutter = _Gutter(self)
         self.blockCountChanged.connect(lambda _n: self._update_margins())
@@ -117,6 +118,9 @@ class ScriptEditor(QPlainTextEdit):
 
     def setPlainText(self, text: str) -> None:  # noqa: N802 (Qt name)
         super().setPlainText(normalise_text(text))
+        # blockCountChanged does not reach us when the window sets text with signals blocked:
+        # the gutter would keep the old width and cover the first letter of each line.
+        self._update_margins()
 
     def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802
         if source.hasText():
@@ -195,6 +199,28 @@ class ScriptEditor(QPlainTextEdit):
             self.setTextCursor(cursor)
             self.centerCursor()
 
+    def set_playing_line(self, line: int | None, follow: bool = False) -> None:
+        """Highlight editor line ``line`` (1-based) as the one playing, in its speaker's colour;
+        None: none. ``follow``: scroll it into view when it is out of sight (the cursor stays)."""
+        selections = []
+        block = self.document().findBlockByNumber(line - 1) if line else None
+        if block is not None and block.isValid():
+            item = self.items_by_line.get(line)
+            color = QColor(self.color_for(item.speaker) if isinstance(item, Utterance) else "#2f7ed8")
+            color.setAlpha(60)
+            selection = QTextEdit.ExtraSelection()
+            selection.format.setBackground(color)
+            selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
+            selection.cursor = QTextCursor(block)
+            selections.append(selection)
+            if follow:
+                box = self.blockBoundingGeometry(block).translated(self.contentOffset())
+                if box.top() < 0 or box.bottom() > self.viewport().height():
+                    rows = max(1, self.viewport().height() // max(1, self.fontMetrics().height()))
+                    self.verticalScrollBar().setValue(max(0, block.firstLineNumber() - rows // 3))
+        self.playing_line = line if selections else None
+        self.setExtraSelections(selections)
+
     def _emit_selection(self) -> None:
         """The utterance under the cursor, or -1 on a line that is none (blank, a pause, a
         scene): the takes panel follows it and never shows another line's takes."""
@@ -208,6 +234,11 @@ class ScriptEditor(QPlainTextEdit):
 
     def _update_margins(self) -> None:
         self.setViewportMargins(self.gutter_width(), 0, 0, 0)
+        self._place_gutter()
+
+    def _place_gutter(self) -> None:
+        cr = self.contentsRect()
+        self._gutter.setGeometry(QRect(cr.left(), cr.top(), self.gutter_width(), cr.height()))
 
     def _on_update_request(self, rect: QRect, dy: int) -> None:
         if dy:
@@ -217,8 +248,7 @@ class ScriptEditor(QPlainTextEdit):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
-        cr = self.contentsRect()
-        self._gutter.setGeometry(QRect(cr.left(), cr.top(), self.gutter_width(), cr.height()))
+        self._place_gutter()
 
     def paint_gutter(self, gutter: QWidget, event) -> None:
         painter = QPainter(gutter)
@@ -226,9 +256,15 @@ class ScriptEditor(QPlainTextEdit):
         painter.fillRect(event.rect(), palette.alternateBase())
         state_by_line = dict(zip(self.utterance_lines, self.states))
         block = self.firstVisibleBlock()
-        top = round(self.blockBoundingGeometry(block).translated(self.contentOffset()).top())
+        offset = self.contentOffset()
         height = self.fontMetrics().height()
-        while block.isValid() and top <= event.rect().bottom():
+        while block.isValid():
+            # Each block's own geometry: a wrapped line is taller than one row, and the line
+            # after it starts below all of its rows.
+            box = self.blockBoundingGeometry(block).translated(offset)
+            if box.top() > event.rect().bottom():
+                break
+            top = round(box.top())
             number = block.blockNumber() + 1
             if block.isVisible():
                 painter.setPen(palette.placeholderText().color())
@@ -237,12 +273,11 @@ class ScriptEditor(QPlainTextEdit):
                 color = STATE_COLORS.get(state or "none")
                 if number in self.errors:
                     color = STATE_COLORS["failed"]
-                if color:
+                if color:  # beside all the rows of the line
                     painter.setPen(Qt.PenStyle.NoPen)
                     painter.setBrush(QColor(color))
-                    painter.drawRoundedRect(gutter.width() - 8, top + 2, 5, height - 4, 2, 2)
+                    painter.drawRoundedRect(gutter.width() - 8, top + 2, 5, max(height, round(box.height())) - 4, 2, 2)
             block = block.next()
-            top += round(self.blockBoundingRect(block).height()) if block.isValid() else height
 
     def event(self, e) -> bool:
         if e.type() == e.Type.ToolTip:

@@ -1,5 +1,9 @@
 """Playback through sounddevice: an OutputStream with a callback; the playhead is the stream's
-own position. With no output device, a clear message and everything else keeps working."""
+own position. With no output device, a clear message and everything else keeps working.
+
+One player serves the whole window: whoever plays says what it plays (``source``: a take, a
+clip, the dialogue), so each listener of ``position_changed`` knows whether the position is
+its own."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class PlaybackError(CsmError):
 
 class Player(QObject):
     position_changed = Signal(float)  # seconds
+    playing_changed = Signal(bool)  # started (True) or ended: stopped, or played to its end (False)
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, parent=None) -> None:
         super().__init__(parent)
@@ -26,6 +31,7 @@ class Player(QObject):
         self._pos = 0
         self._lock = threading.Lock()
         self._stream = None
+        self.source: object = None  # what plays, as its player said (see play)
         self._timer = QTimer(self)
         self._timer.setInterval(40)
         self._timer.timeout.connect(self._tick)
@@ -37,7 +43,9 @@ class Player(QObject):
     def position(self) -> float:
         return self._pos / self.sample_rate
 
-    def play(self, audio: np.ndarray, start_s: float = 0.0) -> None:
+    def play(self, audio: np.ndarray, start_s: float = 0.0, source: object = None) -> None:
+        """Play ``audio`` from ``start_s``; ``source`` names it for the listeners (e.g.
+        ``("take", key)``)."""
         self.stop()
         try:
             import sounddevice as sd
@@ -64,7 +72,9 @@ class Player(QObject):
             self._stream = None
             raise PlaybackError(f"No sound output device could be opened ({exc}). Check your audio settings; "
                                 "you can still render and export.") from None
+        self.source = source
         self._timer.start()
+        self.playing_changed.emit(True)
 
     def append(self, audio: np.ndarray) -> None:
         """Extend what is playing (audio arriving while a line renders)."""
@@ -80,6 +90,7 @@ class Player(QObject):
                 stream.close()
             except Exception:  # closing a stream whose device vanished
                 pass
+            self.playing_changed.emit(False)
 
     def _tick(self) -> None:
         self.position_changed.emit(self.position())

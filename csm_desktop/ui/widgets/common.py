@@ -11,14 +11,17 @@ def swatch(color: str) -> QIcon:
     return QIcon(pix)
 
 
-def button_row(layout: QVBoxLayout, buttons) -> None:
-    """A row of push buttons under a panel: ``buttons`` is ``[(text, slot), ...]``."""
+def button_row(layout: QVBoxLayout, buttons) -> dict[str, QPushButton]:
+    """A row of push buttons under a panel: ``buttons`` is ``[(text, slot), ...]``. Returns
+    the buttons by their text."""
     row = QHBoxLayout()
+    made = {}
     for text, slot in buttons:
-        button = QPushButton(text)
+        button = made[text] = QPushButton(text)
         button.clicked.connect(slot)
         row.addWidget(button)
     layout.addLayout(row)
+    return made
 
 
 def header(text: str) -> QLabel:

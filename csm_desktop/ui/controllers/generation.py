@@ -63,7 +63,8 @@ class LineOptionsEdit(_Edit):
         return _MERGE_ID
 
     def mergeWith(self, other) -> bool:  # noqa: N802
-        if not isinstance(other, LineOptionsEdit) or other.index != self.index:
+        # Steps of one field (a spin box's arrows) are one edit; another field is another edit.
+        if not isinstance(other, LineOptionsEdit) or other.index != self.index or other.after.keys() != self.after.keys():
             return False
         self.after.update(other.after)
         self.before = {**other.before, **self.before}

@@ -81,7 +81,7 @@ def _own_changes(u: Utterance, info: TakeInfo) -> list[str]:
     if info.speaker != u.speaker:
         return [f"its speaker changed (the take is {info.speaker}'s)"]
     if info.line_text != u.text:
-        return [f"line {u.line} changed"]
+        return ["its words changed"]
     return []
 
 

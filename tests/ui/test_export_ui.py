@@ -37,7 +37,7 @@ def test_an_edited_line_is_asked_about_and_cancel_exports_nothing(make_window, q
     w.exporting.check_then_export(out, ExportOptions())
     qtbot.waitUntil(lambda: bool(asked))
     text, can_export_anyway = asked[0]
-    assert text.startswith("Lines 2, 3 changed since they were rendered (line 2: line 2 changed)")
+    assert text.startswith("Lines 2, 3 changed since they were rendered (line 2: its words changed)")
     assert can_export_anyway and not out.exists()
 
 

@@ -21,7 +21,7 @@ def test_the_inspector_edits_the_selected_line_and_undo_sets_it_back(make_window
     assert w.save_as(tmp_path / "Lines")
     _render(qtbot, w)
     w.editor.select_utterance(1)
-    assert ins.title() == "Line · 2 · Bob" and ins.fields.isVisibleTo(ins)
+    assert ins.title() == "Line 2 · Bob" and ins.fields.isVisibleTo(ins)
     assert ins.gap.text() == "Default (300 ms)"
     ins.gap.setValue(750)
     assert w.project.line(1).gap_after_ms == 750 and w.dirty

@@ -99,7 +99,7 @@ def test_why_a_line_is_out_of_date_is_shown_in_the_panel_and_the_gutter(make_win
     assert w.editor.gutter_tooltip(4) == "Out of date: line 1 changed"
     assert w.takes.status.text().startswith("Out of date: line 1 changed. Render the line")
     w.editor.select_utterance(0)
-    assert w.takes.status.text().startswith("Out of date: line 1 changed")
+    assert w.takes.status.text().startswith("Out of date: its words changed")
 
 
 def test_earlier_takes_are_listed_again_when_the_words_come_back(make_window, qtbot, tmp_path, plan_states):
@@ -129,4 +129,4 @@ def test_a_reopened_project_shows_changed_lines_as_stale_before_the_engine_loads
     fresh = make_window(lambda: loads.append(1))
     assert fresh.open_project(folder)
     assert plan_states(fresh) == ["done", "done", "stale"] and loads == []
-    assert fresh.editor.gutter_tooltip(4) == "Out of date: line 4 changed"
+    assert fresh.editor.gutter_tooltip(4) == "Out of date: its words changed"

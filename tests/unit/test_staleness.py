@@ -44,9 +44,9 @@ def test_changed_words_name_the_line_and_the_lines_that_heard_it(setup):
     project, lib, _ = setup
     project.script_text = project.script_text.replace("Pretty good", "Not bad")
     for statuses in both(project, lib):
-        assert statuses == [LineStatus("done"), LineStatus("stale", "line 2 changed"),
+        assert statuses == [LineStatus("done"), LineStatus("stale", "its words changed"),
                             LineStatus("stale", "line 2 changed")]
-        assert statuses[1].note == "Out of date: line 2 changed"
+        assert statuses[1].note == "Out of date: its words changed"
 
 
 def test_a_reopened_project_shows_changed_words_as_stale_without_the_engine(setup):

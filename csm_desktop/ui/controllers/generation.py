@@ -110,7 +110,7 @@ class GenerationController(QObject):
         n, line = selected
         state = project.line(n)
         u = self.editor.utterances()[n]
-        self.inspector.show_line(f"{line} · {u.speaker}", LineOptions(state.gap_after_ms, state.seed, state.temperature),
+        self.inspector.show_line(f"Line {line} · {u.speaker}", LineOptions(state.gap_after_ms, state.seed, state.temperature),
                                  settings.temperature, settings.default_gap_ms, line_seed(project, n, u))
 
     def set_line_options(self, options: LineOptions) -> None:

@@ -89,7 +89,7 @@ class LineInspector(QGroupBox):
         self._filling = True
         try:
             self._project_temperature = temperature
-            self.setTitle(f"Line · {label}" if label else "Line")
+            self.setTitle(label or "Line")
             self.hint.setVisible(options is None)
             self.fields.setVisible(options is not None)
             options = options or LineOptions(None, None, None)

@@ -29,6 +29,7 @@ class ProjectSettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Project settings · {name}")
         self._base = settings
+        self.setMinimumWidth(440)
         form = QFormLayout(self)
         note = QLabel("These settings belong to this project and are saved with it. Changing them makes the "
                       "rendered lines out of date (the gap only moves them). Defaults for new projects are in "

@@ -64,17 +64,24 @@ def when(created: float, now: float | None = None) -> str:
     return time.strftime("%d %b %H:%M", then).lstrip("0")
 
 
-def _wave_icon(peaks: np.ndarray, color: str) -> QIcon:
+def _wave_pixmap(peaks: np.ndarray, color: QColor) -> QPixmap:
     pix = QPixmap(WAVE_SIZE)
     pix.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pix)
-    painter.setPen(QPen(QColor(color), 1))
+    painter.setPen(QPen(color, 1))
     mid = WAVE_SIZE.height() / 2
     scale = mid * 0.95 / max(1e-6, float(np.abs(peaks).max()) if peaks.size else 1.0)
     for x, (lo, hi) in enumerate(peaks):
         painter.drawLine(QPointF(x, mid - hi * scale), QPointF(x, mid - min(lo, hi - 1 / scale) * scale))
     painter.end()
-    return QIcon(pix)
+    return pix
+
+
+def _wave_icon(peaks: np.ndarray, palette) -> QIcon:
+    """The take's waveform, in the selection's text colour when selected (else it would vanish)."""
+    icon = QIcon(_wave_pixmap(peaks, palette.highlight().color()))
+    icon.addPixmap(_wave_pixmap(peaks, palette.highlightedText().color()), QIcon.Mode.Selected)
+    return icon
 
 
 class TakesPanel(QWidget):
@@ -128,14 +135,16 @@ class TakesPanel(QWidget):
         self.title.setToolTip(self.title.text())  # the panel keeps its width: a long line is cut, whole here
         self.status.setText(status)
         self.status.setVisible(bool(status))
+        # Out of date or failed: in the gutter's colours for those states.
+        color = "#d9534f" if status.startswith("Failed") else "#b86e00" if status.startswith("Out of date") else ""
+        self.status.setStyleSheet(f"color: {color};" if color else "")
         self.rows = rows
         self.chosen = next((r.key for r in rows if r.chosen), None)
         self.list.clear()
-        color = self.palette().highlight().color().name()
         for r in rows:
             star = "  ★" if r.starred else ""
             mark = "✔ " if r.chosen else ""
-            item = QListWidgetItem(_wave_icon(r.peaks, color),
+            item = QListWidgetItem(_wave_icon(r.peaks, self.palette()),
                                    f"{mark}Take {r.number}{star}\n{r.duration:.1f} s · {when(r.created)}")
             item.setData(Qt.ItemDataRole.UserRole, r.key)
             made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created))

@@ -79,7 +79,7 @@ class TakesController(QObject):
         state = states[n] if n < len(states) else "none"
         note = self.editor.state_notes.get(line, "")
         if state == "stale":
-            return f"{note or 'Out of date.'}. Render the line to bring it up to date; its takes stay here."
+            return f"{note or 'Out of date'}. Render the line to bring it up to date (its earlier takes are kept)."
         if state in ("failed", "rendering", "queued"):
             return note or {"rendering": "Rendering…", "queued": "Waiting to render…"}.get(state, "")
         if state == "none" and has_takes:

@@ -40,6 +40,7 @@ class Settings:
     max_line_ms: int = 15_000
     default_gap_ms: int = 300
     recent_projects: list[str] = field(default_factory=list)
+    export_options: dict = field(default_factory=dict)  # the export dialog's last choices, checked when read
     schema_version: int = SCHEMA_VERSION
 
     @staticmethod

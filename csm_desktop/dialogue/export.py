@@ -1,4 +1,6 @@
-"""Exporting a rendered dialogue: mixdown (WAV/FLAC), per-line and per-speaker stems, SRT/WebVTT.
+"""Exporting a rendered dialogue: mixdown (WAV, FLAC, and MP3 and Opus where the installed
+libsndfile writes them), at the takes' sample rate or another, per-line and per-speaker stems,
+SRT/WebVTT.
 
 Everything streams to disk take by take, so memory does not grow with the dialogue's length;
 every file is written atomically and carries the AI-generated-speech marker.
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 import torchaudio.functional as AF
 
 from csm_desktop.dialogue.project import LineState, Project
@@ -23,6 +26,12 @@ from csm_desktop.fileio import atomic_write, atomic_write_text
 from csm_desktop.marker import AI_MARKER
 
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+# format: (libsndfile's container, its subtype for compressed audio or None: SUBTYPES, file suffix)
+FORMATS = {"wav": ("WAV", None, "wav"), "flac": ("FLAC", None, "flac"), "mp3": ("MP3", "MPEG_LAYER_III", "mp3"),
+           "opus": ("OGG", "OPUS", "opus")}
+SAMPLE_RATES = (8_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
+_RATES_OF = {"opus": (8_000, 12_000, 16_000, 24_000, 48_000),  # what each codec itself allows
+             "mp3": (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)}
 _SAMPLE_BYTES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}
 _HEADER_BYTES = 4096  # a WAV header with its marker and title chunks, with room to spare
 _BLOCK = 1 << 16  # samples of silence written at a time
@@ -84,12 +93,44 @@ class Timeline:
 
 @dataclass
 class ExportOptions:
-    format: str = "wav"  # wav or flac
-    bit_depth: str = "16"  # 16, 24 or float (FLAC: 16 or 24)
+    format: str = "wav"  # wav, flac, mp3 or opus (see format_problem)
+    bit_depth: str = "16"  # 16, 24 or float (FLAC: 16 or 24; MP3 and Opus: not used)
+    sample_rate: int | None = None  # None: the takes' own (24 kHz)
     normalize_lufs: float | None = None  # e.g. -16.0
     line_stems_dir: Path | None = None
     speaker_stems_dir: Path | None = None
     subtitles: list[Path] = field(default_factory=list)  # .srt and/or .vtt
+
+
+def format_problem(fmt: str) -> str | None:
+    """Why ``fmt`` cannot be written here (None: it can): MP3 needs libsndfile 1.1 or later,
+    Opus a libsndfile built with it."""
+    entry = FORMATS.get(fmt.lower())
+    if entry is None:
+        return f"Export format {fmt!r} is not supported: choose WAV, FLAC, MP3 or Opus."
+    container, subtype, _suffix = entry
+    if container not in sf.available_formats() or (subtype and subtype not in sf.available_subtypes(container)):
+        return (f"This system's audio library (libsndfile {sf.__libsndfile_version__}) cannot write {fmt.upper()}. "
+                "Export WAV or FLAC, or update libsndfile (1.1 or later writes MP3 and Opus).")
+    return None
+
+
+def rates_for(fmt: str) -> tuple[int, ...]:
+    """The sample rates a format can be exported at."""
+    allowed = _RATES_OF.get(fmt.lower())
+    return SAMPLE_RATES if allowed is None else tuple(r for r in SAMPLE_RATES if r in allowed)
+
+
+def resampled(timeline: Timeline, rate: int) -> Timeline:
+    """The same timeline at another sample rate (each take is resampled as it is written)."""
+    if rate == timeline.sample_rate:
+        return timeline
+    def at(samples: int) -> int:
+        return round(samples * rate / timeline.sample_rate)
+    placements = [Placement(p.line, p.speaker, p.text, p.key, at(p.start), at(p.start + p.length) - at(p.start),
+                            p.script_line)
+                  for p in timeline.placements]
+    return Timeline(rate, placements, at(timeline.total))
 
 
 def build_timeline(project: Project, store: TakeStore, partial: bool = False) -> Timeline:
@@ -180,18 +221,23 @@ def dialogue_gain(timeline: Timeline, store: TakeStore, target_lufs: float) -> f
 
 def _write_track(path: Path, timeline: Timeline, placements: Iterable[Placement], store: TakeStore,
                  fmt: str, subtype: str, gain: float) -> Path:
-    """One time-aligned track of ``timeline.total`` samples holding ``placements``. A WAV's
-    size is known before it is written, so a disk without room for it is reported at once."""
+    """One time-aligned track of ``timeline.total`` samples holding ``placements``, each take
+    resampled to the timeline's rate. A WAV's size is known before it is written, so a disk
+    without room for it is reported at once."""
+    container = FORMATS[fmt][0]
 
     def write(fh):
-        with sf.SoundFile(fh, "w", samplerate=timeline.sample_rate, channels=1, format=fmt.upper(),
+        with sf.SoundFile(fh, "w", samplerate=timeline.sample_rate, channels=1, format=container,
                           subtype=subtype) as out:
             out.comment = AI_MARKER
             out.title = path.stem
             cursor = 0
             for p in placements:
                 _silence(out, p.start - cursor)
-                audio = store.load(p.key).numpy() * gain
+                take = store.load(p.key)
+                if timeline.sample_rate != store.sample_rate:
+                    take = AF.resample(take, store.sample_rate, timeline.sample_rate)
+                audio = torch.nn.functional.pad(take, (0, max(0, p.length - take.numel())))[: p.length].numpy() * gain
                 if subtype.startswith("PCM"):
                     audio = np.clip(audio, -1.0, 1.0)
                 out.write(audio.astype(np.float32))
@@ -243,14 +289,20 @@ def export_dialogue(project: Project, store: TakeStore, output: str | Path, opti
     """Write the mixdown (and the stems and subtitles asked for). Returns the files written."""
     opts = options or ExportOptions()
     fmt = opts.format.lower()
-    if fmt not in ("wav", "flac"):
-        raise ExportError(f"Export format {opts.format!r} is not supported: choose WAV or FLAC.")
-    subtype = SUBTYPES.get(str(opts.bit_depth))
+    problem = format_problem(fmt)
+    if problem:
+        raise ExportError(problem)
+    subtype = FORMATS[fmt][1] or SUBTYPES.get(str(opts.bit_depth))
     if subtype is None or (fmt == "flac" and subtype == "FLOAT"):
         raise ExportError(f"Bit depth {opts.bit_depth!r} is not available for {fmt.upper()}: choose 16 or 24"
                           + (" or float." if fmt == "wav" else "."))
+    rate = opts.sample_rate or store.sample_rate
+    if rate != store.sample_rate and rate not in rates_for(fmt):
+        raise ExportError(f"{fmt.upper()} cannot be exported at {rate} Hz: choose one of "
+                          f"{', '.join(f'{r:,}' for r in rates_for(fmt))} Hz.")
     timeline = build_timeline(project, store)
     gain = dialogue_gain(timeline, store, opts.normalize_lufs) if opts.normalize_lufs is not None else 1.0
+    timeline = resampled(timeline, rate)
     report = on_progress or (lambda _msg: None)
     written: list[Path] = []
     output = Path(output)
@@ -260,12 +312,12 @@ def export_dialogue(project: Project, store: TakeStore, output: str | Path, opti
         # Named by the editor's line numbers (what the user sees beside each line), sorted by them.
         width = len(str(max((p.script_line for p in timeline.placements), default=1)))
         for p in timeline.placements:
-            name = f"{p.script_line:0{width}d}_{_safe(p.speaker)}.{fmt}"
+            name = f"{p.script_line:0{width}d}_{_safe(p.speaker)}.{FORMATS[fmt][2]}"
             report(f"Writing line stem {name}")
             written.append(_write_track(Path(opts.line_stems_dir) / name, timeline, [p], store, fmt, subtype, gain))
     if opts.speaker_stems_dir is not None:
         for speaker in dict.fromkeys(p.speaker for p in timeline.placements):
-            name = f"{_safe(speaker)}.{fmt}"
+            name = f"{_safe(speaker)}.{FORMATS[fmt][2]}"
             report(f"Writing speaker stem {name}")
             mine = [p for p in timeline.placements if p.speaker == speaker]
             written.append(_write_track(Path(opts.speaker_stems_dir) / name, timeline, mine, store, fmt, subtype, gain))

@@ -37,6 +37,7 @@ MAX_LINE_INDEX = 999_999
 MAX_NAME_CHARS = 100
 MAX_CSM_ID = 2**31 - 1
 MAX_SEED = 2**63 - 1
+MAX_LINE_SEED = 2**32 - 1  # a line's own seed: any take's seed (drawn from 8 hex digits) can be pinned
 MAX_VARIANT = 2**31 - 1
 
 
@@ -72,6 +73,8 @@ class LineState:
     chosen_take: str | None = None
     variant: int = 0  # bumped by "regenerate"; part of the take's seed
     gap_after_ms: int | None = None  # None: the project's default gap
+    seed: int | None = None  # None: drawn from the project's seed; else this seed (plus the variant)
+    temperature: float | None = None  # None: the project's temperature
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Project:
     speakers: list[Speaker] = field(default_factory=list)
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     lines: dict[int, LineState] = field(default_factory=dict)
+    starred: list[str] = field(default_factory=list)  # take keys the user starred
     folder: Path | None = None
 
     @classmethod
@@ -126,6 +130,7 @@ class Project:
             "speakers": [asdict(s) for s in self.speakers],
             "settings": asdict(self.settings),
             "lines": {str(k): asdict(v) for k, v in sorted(self.lines.items()) if v != LineState()},
+            "starred": sorted(set(self.starred)),
         }
 
     @classmethod
@@ -172,8 +177,12 @@ class Project:
                 chosen_take=v.text("chosen_take", pattern=TAKE_KEY, default=None),
                 variant=v.integer("variant", 0, MAX_VARIANT, default=0),
                 gap_after_ms=v.integer("gap_after_ms", 0, MAX_PAUSE_MS, default=None, unit=" ms"),
+                seed=v.integer("seed", 0, MAX_LINE_SEED, default=None),
+                temperature=v.number("temperature", *TEMPERATURE, default=None),
             )
-        return cls(script_text=script, speakers=speakers, settings=settings, lines=lines, folder=folder)
+        starred = [root.item_text("starred", j, k, TAKE_KEY) for j, k in enumerate(root.array("starred", default=[]))]
+        return cls(script_text=script, speakers=speakers, settings=settings, lines=lines, starred=starred,
+                   folder=folder)
 
     # ----- files ------------------------------------------------------------------------------
     @classmethod
@@ -269,8 +278,10 @@ class _Fields:
             return value
         raise ProjectError(_problem(self.label(name), "true or false", value))
 
-    def number(self, name: str, lo: float, hi: float, default: Any = _MISSING) -> float:
+    def number(self, name: str, lo: float, hi: float, default: Any = _MISSING) -> Any:
         value = self.get(name, default)
+        if value is None and default is None:
+            return None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and lo <= value <= hi:
             return float(value)  # in range, so finite
         raise ProjectError(_problem(self.label(name), f"a number between {lo:g} and {hi:g}", value))

@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from csm_desktop.dialogue.pacing import NORMAL_CHARS_PER_S, line_cap_ms
-from csm_desktop.dialogue.project import Project, ProjectError
+from csm_desktop.dialogue.project import GenerationSettings, Project, ProjectError
 from csm_desktop.dialogue.script import Utterance
 from csm_desktop.dialogue.takes import TakeInfo, TakeStore, take_key
 from csm_desktop.dialogue.voices import Clip, VoiceLibrary
@@ -59,6 +59,8 @@ class RenderPlan:
     chunks: list[str]
     key: str
     caps_ms: list[int] = field(default_factory=list)  # each chunk's max_audio_length_ms
+    parts: dict = field(default_factory=dict)  # what the key is a hash of (kept with the take)
+    temperature: float = 0.9  # the line's own, else the project's
 
 
 @dataclass
@@ -81,6 +83,41 @@ class RenderReport:
     stopped: bool = False
 
 
+def voice_clips(project: Project, library: VoiceLibrary | None) -> list[tuple[Clip, int]]:
+    """Voice clips of every speaker in the script (first appearance order), with CSM ids.
+
+    Raises: CsmError: a clip is missing, or there is no library to find it in."""
+    clips: list[tuple[Clip, int]] = []
+    for tag in dict.fromkeys(u.speaker for u in project.script().utterances):
+        speaker = project.speaker(tag)
+        for clip_id in speaker.clip_ids:
+            if library is None:
+                raise CsmError("This project uses voice clips but no voice library was given.")
+            clips.append((library.get(clip_id), speaker.csm_id))
+    return clips
+
+
+def line_seed(project: Project, index: int, u: Utterance) -> int:
+    """The seed of line ``index``'s next take: the line's own seed (plus its variant, so that
+    regenerating still makes another take), else one drawn from the project's seed, words,
+    speaker and variant."""
+    state = project.line(index)
+    if state.seed is not None:
+        return state.seed + state.variant
+    return int(take_key({"seed": project.settings.seed, "text": u.text, "speaker": u.speaker,
+                         "variant": state.variant})[:8], 16)
+
+
+def line_temperature(project: Project, index: int) -> float:
+    own = project.line(index).temperature
+    return project.settings.temperature if own is None else own
+
+
+def clip_parts(clips: list[tuple[Clip, int]]) -> list[list]:
+    """The voice clips as a take's key sees them: audio, transcript and CSM id."""
+    return [[c.audio_hash, c.transcript, cid] for c, cid in clips]
+
+
 def split_sentences(text: str, max_ms: float) -> list[str]:
     """Split a line that would run past ``max_ms`` at sentence boundaries (greedy packing)."""
     if len(text) / CHARS_PER_SECOND * 1000 <= max_ms:
@@ -93,6 +130,18 @@ def split_sentences(text: str, max_ms: float) -> list[str]:
         else:
             chunks.append(sentence)
     return chunks
+
+
+def line_chunks(settings: GenerationSettings, text: str) -> tuple[list[str], list[int]]:
+    """A line's pieces as they are generated, and each one's length cap (ms)."""
+    chunks = split_sentences(text, settings.max_line_ms)
+    return chunks, [line_cap_ms(c, settings.max_line_ms, settings.cap_from_text) for c in chunks]
+
+
+def cap_part(settings: GenerationSettings, caps: list[int]) -> list[int] | int:
+    """The length caps as a take's key holds them. A user-set cap keys takes as before caps came
+    from the text, so their takes stay current."""
+    return caps if settings.cap_from_text else settings.max_line_ms
 
 
 class Renderer:
@@ -109,15 +158,7 @@ class Renderer:
 
     # ----- planning -------------------------------------------------------------------------------
     def _clips(self) -> list[tuple[Clip, int]]:
-        """Voice clips of every speaker in the script (first appearance order), with CSM ids."""
-        clips: list[tuple[Clip, int]] = []
-        for tag in dict.fromkeys(u.speaker for u in self.utterances):
-            speaker = self.project.speaker(tag)
-            for clip_id in speaker.clip_ids:
-                if self.library is None:
-                    raise CsmError("This project uses voice clips but no voice library was given.")
-                clips.append((self.library.get(clip_id), speaker.csm_id))
-        return clips
+        return voice_clips(self.project, self.library)
 
     def _positions_of_audio(self, seconds: float) -> int:
         return math.ceil(seconds * 1000 / self.engine.frame_ms) + 1  # frames + end-of-audio frame
@@ -131,11 +172,9 @@ class Renderer:
         """The plan for line ``index`` given the takes now chosen for the lines before it."""
         u = self.utterances[index]
         settings = self.project.settings
-        state = self.project.line(index)
         spk = self.project.speaker(u.speaker)
         clips = self._clips() if clips is None else clips
-        chunks = split_sentences(u.text, settings.max_line_ms)
-        caps = [line_cap_ms(c, settings.max_line_ms, settings.cap_from_text) for c in chunks]
+        chunks, caps = line_chunks(settings, u.text)
         own = max(self.engine.text_positions(c, spk.csm_id) + max(1, int(cap / self.engine.frame_ms))
                   for c, cap in zip(chunks, caps))
         pinned = sum(self.engine.text_positions(c.transcript, cid) + self._positions_of_audio(c.duration)
@@ -160,20 +199,21 @@ class Renderer:
             budget -= cost
             context.insert(0, j)
         context_keys = [self.project.line(j).chosen_take or "" for j in context]
-        seed = int(take_key({"seed": settings.seed, "text": u.text, "speaker": u.speaker, "variant": state.variant})[:8], 16)
-        key = take_key({
+        seed = line_seed(self.project, index, u)
+        temperature = line_temperature(self.project, index)
+        parts = {
             "model": self.engine.model_id,
             "text": u.text,
             "csm_id": spk.csm_id,
-            "clips": [[c.audio_hash, c.transcript, cid] for c, cid in clips],
+            "clips": clip_parts(clips),
             "context": context_keys,
-            "temperature": settings.temperature,
+            "temperature": temperature,
             "topk": settings.topk,
-            # A user-set cap keys takes as before this setting existed: their takes stay current.
-            "max_line_ms": caps if settings.cap_from_text else settings.max_line_ms,
+            "max_line_ms": cap_part(settings, caps),
             "seed": seed,
-        })
-        return RenderPlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, key, caps)
+        }
+        return RenderPlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, take_key(parts), caps,
+                          parts, temperature)
 
     def statuses(self) -> list[str]:
         """Per line: ``none`` (no take), ``done`` (chosen take is current) or ``stale`` (its text,
@@ -273,7 +313,8 @@ class Renderer:
                             csm_id=plan.csm_id, variant=state.variant, seed=plan.seed,
                             duration=audio.numel() / self.engine.sample_rate, frames=frames,
                             context=plan.context_keys, created=time.time(),
-                            codec=getattr(self.engine, "codec_identity", None) or "")  # kept only with codes
+                            codec=getattr(self.engine, "codec_identity", None) or "",  # kept only with codes
+                            inputs=plan.parts)
             self.store.save(info, audio, codes)
             state.chosen_take = plan.key
             report.generated.append(i)
@@ -291,7 +332,7 @@ class Renderer:
         for n, (text, cap_ms) in enumerate(zip(plan.chunks, plan.caps_ms)):
             for chunk in self.engine.stream(
                 text, plan.csm_id, context, max_audio_length_ms=cap_ms,
-                temperature=settings.temperature, topk=settings.topk, seed=plan.seed + n, should_stop=stop,
+                temperature=plan.temperature, topk=settings.topk, seed=plan.seed + n, should_stop=stop,
             ):
                 pieces.append(chunk)
                 seconds += chunk.numel() / self.engine.sample_rate

@@ -62,6 +62,7 @@ class TakeInfo:
     context: list[str] = field(default_factory=list)  # keys of the takes in its context
     created: float = 0.0
     codec: str = ""  # the Mimi weights of <key>.codes.npy, when the take keeps its codes
+    inputs: dict = field(default_factory=dict)  # what its key is a hash of (render.py): says why a line went stale
 
 
 class TakeStore:
@@ -159,6 +160,20 @@ class TakeStore:
                             "Remove it and render the line again.")
         return path
 
+    def delete(self, key: str) -> None:
+        """Remove take ``key``: its record first (so a half-removed take never counts as
+        present), then its audio and whatever else was kept beside it.
+
+        Raises: TakeError: not a take of this folder, or a file that could not be removed.
+        """
+        for suffix in (".json", ".wav", ".codes.npy", ".check.json"):
+            path = self._file(key, suffix)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise TakeError(f"Could not remove {path} ({exc.strerror or exc}). Check that you may change the "
+                                "project folder, then delete the take again.") from None
+
     def takes_for(self, line_text: str, speaker: str) -> list[TakeInfo]:
         """Every take on disk for this text and speaker, oldest first."""
         found = []
@@ -178,4 +193,5 @@ _INFO_TYPES: dict[str, type | tuple[type, ...]] = {
 def _well_typed(info: TakeInfo) -> bool:
     fields_ok = all(isinstance(getattr(info, name), kind) and not isinstance(getattr(info, name), bool)
                     for name, kind in _INFO_TYPES.items())
-    return fields_ok and isinstance(info.context, list) and all(is_take_key(k) for k in info.context)
+    return (fields_ok and isinstance(info.context, list) and all(is_take_key(k) for k in info.context)
+            and isinstance(info.inputs, dict))

@@ -8,6 +8,8 @@ the project's files (new, open, save, export); the controllers do the rest:
 - :class:`~csm_desktop.ui.controllers.takes.TakesController`: the selected line's takes
 - :class:`~csm_desktop.ui.controllers.transport.TransportController`: listening to a take or a clip
 - :class:`~csm_desktop.ui.controllers.timeline.TimelineController`: the dialogue's timeline and playing it
+- :class:`~csm_desktop.ui.controllers.generation.GenerationController`: line and project generation settings
+- :class:`~csm_desktop.ui.controllers.exporting.ExportController`: export (asks about out-of-date lines)
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csm_desktop.dialogue.export import ExportOptions, export_dialogue
+from csm_desktop.dialogue.export import ExportOptions
 from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.voices import VoiceLibrary
 from csm_desktop.errors import CsmError
 from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
+from csm_desktop.ui.controllers.exporting import ExportController
+from csm_desktop.ui.controllers.generation import GenerationController
 from csm_desktop.ui.controllers.rendering import RenderController
 from csm_desktop.ui.controllers.speakers import SpeakersController
 from csm_desktop.ui.controllers.takes import TakesController
@@ -49,6 +53,7 @@ from csm_desktop.ui.widgets.file_drops import FileDropCatcher
 from csm_desktop.ui.engine_host import EngineHost
 from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.widgets.library_panel import LibraryPanel
+from csm_desktop.ui.widgets.line_inspector import LineInspector
 from csm_desktop.ui.widgets.speakers_panel import SpeakersPanel
 from csm_desktop.ui.widgets.takes_panel import TakesPanel
 from csm_desktop.ui.widgets.playback import Player
@@ -96,6 +101,7 @@ class MainWindow(QMainWindow):
         self.speakers = SpeakersPanel()
         self.library_panel = LibraryPanel()
         self.takes = TakesPanel()
+        self.line_inspector = LineInspector()
         self.waveform = Waveform()
         self.timeline = TimelineView()
         self.banner = QLabel()
@@ -133,6 +139,7 @@ class MainWindow(QMainWindow):
         session.saved.connect(lambda path: self.statusBar().showMessage(f"Saved {path.parent}", 4000))
         session.problem.connect(lambda exc: show_exception(self, exc))
 
+        self._build_takes_and_export()
         self._build_actions()
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
@@ -180,7 +187,11 @@ class MainWindow(QMainWindow):
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(center)
-        split.addWidget(self.takes)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.takes)
+        right.addWidget(self.line_inspector)
+        right.setStretchFactor(0, 1)
+        split.addWidget(right)
         split.setSizes([300, 620, 280])
         body = QWidget()  # the timeline under it all, the whole window wide (as in a studio)
         bl = QVBoxLayout(body)
@@ -203,6 +214,21 @@ class MainWindow(QMainWindow):
     @property
     def dirty(self) -> bool:
         return self.session.dirty
+
+    def _build_takes_and_export(self) -> None:
+        """Takes (star, delete, A/B), per-line and project generation settings, export."""
+        self.generation = GenerationController(self.session, self.editor, self.line_inspector, self)
+        self.exporting = ExportController(self.session, self.tasks, self.engine_host, self)
+        self.takes.pin_seed_requested.connect(self.generation.pin_take_seed)
+        self.rendering.states_planned.connect(self.takes_ctl.refresh)  # the line's state and why
+        self.exporting.render_requested.connect(self._render_for_export)
+        self.rendering.render_ended.connect(self.exporting.render_ended)
+        self.act_project_settings = self._action("&Project settings…", self.generation.edit_project_settings,
+                                                 tip="Temperature, top-k, longest line, gap and seed of this project")
+
+    def _render_for_export(self, lines: list[int]) -> None:
+        if self.rendering.start_render(lines) is None:
+            self.exporting.render_refused()
 
     def _show_title(self, dirty: bool | None = None) -> None:
         star = "*" if self.session.dirty else ""
@@ -280,6 +306,7 @@ class MainWindow(QMainWindow):
             m.addAction(a)
         self.recent_menu = m.addMenu("Open &Recent")
         m.addSeparator()
+        m.addAction(self.act_project_settings)
         m.addAction(self.act_export)
         m.addSeparator()
         m.addAction(self.act_quit)
@@ -410,6 +437,8 @@ class MainWindow(QMainWindow):
                 messages += dialog.keyring_warnings
         if messages:  # shown before the engine changes, in one box: a failing warm-up joins it
             show_error(self, "\n\n".join(messages))
+        if dialog.apply_to_project.isChecked():
+            self.generation.use_defaults(self.settings)
         if changed:
             self.drop_engine()  # a remote engine is woken once the old one is released
 
@@ -432,23 +461,10 @@ class MainWindow(QMainWindow):
 
     # ----- export -------------------------------------------------------------------------------------
     def export_dialog(self) -> None:
-        from csm_desktop.ui.dialogs import ExportDialog
-
-        if self.project.folder is None:
-            show_error(self, "Save and render the project before exporting.")
-            return
-        dialog = ExportDialog(self, self.project.name, self.project.folder.parent)
-        if dialog.exec():
-            self.export(dialog.output(), dialog.options())
+        self.exporting.export_dialog()
 
     def export(self, output: Path, options: ExportOptions) -> list[Path]:
-        try:
-            written = export_dialogue(self.session.project, self.session.store(), output, options)
-        except CsmError as exc:
-            show_exception(self, exc)
-            return []
-        self.statusBar().showMessage(f"Exported {len(written)} file(s) to {Path(output).parent}", 8000)
-        return written
+        return self.exporting.export(output, options)
 
     # ----- closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -116,6 +117,11 @@ class SettingsDialog(QDialog):
 
         gen = QWidget()
         g = QFormLayout(gen)
+        defaults_note = QLabel("Defaults for new projects. The open project keeps its own settings: change them in "
+                               "File > Project settings…, or tick the box below.")
+        defaults_note.setObjectName("generationDefaultsNote")
+        defaults_note.setWordWrap(True)
+        g.addRow(defaults_note)
         self.temperature = _spin(QDoubleSpinBox(), 0.05, 2.0, 0.05, settings.temperature)
         g.addRow("Temperature", self.temperature)
         self.topk = _spin(QSpinBox(), 1, 2048, 1, settings.topk)
@@ -124,6 +130,10 @@ class SettingsDialog(QDialog):
         g.addRow("Longest line", self.max_line)
         self.gap = _spin(QSpinBox(), 0, 5_000, 50, settings.default_gap_ms, " ms")
         g.addRow("Gap between lines", self.gap)
+        self.apply_to_project = QCheckBox("Use these for the open project too")
+        self.apply_to_project.setToolTip("Rendered lines go out of date when the temperature, top-k or longest "
+                                         "line change.")
+        g.addRow("", self.apply_to_project)
         self.gemini_model = QLineEdit(settings.gemini_model)
         g.addRow("Gemini model", self.gemini_model)
         tabs.addTab(gen, "Generation")

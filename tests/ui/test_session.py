@@ -64,18 +64,19 @@ def test_line_states_are_planned_off_the_gui_thread(make_window, qtbot, tmp_path
     from csm_desktop.dialogue.render import Renderer
 
     threads = []
-    statuses = Renderer.statuses
+    plan = Renderer.plan
 
-    def recording(self):
+    def recording(self, *args, **kwargs):
         threads.append(threading.current_thread())
-        return statuses(self)
+        return plan(self, *args, **kwargs)
 
-    monkeypatch.setattr(Renderer, "statuses", recording)
+    monkeypatch.setattr(Renderer, "plan", recording)
     w = make_window()
     w.editor.setPlainText("Alice: Hello.\nBob: Hi.\n")
     assert w.save_as(tmp_path / "States")
     assert w.rendering.start_render(None) is not None
     qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    threads.clear()  # the render planned on the model's lane
     assert plan_states(w) == ["done", "done"]
     assert threads and threading.main_thread() not in threads
     w.editor.setPlainText("Alice: Hello.\nBob: Hi there.\n")

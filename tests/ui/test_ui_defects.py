@@ -12,12 +12,13 @@ from csm_desktop.dialogue.export import ExportOptions
 @pytest.fixture
 def errors(monkeypatch):
     import csm_desktop.ui.main_window as main_window
+    import csm_desktop.ui.controllers.exporting as exporting
     import csm_desktop.ui.controllers.rendering as rendering
 
     from csm_desktop.ui.errors import describe
 
     shown = []
-    for module in (main_window, rendering):
+    for module in (main_window, rendering, exporting):
         monkeypatch.setattr(module, "show_error", lambda parent, message, details="": shown.append(message))
         if hasattr(module, "show_exception"):
             monkeypatch.setattr(module, "show_exception", lambda parent, exc: shown.append(describe(exc)[0]))

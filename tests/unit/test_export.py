@@ -101,8 +101,8 @@ def test_loudness_normalisation(rendered, tmp_path):
 
 def test_export_refuses_unrendered_lines_and_bad_options(rendered, tmp_path):
     project, store = rendered
-    with pytest.raises(ExportError, match="WAV or FLAC"):
-        export_dialogue(project, store, tmp_path / "x.mp3", ExportOptions(format="mp3"))
+    with pytest.raises(ExportError, match="choose WAV, FLAC, MP3 or Opus"):
+        export_dialogue(project, store, tmp_path / "x.aiff", ExportOptions(format="aiff"))
     with pytest.raises(ExportError, match="16 or 24"):
         export_dialogue(project, store, tmp_path / "x.flac", ExportOptions(format="flac", bit_depth="float"))
     project.script_text += "Bob: A new line.\n"

@@ -87,6 +87,14 @@ def _set(path: str, value):
     ("speakers/0/clip_ids", [CLIP, "../clips/x"], "speakers[0].clip_ids[1] must be text of the form 32 hex digits"),
     ("speakers/0/clip_ids", [{"id": 1}], "speakers[0].clip_ids[0] must be text, not an object."),
     ("speakers/0/color", "red; rm -rf", "speakers[0].color must be text of the form #rrggbb or null"),
+    ("lines/0/seed", -1, "lines[0].seed must be a whole number between 0 and 4294967295, not -1."),
+    ("lines/0/seed", 2**32, "lines[0].seed must be a whole number between 0 and 4294967295, not 4294967296."),
+    ("lines/0/seed", "7", "lines[0].seed must be a whole number between 0 and 4294967295, not '7'."),
+    ("lines/0/temperature", 0, "lines[0].temperature must be a number between 0.01 and 5, not 0."),
+    ("lines/0/temperature", True, "lines[0].temperature must be a number between 0.01 and 5, not true."),
+    ("lines/0/temperature", float("nan"), "lines[0].temperature must be a number between 0.01 and 5, not nan."),
+    ("starred", TAKE, "starred must be a list, not '"),
+    ("starred", [TAKE, "../x"], "starred[1] must be text of the form 24 hex digits"),
 ])
 def test_each_bad_value_is_named_with_its_range(path, value, message):
     data = _valid()
@@ -112,11 +120,21 @@ def test_a_newer_format_asks_for_an_update():
 def test_largest_values_in_range_load():
     data = _valid()
     data["speakers"][0].update(csm_id=MAX_CSM_ID, name="x" * 100)
-    data["lines"]["999999"] = {"variant": MAX_VARIANT, "gap_after_ms": 60000}
+    data["lines"]["999999"] = {"variant": MAX_VARIANT, "gap_after_ms": 60000, "seed": 2**32 - 1, "temperature": 5}
     data["settings"].update(seed=MAX_SEED, temperature=5, topk=2051, max_line_ms=163840, default_gap_ms=60000)
     p = Project.from_json(data)
     assert p.settings.temperature == 5.0 and isinstance(p.settings.temperature, float)
     assert p.lines[999999].gap_after_ms == 60000
+    assert (p.lines[999999].seed, p.lines[999999].temperature) == (2**32 - 1, 5.0)
+
+
+def test_line_overrides_and_stars_survive_a_save(tmp_path):
+    p = Project.from_json(_valid())
+    p.line(0).seed, p.line(0).temperature, p.starred = 12345, 0.7, [TAKE]
+    p.save(tmp_path / "again")
+    q = Project.open(tmp_path / "again.csmproj")
+    assert (q.line(0).seed, q.line(0).temperature, q.starred) == (12345, 0.7, [TAKE])
+    assert Project.from_json({"schema_version": 1, "script": ""}).starred == []  # older files have none
 
 
 @pytest.mark.parametrize("raw, fragment", [

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
 
 from csm_desktop.dialogue.parallel import render_parallel
-from csm_desktop.dialogue.render import Renderer
+from csm_desktop.dialogue.staleness import LineStatus, line_statuses
 from csm_desktop.dialogue.script import Utterance
 from csm_desktop.errors import CsmError
 from csm_desktop.services.remote import RemoteEngine
@@ -54,6 +54,7 @@ class RenderController(QObject):
     busy_changed = Signal(bool, bool)  # a render runs; something can be stopped
     audio_streamed = Signal(object)  # np.ndarray: a render's audio as it is made
     states_planned = Signal()  # the gutter shows freshly planned states
+    render_ended = Signal(object)  # the RenderReport of a finished render; None: stopped or failed
 
     def __init__(self, session: ProjectSession, editor: ScriptEditor, model_tasks: ModelTasks,
                  side_tasks: NetworkTasks, engine_host: EngineHost, window: QMainWindow, *,
@@ -172,31 +173,31 @@ class RenderController(QObject):
 
         def plan(job):
             store = self.session.store_of(project)
-            states = []
-            for n in range(count):
-                chosen = project.line(n).chosen_take
-                states.append("done" if store and chosen and store.has(chosen) else "none")
-            if planner is not None and store is not None and parse_ok:
-                try:
-                    states = Renderer(project, planner, library).statuses()
-                except CsmError:
-                    pass  # the render says what is wrong; the gutter keeps the simple states
-            return states
+            if not parse_ok:  # the words of a line may not be what the editor shows: only takes or none
+                return [LineStatus("done" if store and (k := project.line(n).chosen_take) and store.has(k)
+                                   else "none") for n in range(count)]
+            try:
+                return line_statuses(project, store, library, planner)
+            except CsmError:  # planning refused (the render says why): judge from the takes' records
+                return line_statuses(project, store, library, None)
 
-        def show(states) -> None:
+        def show(statuses) -> None:
             if wanted == self._states_wanted and self.job is None:
-                self._show_states(states)
+                self._show_states(statuses)
 
         self.side_tasks.submit(plan, "line states", on_done=show)
 
-    def _show_states(self, states: list[str]) -> None:
-        # A line whose last render failed says so, and why (until its text changes or it renders).
-        notes = {}
+    def _show_states(self, statuses: list[LineStatus]) -> None:
+        # A line whose last render failed says so, and why (until its text changes or it renders);
+        # an out-of-date line says why it is.
+        states, notes = [s.state for s in statuses], {}
         for n, u in enumerate(self.editor.utterances()[: len(states)]):
             why = self._failed.get(failure_key(u))
             if why is not None:
                 states[n] = "failed"
                 notes[u.line] = f"Failed: {why}"
+            elif statuses[n].note:
+                notes[u.line] = statuses[n].note
         self.editor.set_states(states, notes)
         self.states_planned.emit()
 
@@ -314,11 +315,14 @@ class RenderController(QObject):
             show_error(self.window, f"{len(report.failed)} line(s) failed. Line {self._editor_line(first)}: "
                                     f"{report.failed[first]}")
         self._say(msg, 6000)
+        self.render_ended.emit(report)
 
     def _on_failed(self, message: str, details: str) -> None:
         self._end_job()
         show_error(self.window, message, details)
+        self.render_ended.emit(None)
 
     def _on_cancelled(self) -> None:
         self._end_job()
         self._say("Stopped. Finished lines are kept.", 6000)
+        self.render_ended.emit(None)

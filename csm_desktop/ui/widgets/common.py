@@ -21,18 +21,17 @@ def swatch(color: str | None) -> QIcon:
     return QIcon(pix)
 
 
-def button_row(layout: QVBoxLayout, buttons) -> list[QPushButton]:
+def button_row(layout: QVBoxLayout, buttons) -> dict[str, QPushButton]:
     """A row of push buttons under a panel: ``buttons`` is ``[(text, slot), ...]`` or
-    ``[(text, slot, tooltip), ...]``."""
+    ``[(text, slot, tooltip), ...]``. Returns the buttons by their text, in order."""
     row = QHBoxLayout()
-    made = []
+    made = {}
     for text, slot, *tip in buttons:
-        button = QPushButton(text)
+        button = made[text] = QPushButton(text)
         button.clicked.connect(slot)
         if tip:
             button.setToolTip(tip[0])
         row.addWidget(button)
-        made.append(button)
     layout.addLayout(row)
     return made
 

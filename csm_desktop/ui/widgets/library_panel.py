@@ -191,7 +191,7 @@ class LibraryPanel(QWidget):
 
     def _enable(self) -> None:
         selected = self.selected_clip() is not None
-        for button in self.buttons[1:]:
+        for button in list(self.buttons.values())[1:]:
             button.setEnabled(selected)
 
     def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:

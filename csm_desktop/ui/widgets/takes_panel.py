@@ -1,17 +1,96 @@
-"""The takes of the selected line: play, use, regenerate."""
+"""The takes of the selected line: each with a small waveform, its number, length, age and star;
+play it, play the chosen one (A/B), use it, star it, delete it, regenerate the line. Above the
+list, the line's state: why it is out of date, or what to do when it has no take."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget
+import time
+from dataclasses import dataclass
 
-from csm_desktop.dialogue.takes import TakeInfo
+import numpy as np
+from PySide6.QtCore import QPointF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPen, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
 from csm_desktop.ui.widgets.common import button_row, header
+
+WAVE_SIZE = QSize(88, 30)
+
+
+@dataclass(frozen=True)
+class TakeRow:
+    """What the list shows of one take."""
+
+    key: str
+    number: int  # 1 for the line's oldest take
+    duration: float
+    created: float  # seconds since the epoch
+    seed: int
+    peaks: np.ndarray  # [columns, 2] min and max
+    chosen: bool = False
+    starred: bool = False
+    details: str = ""  # temperature and the like, for the tooltip
+
+
+def peaks_of(audio: np.ndarray, columns: int = WAVE_SIZE.width()) -> np.ndarray:
+    """``[columns, 2]``: the lowest and highest sample of each column of ``audio``."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.size == 0:
+        return np.zeros((0, 2), dtype=np.float32)
+    edges = np.linspace(0, audio.size, columns + 1).astype(int)
+    return np.array([(audio[a:max(b, a + 1)].min(), audio[a:max(b, a + 1)].max())
+                     for a, b in zip(edges[:-1], edges[1:])], dtype=np.float32)
+
+
+def when(created: float, now: float | None = None) -> str:
+    """``14:05`` today, ``yesterday 14:05``, else ``27 Nov 14:05``."""
+    now = time.time() if now is None else now
+    then, today = time.localtime(created), time.localtime(now)
+    clock = time.strftime("%H:%M", then)
+    days = (time.mktime(today[:3] + (0, 0, 0) + today[6:]) - time.mktime(then[:3] + (0, 0, 0) + then[6:])) / 86400
+    if round(days) == 0:
+        return clock
+    if round(days) == 1:
+        return f"yesterday {clock}"
+    return time.strftime("%d %b %H:%M", then).lstrip("0")
+
+
+def _wave_pixmap(peaks: np.ndarray, color: QColor) -> QPixmap:
+    pix = QPixmap(WAVE_SIZE)
+    pix.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pix)
+    painter.setPen(QPen(color, 1))
+    mid = WAVE_SIZE.height() / 2
+    scale = mid * 0.95 / max(1e-6, float(np.abs(peaks).max()) if peaks.size else 1.0)
+    for x, (lo, hi) in enumerate(peaks):
+        painter.drawLine(QPointF(x, mid - hi * scale), QPointF(x, mid - min(lo, hi - 1 / scale) * scale))
+    painter.end()
+    return pix
+
+
+def _wave_icon(peaks: np.ndarray, palette) -> QIcon:
+    """The take's waveform, in the selection's text colour when selected (else it would vanish)."""
+    icon = QIcon(_wave_pixmap(peaks, palette.highlight().color()))
+    icon.addPixmap(_wave_pixmap(peaks, palette.highlightedText().color()), QIcon.Mode.Selected)
+    return icon
+
 
 class TakesPanel(QWidget):
     play_requested = Signal(str)
     choose_requested = Signal(str)
     regenerate_requested = Signal()
+    star_requested = Signal(str, bool)  # key, starred
+    delete_requested = Signal(str)
+    pin_seed_requested = Signal(str)  # use this take's seed for the line
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -21,35 +100,121 @@ class TakesPanel(QWidget):
         # The line's words must not widen the panel (and re-wrap the editor beside it).
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.title)
+        self.status = QLabel()
+        self.status.setObjectName("takeStatus")
+        self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        layout.addWidget(self.status)
         self.list = QListWidget()
         self.list.setObjectName("takesList")
+        self.list.setIconSize(WAVE_SIZE)
+        self.list.setSpacing(1)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
         self.list.itemDoubleClicked.connect(lambda item: self.play_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.currentItemChanged.connect(lambda *_: self._enable())
+        QShortcut(QKeySequence.StandardKey.Delete, self.list, self._delete,
+                  context=Qt.ShortcutContext.WidgetShortcut)
         layout.addWidget(self.list)
-        button_row(layout, [("Play", self._play), ("Use this take", self._choose),
-                          ("Regenerate", self.regenerate_requested.emit)])
+        self.buttons = {}
+        for row in ([("▶ This take", self._play), ("▶ Chosen", self._play_chosen), ("Use this take", self._choose)],
+                    [("☆ Star", self._star), ("Delete…", self._delete), ("Regenerate", self.regenerate_requested.emit)]):
+            self.buttons.update(button_row(layout, row))
+        self.buttons["▶ This take"].setToolTip("Play the selected take (double-click a take to play it too)")
+        self.buttons["▶ Chosen"].setToolTip("Play the line's chosen take, to compare it with the one selected")
+        self.buttons["Regenerate"].setToolTip("Render the line again with the next seed: a new take")
+        self.rows: list[TakeRow] = []
+        self.chosen: str | None = None
+        self._enable()
 
-    def show_takes(self, line_label: str, takes: list[TakeInfo], chosen: str | None) -> None:
+    # ----- what is shown ----------------------------------------------------------------------------
+    def show_takes(self, line_label: str, rows: list[TakeRow], status: str = "") -> None:
+        selected = self.selected_key()
         self.title.setText(f"Takes · {line_label}" if line_label else "Takes")
         self.title.setToolTip(self.title.text())  # the panel keeps its width: a long line is cut, whole here
+        self.status.setText(status)
+        self.status.setVisible(bool(status))
+        # Out of date or failed: in the gutter's colours for those states.
+        color = "#d9534f" if status.startswith("Failed") else "#b86e00" if status.startswith("Out of date") else ""
+        self.status.setStyleSheet(f"color: {color};" if color else "")
+        self.rows = rows
+        self.chosen = next((r.key for r in rows if r.chosen), None)
         self.list.clear()
-        for n, t in enumerate(takes, start=1):
-            mark = "✔ " if t.key == chosen else "   "
-            item = QListWidgetItem(f"{mark}Take {n}  ·  {t.duration:.2f} s  ·  seed {t.seed % 100000}")
-            item.setData(Qt.ItemDataRole.UserRole, t.key)
-            if t.key == chosen:
+        for r in rows:
+            star = "  ★" if r.starred else ""
+            mark = "✔ " if r.chosen else ""
+            item = QListWidgetItem(_wave_icon(r.peaks, self.palette()),
+                                   f"{mark}Take {r.number}{star}\n{r.duration:.1f} s · {when(r.created)}")
+            item.setData(Qt.ItemDataRole.UserRole, r.key)
+            made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created))
+            item.setToolTip("\n".join(filter(None, [
+                f"Take {r.number}{' (chosen for this line)' if r.chosen else ''}{' · starred' if r.starred else ''}",
+                f"Seed {r.seed}", f"Made {made}", r.details])))
+            if r.chosen:
                 font = item.font()
                 font.setBold(True)
                 item.setFont(font)
             self.list.addItem(item)
+            if r.key == selected:
+                self.list.setCurrentItem(item)
+        if self.list.currentItem() is None and self.chosen is not None:
+            self.select(self.chosen)
+        self._enable()
 
-    def _key(self) -> str | None:
+    def select(self, key: str) -> None:
+        for i in range(self.list.count()):
+            if self.list.item(i).data(Qt.ItemDataRole.UserRole) == key:
+                self.list.setCurrentRow(i)
+
+    def selected_key(self) -> str | None:
         item = self.list.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item else None
 
+    def _row(self, key: str | None) -> TakeRow | None:
+        return next((r for r in self.rows if r.key == key), None)
+
+    def _enable(self) -> None:
+        row = self._row(self.selected_key())
+        for name in ("▶ This take", "Use this take", "☆ Star", "Delete…"):
+            self.buttons[name].setEnabled(row is not None)
+        self.buttons["▶ Chosen"].setEnabled(self.chosen is not None)
+        self.buttons["Use this take"].setEnabled(row is not None and not row.chosen)
+        self.buttons["☆ Star"].setText("★ Unstar" if row is not None and row.starred else "☆ Star")
+
+    # ----- intents --------------------------------------------------------------------------------------
     def _play(self) -> None:
-        if key := self._key():
+        if key := self.selected_key():
             self.play_requested.emit(key)
 
+    def _play_chosen(self) -> None:
+        if self.chosen:
+            self.play_requested.emit(self.chosen)
+
     def _choose(self) -> None:
-        if key := self._key():
+        if key := self.selected_key():
             self.choose_requested.emit(key)
+
+    def _star(self) -> None:
+        if row := self._row(self.selected_key()):
+            self.star_requested.emit(row.key, not row.starred)
+
+    def _delete(self) -> None:
+        if key := self.selected_key():
+            self.delete_requested.emit(key)
+
+    def _menu(self, pos) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        self.list.setCurrentItem(item)
+        row = self._row(item.data(Qt.ItemDataRole.UserRole))
+        menu = QMenu(self)
+        menu.addAction("Play", self._play)
+        menu.addAction("Use this take", self._choose).setEnabled(row is not None and not row.chosen)
+        menu.addAction("Unstar" if row and row.starred else "Star", self._star)
+        menu.addAction("Use its seed for this line",
+                       lambda: self.pin_seed_requested.emit(row.key) if row else None)
+        menu.addSeparator()
+        menu.addAction("Delete…", self._delete)
+        menu.popup(self.list.viewport().mapToGlobal(pos))

@@ -199,7 +199,7 @@ def test_empty_panels_say_what_to_do(make_window):
     assert w.speakers.tree.topLevelItemCount() == 0 and "Add" in w.speakers.tree.placeholder
     assert w.library_panel.tree.placeholder.startswith("Drop voice clips here")
     assert not any(b.isEnabled() for b in list(w.library_panel.buttons.values())[1:])  # nothing to play, trim or remove
-    assert w.library_panel.buttons[0].isEnabled()
+    assert list(w.library_panel.buttons.values())[0].isEnabled()
 
 
 # ----- trimming -----------------------------------------------------------------------------------------

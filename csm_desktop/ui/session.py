@@ -17,6 +17,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from csm_desktop.audio import SAMPLE_RATE
 from csm_desktop.dialogue.clip_trim import trim_clip
+from csm_desktop.dialogue.line_map import GoneLines, follow_lines
 from csm_desktop.dialogue.project import Project, Speaker
 from csm_desktop.dialogue.project_voices import restore_project_voices, write_project_voices
 from csm_desktop.dialogue.script import Utterance, parse_lines
@@ -94,6 +95,7 @@ class ProjectSession(QObject):
         self.library = library
         self.undo_stack = QUndoStack(self)
         self._typed: set[str] = set()  # speakers added because typing used their tag
+        self._gone = GoneLines()  # states of lines edited away, for their return
         self.project = self.fresh_project()
         self._saved = self._fingerprint()
         self.dirty = False
@@ -109,6 +111,7 @@ class ProjectSession(QObject):
     def replace(self, project: Project) -> None:
         """Make ``project`` the open one (new or opened): nothing to save, nothing to undo."""
         self.project = project
+        self._gone.clear()
         self._typed = set()
         self._add_speakers(project.script_text)  # a hand-written file may lack some
         self._typed = set()
@@ -190,7 +193,9 @@ class ProjectSession(QObject):
         anything changed."""
         if text == self.project.script_text:
             return False
+        before = _spoken(self.project.script_text)
         self.project.script_text = text
+        self.project.lines = follow_lines(before, _spoken(text), self.project.lines, self._gone)
         self._add_speakers(text)
         self.touched()
         return True
@@ -435,3 +440,9 @@ class ProjectSession(QObject):
             self.touched()
             self.speakers_changed.emit()
         self.library_changed.emit()
+
+
+def _spoken(text: str) -> list[tuple[str, str]]:
+    """Speaker and words of each utterance of ``text``, in order (what line states are kept by)."""
+    items, _errors = parse_lines(text)
+    return [(i.speaker, i.text) for i in items if isinstance(i, Utterance)]

@@ -147,3 +147,21 @@ def test_a_line_typed_above_during_a_render_does_not_lose_the_rendered_takes(mak
     qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
     assert w.project.line(0).chosen_take is None  # Carol's line was never rendered
     assert w.project.line(1).chosen_take and w.project.line(2).chosen_take
+
+
+def test_a_rendered_lines_take_stays_with_it_when_a_line_is_typed_above_or_deleted_and_undone(
+        make_window, qtbot, tmp_path):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\nBob: Hi.\n")
+    assert w.save_as(tmp_path / "Follow")
+    w.rendering.start_render(None)
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    alice, bob = w.project.line(0).chosen_take, w.project.line(1).chosen_take
+    w.editor.setFocus()
+    w.editor.moveCursor(w.editor.textCursor().MoveOperation.Start)
+    w.editor.insertPlainText("Carol: First.\n")  # typed above both
+    assert w.project.line(0).chosen_take is None
+    assert (w.project.line(1).chosen_take, w.project.line(2).chosen_take) == (alice, bob)
+    w.editor.undo()
+    assert (w.project.line(0).chosen_take, w.project.line(1).chosen_take) == (alice, bob)
+    assert not w.dirty  # back to what was saved

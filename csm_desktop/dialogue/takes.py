@@ -57,6 +57,7 @@ class TakeInfo:
     context: list[str] = field(default_factory=list)  # keys of the takes in its context
     created: float = 0.0
     codec: str = ""  # the Mimi weights of <key>.codes.npy, when the take keeps its codes
+    watermark: str = ""  # "PerTh", or why the take has none ("" for takes made before watermarks)
 
 
 class TakeStore:
@@ -149,6 +150,7 @@ class TakeStore:
 _INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "line_text": str, "speaker": str, "csm_id": int, "variant": int, "seed": int,
     "duration": (int, float), "frames": int, "created": (int, float), "codec": str,
+    "watermark": str,
 }
 
 

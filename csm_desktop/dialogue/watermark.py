@@ -40,7 +40,7 @@ OWN_VOICE = "off: own voice"  # a take's key part when it is left without the wa
 
 Audio = TypeVar("Audio", torch.Tensor, np.ndarray)
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _model = None
 
 
@@ -120,7 +120,7 @@ def watermark(audio: Audio, sample_rate: int) -> Audio:
     if data.size == 0 or not np.any(data):
         return audio
     model = _watermarker()
-    with torch.inference_mode():
+    with _lock, torch.inference_mode():  # one at a time: renders and checks share the network
         marked = model.apply_watermark(_padded(data, sample_rate), sample_rate=sample_rate)
     marked = np.asarray(marked, dtype=np.float32)[: data.size]
     if marked.size < data.size:  # never shorter than the take it marks
@@ -134,7 +134,7 @@ def watermark(audio: Audio, sample_rate: int) -> Audio:
 
 def _confidence(data: np.ndarray, sample_rate: int) -> float:
     model = _watermarker()
-    with torch.inference_mode():
+    with _lock, torch.inference_mode():
         value = model.get_watermark(_padded(data, sample_rate), sample_rate=sample_rate, round=False)
     return float(np.clip(np.asarray(value, dtype=np.float64).mean(), 0.0, 1.0))
 
@@ -217,5 +217,6 @@ def check_file(path: str | Path) -> FileCheck:
     except CsmError as exc:
         return FileCheck(path, None, str(exc))
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-        return FileCheck(path, None, f"it is not an audio file this app can read ({exc}); use WAV, FLAC, MP3 or "
-                                     "Ogg (Vorbis/Opus)")
+        why = getattr(exc, "error_string", None) or str(exc)
+        return FileCheck(path, None, f"it is not an audio file this app can read ({why.rstrip('.')}); use WAV, "
+                                     "FLAC, MP3 or Ogg (Vorbis/Opus)")

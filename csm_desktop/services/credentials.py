@@ -48,7 +48,9 @@ def _install_hint() -> str:
 
 
 def _check_name(name: str) -> None:
-    if name not in ENV_OVERRIDES and name not in APP_SECRETS:
+    """A known secret; an app secret may name what it belongs to after an ``@`` (one installation's
+    signing key: ``content-credentials@<folder digest>``)."""
+    if name not in ENV_OVERRIDES and name.partition("@")[0] not in APP_SECRETS:
         raise ValueError(f"unknown secret {name!r}; known: {', '.join([*ENV_OVERRIDES, *APP_SECRETS])}")
 
 
@@ -114,7 +116,7 @@ def set_secret(name: str, value: str) -> None:
     except (NoKeyringError, KeyringError, RuntimeError, OSError):
         _session[name] = value
         raise KeyringUnavailableError(
-            f"No system keyring is available, so the {LABELS.get(name) or APP_SECRETS[name]} is kept only until "
+            f"No system keyring is available, so the {LABELS.get(name) or APP_SECRETS[name.partition('@')[0]]} is kept only until "
             "CSM Desktop closes. "
             + _install_hint()
         ) from None

@@ -5,6 +5,7 @@ the keyring), or the user's own chain and key named in Settings, checked before 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import os
 import secrets
@@ -206,8 +207,10 @@ def installation_credentials(folder: Path | None = None) -> Credentials:
         SigningError: the folder cannot be written.
     """
     folder = folder or data_dir() / FOLDER
+    # Each data folder (an installation, a portable copy, a test) has a passphrase of its own.
+    secret = f"{SECRET}@{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]}"
     notices: list[str] = []
-    passphrase = secrets_store.get_secret(SECRET)
+    passphrase = secrets_store.get_secret(secret)
     loaded = _load(folder, passphrase)
     if loaded is None:
         if (folder / KEY_FILE).exists():
@@ -220,7 +223,7 @@ def installation_credentials(folder: Path | None = None) -> Credentials:
                            "Files signed before keep their credentials.")
         passphrase = secrets.token_urlsafe(32)
         try:
-            secrets_store.set_secret(SECRET, passphrase)
+            secrets_store.set_secret(secret, passphrase)
         except secrets_store.KeyringUnavailableError as exc:
             notices.append(f"{exc} Content credentials made later are then signed with a new key.")
         try:

@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         session.problem.connect(lambda exc: show_exception(self, exc))
 
         self._build_actions()
+        self._build_responsible_voice()
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.autosave)
@@ -399,7 +400,31 @@ class MainWindow(QMainWindow):
             show_exception(self, exc)
             return []
         self.statusBar().showMessage(f"Exported {len(written)} file(s) to {Path(output).parent}", 8000)
+        self.sign_exports(written)
         return written
+
+    # ----- responsible voice (issue 15): watermark checks, content credentials ----------------------------
+    def _build_responsible_voice(self) -> None:
+        from csm_desktop.ui.watermark_check import WatermarkCheck
+
+        self.watermark_check = WatermarkCheck(self, self.tasks)  # on the side pool: renders go on
+        self.act_check_watermark = self._action("Check a file for the AI &watermark…", self.watermark_check.ask,
+                                                tip="Say whether audio files carry the AI watermark every take has")
+        self.menuBar().addMenu("&Tools").addAction(self.act_check_watermark)
+
+    def sign_exports(self, written: list[Path]) -> list[str]:
+        """Content credentials on the exported files that can carry them; what the user should
+        know (a file left without them, a key kept for this session only) is shown."""
+        from csm_desktop.services.content_credentials import CredentialNotice, sign_exports
+
+        news = sign_exports(written, self.session.project, self.session.store(), self.session.library, self.settings)
+        notices = [n for n in news if isinstance(n, CredentialNotice)]
+        if notices:
+            show_error(self, "\n\n".join(notices), title="Content credentials")
+        elif news:
+            self.statusBar().showMessage(f"Exported {len(written)} file(s) to {Path(written[0]).parent}, with "
+                                         "content credentials", 8000)
+        return news
 
     # ----- closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

@@ -7,6 +7,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
 
 from csm_desktop.errors import CsmError
+from csm_desktop.ui.consent import ask_consent
 from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.widgets.library_panel import LibraryPanel, expand_audio_paths
@@ -83,6 +84,16 @@ class SpeakersController(QObject):
         self.session.remove_speaker(name)
 
     def assign_clip(self, speaker: str, clip_id: str) -> None:
+        """Give ``speaker`` the clip, once the user has confirmed permission to use its voice
+        (asked the first time a clip is assigned; see ui/consent.py)."""
+        try:
+            clip = self.session.library.get(clip_id)
+        except CsmError as exc:
+            show_exception(self.window, exc)
+            return
+        ask_consent(self.window, self.session.library, clip, speaker, lambda: self._assign(speaker, clip_id))
+
+    def _assign(self, speaker: str, clip_id: str) -> None:
         try:
             self.session.assign_clip(speaker, clip_id)
         except CsmError as exc:

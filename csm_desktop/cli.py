@@ -242,10 +242,11 @@ def _render(args: argparse.Namespace) -> int:
     if report.failed:
         print(f"{len(report.failed)} line(s) failed; nothing was exported. Fix them and run again.", file=sys.stderr)
         return 1
-    written = export_dialogue(project, TakeStore(project.takes_dir, engines[0].sample_rate), output, options)
+    store = TakeStore(project.takes_dir, engines[0].sample_rate)
+    written = export_dialogue(project, store, output, options)
     for path in written:
         print(f"Wrote {path}", file=sys.stderr)
-    _sign_exports(project, library, written)
+    _sign_exports(project, store, library, written)
     if is_project:
         print(f"Takes are kept in {project.takes_dir}", file=sys.stderr)
     return 0
@@ -268,11 +269,11 @@ def _confirm_consent(project, library, confirmed: bool) -> None:
     print(f"Consent recorded for {names}.", file=sys.stderr)
 
 
-def _sign_exports(project, library, written: list[Path]) -> None:
+def _sign_exports(project, store, library, written: list[Path]) -> None:
     """Content credentials on the exported files that can carry them; news of each on stderr."""
     from csm_desktop.services.content_credentials import CredentialNotice, sign_exports
 
-    for line in sign_exports(written, project, library):
+    for line in sign_exports(written, project, store, library):
         prefix = "Note: " if isinstance(line, CredentialNotice) else ""
         print(f"{prefix}{line}", file=sys.stderr)
 

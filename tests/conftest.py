@@ -62,3 +62,13 @@ def fake_hub(upstream_folders, monkeypatch):
         set_offline(monkeypatch, False)
         yield hub
     set_offline(monkeypatch, True)
+
+
+@pytest.fixture(scope="session")
+def perth():
+    """PerTh's watermarking network, loaded once for the whole run (import and weights take a few
+    seconds): ``csm_desktop.dialogue.watermark`` with the network ready."""
+    from csm_desktop.dialogue import watermark
+
+    watermark._watermarker()
+    return watermark

@@ -28,10 +28,9 @@ from csm_desktop.dialogue.voices import ClipError, VoiceLibrary
 from csm_desktop.dialogue.watermark import NAME as WATERMARK_NAME
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write
-from csm_desktop.services.signing_keys import Credentials, SigningError, signing_credentials
+from csm_desktop.services.signing_keys import TRAINED_ALGORITHMIC_MEDIA, Credentials, SigningError, signing_credentials
 from csm_desktop.settings import Settings
 
-TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 ASSERTION = "org.csm-desktop.responsible-voice"
 # Audio containers c2pa-python 0.38 signs (its Builder.get_supported_mime_types()); Ogg (Vorbis,
 # Opus) is not among them.

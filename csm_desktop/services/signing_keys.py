@@ -30,6 +30,7 @@ SECRET, OWN_SECRET = "content-credentials", "content-credentials-own"
 _MAX_PEM_BYTES = 1_000_000
 _YEARS = 10
 _RENEW_BEFORE = dt.timedelta(days=30)
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 
 
 class SigningError(CsmError):
@@ -105,7 +106,8 @@ def _check_with_c2pa(creds: Credentials) -> None:
     try:
         signer = c2pa.Signer.from_info(creds.signer_info())
         definition = {"claim_generator_info": [{"name": "CSM Desktop"}], "title": "check.wav",
-                      "assertions": [{"label": "c2pa.actions", "data": {"actions": [{"action": "c2pa.created"}]}}]}
+                      "assertions": [{"label": "c2pa.actions", "data": {"actions": [{
+                          "action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]}}]}
         with signer, c2pa.Builder.from_json(definition) as builder:
             builder.sign(signer, "audio/wav", wav, io.BytesIO())
     except c2pa.C2paError as exc:

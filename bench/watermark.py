@@ -45,6 +45,16 @@ def speech(voice: str, seconds: float, folder: Path) -> torch.Tensor:
     return audio[: int(seconds * SAMPLE_RATE)]
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def snr_db(clean: np.ndarray, marked: np.ndarray, band: tuple[float, float] | None = None) -> float:
     """Signal to watermark ratio, over all frequencies or within ``band`` (Hz)."""
     noise = marked - clean
@@ -90,50 +100,49 @@ def exported(audio: np.ndarray, folder: Path, lufs: float) -> np.ndarray:
 def transformations(folder: Path) -> list[tuple[str, object]]:
     """(name, function of marked audio -> (audio, rate, note))."""
     def same(a):
-        return a, SAMPLE_RATE, ""
+        return a, SAMPLE_RATE, None
 
     def wav16(a):
         back, rate, _ = encoded(a, "WAV", "PCM_16")
-        return back, rate, ""
+        return back, rate, None
 
     def flac(a):
         back, rate, _ = encoded(a, "FLAC", "PCM_16")
-        return back, rate, ""
+        return back, rate, None
 
     def mp3(level):
         def run(a):
             back, rate, kbps = encoded(a, "MP3", "MPEG_LAYER_III", compression_level=level, bitrate_mode="CONSTANT")
-            return back, rate, f"{kbps:.0f} kbit/s"
+            return back, rate, ("kbit/s", kbps)
         return run
 
     def opus(level):
         def run(a):
             back, rate, kbps = encoded(a, "OGG", "OPUS", compression_level=level)
-            return back, rate, f"{kbps:.0f} kbit/s"
+            return back, rate, ("kbit/s", kbps)
         return run
 
     def gain(g):
         def run(a):
             out = a * g
-            clipped = float(np.mean(np.abs(out) > 1.0)) * 100
-            return np.clip(out, -1.0, 1.0), SAMPLE_RATE, f"{clipped:.2f}% of samples clipped" if clipped else ""
+            return np.clip(out, -1.0, 1.0), SAMPLE_RATE, ("% of samples clipped", float(np.mean(np.abs(out) > 1.0)) * 100)
         return run
 
     def trim(start_s):
         def run(a):
             i = int(start_s * SAMPLE_RATE)
-            return a[i:i + 3 * SAMPLE_RATE], SAMPLE_RATE, ""
+            return a[i:i + 3 * SAMPLE_RATE], SAMPLE_RATE, None
         return run
 
     def loudness(lufs):
         def run(a):
-            return exported(a, folder, lufs), SAMPLE_RATE, "export, 16-bit WAV"
+            return exported(a, folder, lufs), SAMPLE_RATE, None
         return run
 
     return [
         ("as stored (float WAV)", same),
-        ("export: loudness -16 LUFS", loudness(-16.0)),
-        ("export: loudness -23 LUFS", loudness(-23.0)),
+        ("export (export_dialogue): -16 LUFS, 16-bit WAV", loudness(-16.0)),
+        ("export (export_dialogue): -23 LUFS, 16-bit WAV", loudness(-23.0)),
         ("16-bit WAV", wav16),
         ("FLAC (16-bit)", flac),
         ("MP3, libsndfile level 0.5", mp3(0.5)),
@@ -181,8 +190,8 @@ def main() -> None:
     n = len(clips)
     seconds = np.mean([c.size for c in clips]) / SAMPLE_RATE
     print(f"## Watermark (PerTh implicit, resemble-perth 1.0.1) — {date.today().isoformat()}\n")
-    print(f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} "
-          f"torch threads, {platform.processor() or 'cpu'}; torch {torch.__version__}, soundfile "
+    print(f"Machine: {platform.system()} {platform.machine()}, {cpu_name()}, {os.cpu_count()} cores, "
+          f"{torch.get_num_threads()} torch threads; torch {torch.__version__}, soundfile "
           f"{sf.__version__} (libsndfile {sf.__libsndfile_version__}). Command: `python bench/watermark.py "
           f"--clips {args.clips} --seconds {args.seconds:g}`.\n")
     print(f"Speech: {n} espeak-ng clips ({', '.join(voices)}) of {seconds:.1f} s each at 24 kHz, the same "
@@ -197,17 +206,20 @@ def main() -> None:
           f"{max(detect_s):.3f} |")
     print(f"| confidence on the unmarked clips (false alarm above 0.5) | {np.median(clean_conf):.3f} | "
           f"{min(clean_conf):.3f} | {max(clean_conf):.3f} |")
-    print(f"\nLoading the network once per process (import and weights): {load_s:.1f} s.\n")
+    print(f"\nLoading the network once per process (import and weights): {load_s:.1f} s. Times are per call on "
+          "a 10 s clip (the first call of each kind is the max: it warms up).\n")
     print("| after | detected | confidence median | min | note |\n|---|---|---|---|---|")
     for name, fn in transformations(folder):
-        confs, notes = [], set()
+        confs, figures, unit = [], [], ""
         for audio in marked:
-            out, rate, note = fn(audio)
+            out, rate, figure = fn(audio)
             confs.append(wm.detect(np.asarray(out, dtype=np.float32), rate).confidence)
-            if note:
-                notes.add(note)
+            if figure is not None:
+                unit = figure[0]
+                figures.append(figure[1])
         found = sum(c >= wm.THRESHOLD for c in confs)
-        print(f"| {name} | {found}/{n} | {np.median(confs):.3f} | {min(confs):.3f} | {'; '.join(sorted(notes))} |")
+        note = f"{min(figures):.2f} to {max(figures):.2f} {unit}" if figures else ""
+        print(f"| {name} | {found}/{n} | {np.median(confs):.3f} | {min(confs):.3f} | {note} |")
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csm_desktop.dialogue.voices import Clip, VoiceLibrary
+from csm_desktop.dialogue.project import Project
+from csm_desktop.dialogue.voices import Clip, ClipError, VoiceLibrary
 from csm_desktop.errors import CsmError
 from csm_desktop.ui.errors import show_exception
 
@@ -90,3 +91,20 @@ def ask_consent(parent: QWidget, library: VoiceLibrary, clip: Clip, speaker: str
     dialog.finished.connect(answered)
     dialog.open()
     return dialog
+
+
+def ask_missing_consent(parent: QWidget, library: VoiceLibrary, project: Project,
+                        then: Callable[[], None]) -> bool:
+    """Before a render: when a clip the project's speakers use has no consent on record (given to
+    its speaker before the app asked, or in another tool), ask about it and call ``then`` once it
+    is confirmed. Returns whether it asked (the caller waits for ``then``)."""
+    for speaker in project.speakers:
+        for clip_id in speaker.clip_ids:
+            try:
+                clip = library.get(clip_id)
+            except ClipError:
+                continue  # the render itself says that the clip is missing
+            if not clip.consent_at:
+                ask_consent(parent, library, clip, speaker.name, then)
+                return True
+    return False

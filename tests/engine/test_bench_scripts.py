@@ -49,3 +49,18 @@ def test_remote_payload_benchmark_runs_and_codes_are_smaller():
     for row in rows:
         float_wav, flac, codes = (int(row[i].strip().replace(",", "")) for i in (3, 4, 5))
         assert codes < flac < float_wav
+
+
+def test_watermark_benchmark_runs_and_finds_the_mark():
+    """bench/watermark.py at its smallest: one 8 s espeak-ng clip through every transformation."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (./run-tests installs it)")
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "watermark.py"), "--clips", "1", "--seconds", "8"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|") for line in proc.stdout.splitlines() if line.startswith("| ") and "/1 |" in line]
+    assert len(rows) == 15 and all(row[2].strip() == "1/1" for row in rows)

@@ -110,3 +110,24 @@ def test_an_export_from_the_window_carries_credentials_and_the_watermark(make_wi
     assert ours["watermark"] == {"name": ours["watermark"]["name"], "lines": 2, "lines_without": []}
     audio, rate = sf.read(out, dtype="float32")
     assert perth.detect(audio, rate).present and np.abs(audio).max() > 0.1
+
+
+def test_a_render_asks_for_clips_given_before_the_app_asked(make_window, qtbot, voice_files, tmp_path):
+    """A clip given to its speaker without the prompt (a library from before consent was asked):
+    rendering asks first, renders nothing on Cancel, and starts once permission is confirmed."""
+    w = make_window()
+    w.editor.setPlainText("Alice: Hi.\n")
+    w.speakers_ctl.import_files(voice_files[:1])
+    clip = w.library.clips()[0]
+    w.session.assign_clip("Alice", clip.id)  # as an older version did it
+    assert w.save_as(tmp_path / "Old")
+    assert w.rendering.start_render(None) is None
+    _prompt(w).reject()
+    assert w.rendering.job is None and w.project.line(0).chosen_take is None
+    w.rendering.render_all()
+    prompt = _prompt(w)
+    prompt.permitted.setChecked(True)
+    prompt.confirm.click()
+    assert w.rendering.job is not None  # started by the confirmation
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    assert w.project.line(0).chosen_take and w.library.get(clip.id).consent_at

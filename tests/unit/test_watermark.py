@@ -129,3 +129,17 @@ def test_check_file_reports_files_it_cannot_read(perth, tmp_path):
     for name, why in (("empty.wav", "empty"), ("notes.wav", "not an audio file"), ("missing.wav", "does not exist")):
         result = perth.check_file(tmp_path / name)
         assert result.detection is None and why in result.error and "not checked" in result.line()
+
+
+def test_the_check_watermark_command_says_it_per_file(perth, marked, speech, tmp_path, capsys):
+    from csm_desktop.cli import main
+
+    sf.write(tmp_path / "marked.mp3", marked, SAMPLE_RATE, format="MP3", subtype="MPEG_LAYER_III")
+    sf.write(tmp_path / "plain.flac", speech, SAMPLE_RATE)
+    assert main(["check-watermark", str(tmp_path / "marked.mp3"), str(tmp_path / "plain.flac")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{tmp_path / 'marked.mp3'}: AI watermark present (confidence 1.00)"
+    assert out[1].startswith(f"{tmp_path / 'plain.flac'}: no AI watermark found (confidence 0.0")
+    assert main(["check-watermark", str(tmp_path / "gone.wav"), str(tmp_path / "plain.flac")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert "gone.wav: not checked" in out[0] and "no AI watermark found" in out[1]  # the others still checked

@@ -125,7 +125,8 @@ def transformations(folder: Path) -> list[tuple[str, object]]:
     def gain(g):
         def run(a):
             out = a * g
-            return np.clip(out, -1.0, 1.0), SAMPLE_RATE, ("% of samples clipped", float(np.mean(np.abs(out) > 1.0)) * 100)
+            clipped = float(np.mean(np.abs(out) > 1.0)) * 100
+            return np.clip(out, -1.0, 1.0), SAMPLE_RATE, ("% of samples clipped", clipped)
         return run
 
     def trim(start_s):

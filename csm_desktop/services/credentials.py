@@ -115,9 +115,9 @@ def set_secret(name: str, value: str) -> None:
         keyring.set_password(SERVICE, name, value)
     except (NoKeyringError, KeyringError, RuntimeError, OSError):
         _session[name] = value
+        label = LABELS.get(name) or APP_SECRETS[name.partition("@")[0]]
         raise KeyringUnavailableError(
-            f"No system keyring is available, so the {LABELS.get(name) or APP_SECRETS[name.partition('@')[0]]} is kept only until "
-            "CSM Desktop closes. "
+            f"No system keyring is available, so the {label} is kept only until CSM Desktop closes. "
             + _install_hint()
         ) from None
     _session.pop(name, None)

@@ -31,7 +31,8 @@ def test_the_first_assignment_of_a_clip_asks_for_permission(make_window, voice_f
     w.speakers_ctl.assign_clip("Alice", clip.id)
     prompt = _prompt(w)
     assert prompt is not None
-    assert any(f"<b>{clip.name}</b>" in t and "<b>Alice</b>" in t for t in (lb.text() for lb in prompt.findChildren(QLabel)))
+    texts = [label.text() for label in prompt.findChildren(QLabel)]
+    assert any(f"<b>{clip.name}</b>" in t and "<b>Alice</b>" in t for t in texts)
     assert not prompt.confirm.isEnabled()  # a statement must be chosen first
     prompt.reject()  # Cancel: nothing assigned, nothing recorded
     assert w.project.speaker("Alice").clip_ids == [] and w.library.get(clip.id).consent_at is None

@@ -90,6 +90,10 @@ def exported(tmp_path):
     return export
 
 
+def _ours(path) -> dict:
+    return next(a for a in _manifest(path)[0]["assertions"] if a["label"] == ASSERTION)["data"]
+
+
 def _manifest(path):
     with open(path, "rb") as fh, c2pa.Reader(MIME[path.suffix], fh) as reader:
         store = json.loads(reader.json())
@@ -267,11 +271,11 @@ def test_the_manifest_says_whether_consent_was_confirmed(memory_keyring, exporte
     unasked = library.import_clip(tmp_path / "b.wav", name="unasked")
     project, store, written = exported(library=library, clips=[asked.id])
     sign_exports(written, project, store, library)
-    consent = next(a for a in _manifest(written[0])[0]["assertions"] if a["label"] == ASSERTION)["data"]["voice_consent"]
+    consent = _ours(written[0])["voice_consent"]
     assert consent["all_confirmed"] is True and "permission" in consent["statement"]
     assert consent["clips"] == [{"speaker": "Alice", "clip": "asked", "consent_confirmed": True,
                                  "confirmed_at": asked.consent_at, "own_voice": True}]
     project.speaker("Bob").clip_ids.append(unasked.id)
     sign_exports(written, project, store, library)
-    consent = next(a for a in _manifest(written[0])[0]["assertions"] if a["label"] == ASSERTION)["data"]["voice_consent"]
+    consent = _ours(written[0])["voice_consent"]
     assert consent["all_confirmed"] is False and "not on record" in consent["statement"]

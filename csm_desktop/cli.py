@@ -47,8 +47,12 @@ def _say(args: argparse.Namespace) -> int:
     import torch
 
     from csm_desktop.audio import read_audio, write_audio
+    from csm_desktop.dialogue.watermark import watermark
     from csm_desktop.engine import Segment
 
+    if args.context and not args.i_have_consent:
+        raise CsmError("--context imitates the voice in each clip. Add --i-have-consent to confirm that every "
+                       "speaker in those clips has given you permission to use their voice.")
     gen = _load_engine(args)
     context = []
     for clip, transcript, speaker in args.context or []:
@@ -73,7 +77,7 @@ def _say(args: argparse.Namespace) -> int:
         return 130
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    audio = torch.cat(chunks) if chunks else torch.zeros(0)
+    audio = watermark(torch.cat(chunks), gen.sample_rate) if chunks else torch.zeros(0)
     write_audio(args.output, audio, gen.sample_rate, comment=AI_MARKER)
     print(f"Wrote {args.output} ({audio.numel() / gen.sample_rate:.2f} s, {gen.sample_rate} Hz)", file=sys.stderr)
     return 0
@@ -201,13 +205,15 @@ def _render(args: argparse.Namespace) -> int:
     if options.format not in ("wav", "flac"):
         raise CsmError(f"{output.name}: the output must end in .wav or .flac.")
 
+    library = VoiceLibrary() if any(s.clip_ids for s in project.speakers) else None
+    if library is not None:
+        _confirm_consent(project, library, args.i_have_consent)
     engines = _render_engines(args, parallel)
     if args.remote:
         engines[0].connect()  # wakes the deployment (a cold start is announced) and learns the model
         if engines[0].is_test_model:
             print("Note: the remote engine runs a tiny test model with random weights; its output is noise.",
                   file=sys.stderr)
-    library = VoiceLibrary() if any(s.clip_ids for s in project.speakers) else None
     stop = threading.Event()
 
     def on_sigint(signum, frame):
@@ -238,9 +244,11 @@ def _render(args: argparse.Namespace) -> int:
     if report.failed:
         print(f"{len(report.failed)} line(s) failed; nothing was exported. Fix them and run again.", file=sys.stderr)
         return 1
-    written = export_dialogue(project, TakeStore(project.takes_dir, engines[0].sample_rate), output, options)
+    store = TakeStore(project.takes_dir, engines[0].sample_rate)
+    written = export_dialogue(project, store, output, options)
     for path in written:
         print(f"Wrote {path}", file=sys.stderr)
+    _sign_exports(project, store, library, written)
     if is_project:
         print(f"Takes are kept in {project.takes_dir}", file=sys.stderr)
     return 0
@@ -275,6 +283,45 @@ def _check(args: argparse.Namespace) -> int:
     check = check_take(audio, VAD_RATE, args.text, recognizer=recognizer, voice_refs=voice)
     print(json.dumps(check.to_json(), indent=2, ensure_ascii=False) if args.json else describe_check(check))
     return 0
+
+
+def _confirm_consent(project, library, confirmed: bool) -> None:
+    """Every voice clip the project uses has its speaker's permission on record: recorded in the
+    app when it was assigned, or now, with ``--i-have-consent`` (dated today)."""
+    clips = [library.get(clip_id) for s in project.speakers for clip_id in dict.fromkeys(s.clip_ids)]
+    missing = [c for c in clips if c.consent_at is None]
+    if not missing:
+        return
+    names = ", ".join(c.name for c in missing)
+    if not confirmed:
+        raise CsmError(f"No consent is on record for the voice clip(s) {names}. Add --i-have-consent to confirm "
+                       "that each speaker gave you permission to use their voice (recorded in the library with "
+                       "today's date), or assign the clips in the app, which asks.")
+    for clip in missing:
+        library.record_consent(clip.id)
+    print(f"Consent recorded for {names}.", file=sys.stderr)
+
+
+def _sign_exports(project, store, library, written: list[Path]) -> None:
+    """Content credentials on the exported files that can carry them; news of each on stderr."""
+    from csm_desktop.services.content_credentials import CredentialNotice, sign_exports
+
+    for line in sign_exports(written, project, store, library):
+        prefix = "Note: " if isinstance(line, CredentialNotice) else ""
+        print(f"{prefix}{line}", file=sys.stderr)
+
+
+def _check_watermark(args: argparse.Namespace) -> int:
+    """Per file: whether the AI watermark is in it, with the detector's confidence. Exit status:
+    0 when every file was read, 1 when one could not be."""
+    from csm_desktop.dialogue.watermark import check_file
+
+    failed = 0
+    for name in args.files:
+        result = check_file(Path(name))
+        failed += result.error is not None
+        print(result.line(), flush=True)
+    return 1 if failed else 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -326,6 +373,12 @@ def _add_engine_options(command: argparse.ArgumentParser) -> None:
                          help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")
 
 
+def _add_consent_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--i-have-consent", action="store_true", dest="i_have_consent",
+                         help="confirm that every speaker whose voice clip is used gave you permission to use "
+                              "their voice (recorded in the voice library with the date)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="csm-desktop", description="Multi-speaker dialogue with CSM-1B.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -342,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--topk", type=int, default=50)
     say.add_argument("--max-ms", type=float, default=10_000, help="longest audio to generate (ms)")
     say.add_argument("-o", "--output", required=True, help="WAV file to write")
+    _add_consent_option(say)
     say.set_defaults(func=_say)
 
     render = sub.add_parser("render", help="render a script or project to an audio file")
@@ -362,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--parallel", type=int, default=None, metavar="N",
                         help=f"render N scenes at once over the --remote URLs in turn (1 to {MAX_PARALLEL}; "
                              "default: one per URL)")
+    _add_consent_option(render)
     render.set_defaults(func=_render)
 
     check = sub.add_parser("check", help="check an audio file against the line it should say (exit 0 whatever "
@@ -376,6 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--voice", action="append", metavar="CLIP",
                        help="a clip of the speaker's voice to compare with (repeatable)")
     check.set_defaults(func=_check)
+    check = sub.add_parser("check-watermark", help="say whether audio files carry the AI watermark",
+                           description="Reads each file (WAV, FLAC, MP3, Ogg/Opus) and says whether it carries the "
+                                       "inaudible AI watermark every CSM Desktop take carries (Resemble's PerTh), "
+                                       "with the detector's confidence (0 to 1; 0.5 and above: present).")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=_check_watermark)
 
     serve = sub.add_parser("serve", help="serve the engine over HTTP (token from CSM_SERVER_TOKEN)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")

@@ -41,6 +41,11 @@ class Settings:
     default_gap_ms: int = 300
     recent_projects: list[str] = field(default_factory=list)
     export_options: dict = field(default_factory=dict)  # the export dialog's last choices, checked when read
+    # Responsible voice (issue 15): the watermark can be left off only for takes whose voice clips
+    # are all the user's own; content credentials may be signed with the user's own certificate.
+    watermark_own_voice: bool = True
+    credentials_cert: str = ""  # PEM certificate chain (signing certificate first); "": this installation's
+    credentials_key: str = ""  # its PEM private key
     schema_version: int = SCHEMA_VERSION
 
     @staticmethod
@@ -65,9 +70,10 @@ class Settings:
             for key, value in data.items():
                 if key in known and key != "schema_version":
                     default = getattr(settings, key)
-                    if isinstance(default, bool) or not isinstance(value, type(default)) and not (
-                            isinstance(default, float) and isinstance(value, int)):
-                        continue  # a wrong type keeps the default
+                    wrong_type = not isinstance(value, type(default)) and not (
+                        isinstance(default, float) and isinstance(value, int))
+                    if wrong_type or isinstance(default, bool) != isinstance(value, bool):
+                        continue  # a wrong type keeps the default (true is no number, 1 no yes)
                     setattr(settings, key, value)
             if settings.engine not in ENGINES:
                 settings.engine = "local"

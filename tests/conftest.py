@@ -85,3 +85,13 @@ def tiny_whisper(tmp_path_factory):
     from csm_desktop.dialogue.testing import make_tiny_whisper
 
     return make_tiny_whisper(tmp_path_factory.mktemp("whisper") / "faster-whisper-tiny-test")
+
+
+@pytest.fixture(scope="session")
+def perth():
+    """PerTh's watermarking network, loaded once for the whole run (import and weights take a few
+    seconds): ``csm_desktop.dialogue.watermark`` with the network ready."""
+    from csm_desktop.dialogue import watermark
+
+    watermark._watermarker()
+    return watermark

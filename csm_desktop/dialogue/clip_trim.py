@@ -3,6 +3,8 @@ the original stay right); the original is kept as it is."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 
 from csm_desktop.audio import SAMPLE_RATE
@@ -29,8 +31,11 @@ def trim_clip(library: VoiceLibrary, clip_id: str, start_s: float, end_s: float)
     if (b - a) / SAMPLE_RATE < MIN_TRIM_S:
         raise AudioFileError(f"The trimmed clip would be {(max(0, b - a)) / SAMPLE_RATE:.2f} s long; keep at least "
                              f"{MIN_TRIM_S:g} s (6-12 s of speech works best).")
-    return library.add_audio(audio[a:b].clone(), f"{clip.name} (trimmed)", source=f"trim of {clip.id}",
-                             transcript=clip.transcript, label=f"This cut of {clip.name}")
+    cut = library.add_audio(audio[a:b].clone(), f"{clip.name} (trimmed)", source=f"trim of {clip.id}",
+                            transcript=clip.transcript, label=f"This cut of {clip.name}")
+    if clip.consent_at:  # the same voice: the permission given for it holds, with its date
+        cut = library.record_consent(cut.id, own_voice=clip.own_voice, when=datetime.fromisoformat(clip.consent_at))
+    return cut
 
 
 def speech_bounds(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, pad_s: float = 0.1) -> tuple[float, float]:

@@ -24,6 +24,8 @@ from csm_desktop.dialogue.project import GenerationSettings, Project, ProjectErr
 from csm_desktop.dialogue.script import Utterance
 from csm_desktop.dialogue.takes import TakeInfo, TakeStore, take_key
 from csm_desktop.dialogue.voices import Clip, VoiceLibrary
+from csm_desktop.dialogue.watermark import NAME as WATERMARK
+from csm_desktop.dialogue.watermark import OWN_VOICE, WatermarkUnavailable, unmarked_reason, watermark
 from csm_desktop.engine.generator import Segment
 from csm_desktop.errors import CsmError, GenerationCancelled, NetworkError
 
@@ -61,6 +63,7 @@ class RenderPlan:
     caps_ms: list[int] = field(default_factory=list)  # each chunk's max_audio_length_ms
     parts: dict = field(default_factory=dict)  # what the key is a hash of (kept with the take)
     temperature: float = 0.9  # the line's own, else the project's
+    unmarked: str | None = None  # why this take is not watermarked (None: it is, the default)
 
 
 @dataclass
@@ -155,6 +158,7 @@ class Renderer:
         self.library = library
         self.store = TakeStore(project.takes_dir, engine.sample_rate)
         self.utterances = project.script().utterances
+        self._own_voice_unmarked: bool | None = None  # the user's setting, read when it matters
 
     # ----- planning -------------------------------------------------------------------------------
     def _clips(self) -> list[tuple[Clip, int]]:
@@ -199,6 +203,7 @@ class Renderer:
             budget -= cost
             context.insert(0, j)
         context_keys = [self.project.line(j).chosen_take or "" for j in context]
+        unmarked = self._unmarked(spk.clip_ids, clips)
         seed = line_seed(self.project, index, u)
         temperature = line_temperature(self.project, index)
         parts = {
@@ -211,9 +216,24 @@ class Renderer:
             "topk": settings.topk,
             "max_line_ms": cap_part(settings, caps),
             "seed": seed,
+            # Only a take left without the watermark is keyed apart: marked takes keep their keys.
+            **({"watermark": OWN_VOICE} if unmarked else {}),
         }
         return RenderPlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, take_key(parts), caps,
-                          parts, temperature)
+                          parts, temperature, unmarked)
+
+    def _unmarked(self, clip_ids: list[str], clips: list[tuple[Clip, int]]) -> str | None:
+        """Why the speaker's takes go without the watermark, or None (the default): only when all
+        of its voice clips are the user's own voice and the user's settings allow it."""
+        by_id = {c.id: c for c, _ in clips}
+        own = [by_id[i] for i in clip_ids if i in by_id]
+        if not own or not all(c.own_voice for c in own):
+            return None
+        if self._own_voice_unmarked is None:
+            from csm_desktop.settings import Settings
+
+            self._own_voice_unmarked = not Settings.load().watermark_own_voice
+        return unmarked_reason(own) if self._own_voice_unmarked else None
 
     def statuses(self) -> list[str]:
         """Per line: ``none`` (no take), ``done`` (chosen take is current) or ``stale`` (its text,
@@ -298,12 +318,14 @@ class Renderer:
             emit(i, "rendering")
             try:
                 audio, codes = self._generate(plan, on_chunk, stop, emit)
+                if plan.unmarked is None:  # every take is watermarked before it is stored (the one place)
+                    audio = watermark(audio, self.engine.sample_rate)
             except GenerationCancelled:
                 report.stopped = True
                 emit(i, "stopped")
                 break
-            except NetworkError:
-                raise  # the engine is unreachable or broken: every later line would fail the same way
+            except (NetworkError, WatermarkUnavailable):
+                raise  # the engine or the watermarker is missing: every later line would fail the same way
             except CsmError as exc:
                 report.failed[i] = str(exc)
                 emit(i, "failed", error=str(exc))
@@ -314,7 +336,7 @@ class Renderer:
                             duration=audio.numel() / self.engine.sample_rate, frames=frames,
                             context=plan.context_keys, created=time.time(),
                             codec=getattr(self.engine, "codec_identity", None) or "",  # kept only with codes
-                            inputs=plan.parts)
+                            inputs=plan.parts, watermark=plan.unmarked or WATERMARK)
             self.store.save(info, audio, codes)
             state.chosen_take = plan.key
             report.generated.append(i)

@@ -63,6 +63,7 @@ class TakeInfo:
     created: float = 0.0
     codec: str = ""  # the Mimi weights of <key>.codes.npy, when the take keeps its codes
     inputs: dict = field(default_factory=dict)  # what its key is a hash of (render.py): says why a line went stale
+    watermark: str = ""  # "PerTh", or why the take has none ("" for takes made before watermarks)
 
 
 class TakeStore:
@@ -187,6 +188,7 @@ class TakeStore:
 _INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "line_text": str, "speaker": str, "csm_id": int, "variant": int, "seed": int,
     "duration": (int, float), "frames": int, "created": (int, float), "codec": str,
+    "watermark": str,
 }
 
 

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -53,6 +54,12 @@ _MIGRATIONS = [
         source TEXT NOT NULL DEFAULT '',
         created REAL NOT NULL
     );
+    """,
+    # Consent (issue 15): when the user confirmed they may use the voice (ISO 8601, UTC; NULL:
+    # not yet), and whether the clip is the user's own voice.
+    """
+    ALTER TABLE clips ADD COLUMN consent_at TEXT;
+    ALTER TABLE clips ADD COLUMN own_voice INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 
@@ -92,9 +99,25 @@ class Clip:
     speaker: str | None = None
     audio_hash: str = ""
     warnings: list[str] = field(default_factory=list)
+    consent_at: str | None = None  # when the user confirmed permission to use this voice (UTC)
+    own_voice: bool = False  # the user said it is their own voice
 
     def load(self) -> torch.Tensor:
         return read_audio(self.path, SAMPLE_RATE)
+
+
+def _consent(row: sqlite3.Row) -> dict:
+    """A row's consent, read leniently: a damaged date counts as no consent (asked again)."""
+    keys = row.keys()
+    when = row["consent_at"] if "consent_at" in keys else None
+    if isinstance(when, str):
+        try:
+            datetime.fromisoformat(when)
+        except ValueError:
+            when = None
+    else:
+        when = None
+    return {"consent_at": when, "own_voice": bool(row["own_voice"]) if "own_voice" in keys and when else False}
 
 
 def clip_warnings(duration: float) -> list[str]:
@@ -289,7 +312,7 @@ class VoiceLibrary:
             raise ClipError(f"Voice clip {row['id']!r} has a damaged audio hash; import the clip again.")
         return Clip(id=row["id"], name=str(row["name"]), path=self._inside(self.clips_dir, row["file"]),
                     duration=float(duration), transcript=str(row["transcript"]), speaker=row["speaker"],
-                    audio_hash=audio_hash, warnings=clip_warnings(duration))
+                    audio_hash=audio_hash, warnings=clip_warnings(duration), **_consent(row))
 
     # ----- queries ------------------------------------------------------------------------------
     def clips(self) -> list[Clip]:
@@ -429,6 +452,17 @@ class VoiceLibrary:
                 cur = con.execute(f"UPDATE clips SET {', '.join(sets)} WHERE id = ?", (*values, clip_id))
             if cur.rowcount == 0:
                 raise ClipError(f"Voice clip {clip_id} is not in the library (was it removed?).")
+        return self.get(clip_id)
+
+    def record_consent(self, clip_id: str, *, own_voice: bool = False, when: datetime | None = None) -> Clip:
+        """Record that the user confirmed they may use this clip's voice (``own_voice``: it is
+        their own), dated ``when`` (now by default). A clip keeps the first date it was given."""
+        stamp = (when or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
+        with self._db() as con:
+            cur = con.execute("UPDATE clips SET consent_at = coalesce(consent_at, ?), own_voice = ? WHERE id = ?",
+                              (stamp, int(own_voice), clip_id))
+        if cur.rowcount == 0:
+            raise ClipError(f"Voice clip {clip_id} is not in the library (was it removed?).")
         return self.get(clip_id)
 
     def remove(self, clip_id: str) -> None:

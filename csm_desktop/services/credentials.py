@@ -18,7 +18,7 @@ from csm_desktop.errors import CsmError
 from csm_desktop.redaction import RedactingFilter, redact, remember
 
 __all__ = ["RedactingFilter", "redact", "get_secret", "set_secret", "delete_secret", "secret_source",
-           "keyring_usable", "env_override", "KeyringUnavailableError", "LABELS", "SERVICE"]
+           "keyring_usable", "env_override", "KeyringUnavailableError", "LABELS", "APP_SECRETS", "SERVICE"]
 
 SERVICE = "csm-desktop"
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
@@ -27,6 +27,11 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "cerebrium": ("CEREBRIUM_API_KEY",),
 }
 LABELS = {"huggingface": "Hugging Face token", "google": "Google (Gemini) API key", "cerebrium": "Remote engine key (Cerebrium API key, or serve's token)"}
+# Secrets the app keeps for itself (not typed in Settings > Credentials, no environment override).
+APP_SECRETS = {
+    "content-credentials": "passphrase of this installation's content-credentials signing key",
+    "content-credentials-own": "passphrase of your own content-credentials signing key",
+}
 
 _session: dict[str, str] = {}  # kept in memory when no keyring works
 
@@ -43,8 +48,10 @@ def _install_hint() -> str:
 
 
 def _check_name(name: str) -> None:
-    if name not in ENV_OVERRIDES:
-        raise ValueError(f"unknown secret {name!r}; known: {', '.join(ENV_OVERRIDES)}")
+    """A known secret; an app secret may name what it belongs to after an ``@`` (one installation's
+    signing key: ``content-credentials@<folder digest>``)."""
+    if name not in ENV_OVERRIDES and name.partition("@")[0] not in APP_SECRETS:
+        raise ValueError(f"unknown secret {name!r}; known: {', '.join([*ENV_OVERRIDES, *APP_SECRETS])}")
 
 
 def _remember(value: str | None) -> str | None:
@@ -53,7 +60,7 @@ def _remember(value: str | None) -> str | None:
 
 def env_override(name: str) -> str | None:
     _check_name(name)
-    for var in ENV_OVERRIDES[name]:
+    for var in ENV_OVERRIDES.get(name, ()):
         if os.environ.get(var):
             return _remember(os.environ[var])
     return None
@@ -108,8 +115,9 @@ def set_secret(name: str, value: str) -> None:
         keyring.set_password(SERVICE, name, value)
     except (NoKeyringError, KeyringError, RuntimeError, OSError):
         _session[name] = value
+        label = LABELS.get(name) or APP_SECRETS[name.partition("@")[0]]
         raise KeyringUnavailableError(
-            f"No system keyring is available, so your {LABELS[name]} is kept only until CSM Desktop closes. "
+            f"No system keyring is available, so the {label} is kept only until CSM Desktop closes. "
             + _install_hint()
         ) from None
     _session.pop(name, None)

@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
 
         self._build_takes_and_export()
         self._build_actions()
+        self._build_responsible_voice()
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.autosave)
@@ -465,6 +466,15 @@ class MainWindow(QMainWindow):
 
     def export(self, output: Path, options: ExportOptions) -> list[Path]:
         return self.exporting.export(output, options)
+
+    # ----- responsible voice (issue 15): watermark checks, content credentials ----------------------------
+    def _build_responsible_voice(self) -> None:
+        from csm_desktop.ui.watermark_check import WatermarkCheck
+
+        self.watermark_check = WatermarkCheck(self, self.tasks)  # on the side pool: renders go on
+        self.act_check_watermark = self._action("Check a file for the AI &watermark…", self.watermark_check.ask,
+                                                tip="Say whether audio files carry the AI watermark every take has")
+        self.menuBar().addMenu("&Tools").addAction(self.act_check_watermark)
 
     # ----- closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

@@ -1,4 +1,5 @@
-"""Settings: engine (local device and model, or remote), generation defaults, credentials."""
+"""Settings: engine (local device and model, or remote), generation defaults, credentials, responsible
+voice (ui/responsible_settings.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from csm_desktop.errors import CsmError
 from csm_desktop.services import credentials
+from csm_desktop.ui.responsible_settings import ResponsibleVoiceTab
 from csm_desktop.services.remote import base_url
 from csm_desktop.settings import DEFAULT_MODEL, DEVICES, PARALLEL, Settings
 
@@ -158,6 +160,8 @@ class SettingsDialog(QDialog):
             c.addRow(label, row)
             self.secrets[name] = edit
         tabs.addTab(cred, "Credentials")
+        self.responsible = ResponsibleVoiceTab(settings)  # watermark exception, signing certificate
+        tabs.addTab(self.responsible, "Responsible voice")
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -195,6 +199,9 @@ class SettingsDialog(QDialog):
                 self.tabs.setCurrentIndex(0)
                 self.remote_url.setFocus()
                 return
+        if self.responsible.problem():
+            self.tabs.setCurrentWidget(self.responsible)
+            return
         super().accept()
 
     def _browse_model(self) -> None:
@@ -222,6 +229,7 @@ class SettingsDialog(QDialog):
         s.max_line_ms = self.max_line.value()
         s.default_gap_ms = self.gap.value()
         s.gemini_model = self.gemini_model.text().strip() or s.gemini_model
+        self.keyring_warnings += self.responsible.apply(s)
         secrets_changed = False
         for name, edit in self.secrets.items():
             if edit.text().strip():

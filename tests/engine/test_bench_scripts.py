@@ -60,3 +60,18 @@ def test_checks_benchmark_runs_in_quick_mode():
                     "Voice similarity", "Time per check of a 10 s take"):
         assert f"### {heading}" in proc.stdout
     assert "| clean | 16 | 16 (100 %)" in proc.stdout
+
+
+def test_watermark_benchmark_runs_and_finds_the_mark():
+    """bench/watermark.py at its smallest: one 8 s espeak-ng clip through every transformation."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (./run-tests installs it)")
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "watermark.py"), "--clips", "1", "--seconds", "8"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|") for line in proc.stdout.splitlines() if line.startswith("| ") and "/1 |" in line]
+    assert len(rows) == 15 and all(row[2].strip() == "1/1" for row in rows)

@@ -13,7 +13,8 @@ def test_say_writes_a_24khz_wav_with_context(tiny_folder, tmp_path, capsys):
     clip = write_audio(tmp_path / "clip.wav", torch.randn(44_100) * 0.1, 44_100)  # resampled on read
     out = tmp_path / "out.wav"
     code = main(["say", "Hello there.", "--speaker", "1", "--context", str(clip), "Earlier words.", "0",
-                 "--model", str(tiny_folder), "--seed", "4", "--max-ms", "800", "--device", "cpu", "-o", str(out)])
+                 "--model", str(tiny_folder), "--seed", "4", "--max-ms", "800", "--device", "cpu", "-o", str(out),
+                 "--i-have-consent"])  # a voice clip: its speaker's permission is confirmed
     assert code == 0
     info = sf.info(out)
     assert info.samplerate == 24_000 and info.channels == 1 and info.frames == 10 * 1920

@@ -37,7 +37,8 @@ def test_three_speakers_with_voice_clip_cli_end_to_end(tiny_folder, tmp_path, mo
 
     out = tmp_path / "dialogue.wav"
     args = ["render", str(project.folder), "-o", str(out), "--model", str(tiny_folder), "--device", "cpu",
-            "--max-line-ms", "800", "--subtitles", str(tmp_path / "d.srt"), "--stems", str(tmp_path / "stems")]
+            "--max-line-ms", "800", "--subtitles", str(tmp_path / "d.srt"), "--stems", str(tmp_path / "stems"),
+            "--i-have-consent"]  # Alice's clip: permission confirmed (and recorded)
     assert main(args) == 0
     saved = Project.open(project.folder)
     assert all(saved.line(i).chosen_take for i in range(4))

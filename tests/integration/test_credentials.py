@@ -70,3 +70,20 @@ def test_secrets_are_redacted_from_text_and_logs(secret_service, caplog):
 def test_unknown_name_is_a_programming_error():
     with pytest.raises(ValueError):
         cred.get_secret("github")
+
+
+def test_the_signing_keys_passphrase_lives_in_the_real_keyring(secret_service, tmp_path):
+    """Content credentials: the installation's key is encrypted on disk and its passphrase is in the
+    Secret Service, so a later session (nothing in memory) opens the same key."""
+    from csm_desktop.services.signing_keys import installation_credentials
+
+    folder = tmp_path / "content-credentials"
+    first = installation_credentials(folder)
+    assert first.notices == []
+    stored = [i for i in secret_service.get_preferred_collection().get_all_items()
+              if i.get_attributes().get("username", "").startswith("content-credentials@")]
+    assert len(stored) == 1 and stored[0].get_secret().decode() not in (folder / "signing-key.pem").read_text()
+    cred._session.clear()  # a new session
+    again = installation_credentials(folder)
+    assert again.chain_pem == first.chain_pem and again.notices == []
+    cred.delete_secret(stored[0].get_attributes()["username"])

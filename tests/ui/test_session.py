@@ -52,7 +52,7 @@ def test_removing_a_clip_takes_it_from_its_speaker_and_forgets_edits_of_it(make_
     w = make_window()
     w.editor.setPlainText("Alice: Hello.\n")
     w.speakers_ctl.import_files(voice_files[:1])
-    clip = w.library.clips()[0]
+    clip = w.library.record_consent(w.library.clips()[0].id)  # permission given before
     w.speakers_ctl.assign_clip("Alice", clip.id)
     w.speakers_ctl.remove_clip(clip.id)
     assert w.library.clips() == [] and w.project.speaker("Alice").clip_ids == []

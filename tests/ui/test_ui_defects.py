@@ -42,7 +42,7 @@ def test_undoing_a_clip_assignment_also_undoes_the_clips_speaker(make_window, vo
     w = make_window()
     w.editor.setPlainText("Alice: Hello.\n")
     assert w.speakers_ctl.import_files(voice_files[:1]) == []
-    clip = w.library.clips()[0]
+    clip = w.library.record_consent(w.library.clips()[0].id)  # permission given before
     assert clip.speaker is None
     w.speakers_ctl.assign_clip("Alice", clip.id)
     assert w.library.get(clip.id).speaker == "Alice" and clip.id in w.project.speaker("Alice").clip_ids

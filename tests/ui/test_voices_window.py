@@ -17,6 +17,19 @@ from csm_desktop.ui.controllers.voice_checks import CANCEL, FIX, RENDER
 from csm_desktop.ui.widgets.library_panel import NAME, NO_SPEAKER, SPEAKER
 
 
+@pytest.fixture(autouse=True)
+def _consent_given(monkeypatch):
+    """Permission to use each clip's voice is confirmed (the prompt has its own tests in
+    test_responsible_voice.py)."""
+    import csm_desktop.ui.controllers.speakers as speakers
+
+    def confirmed(parent, library, clip, speaker, then):
+        library.record_consent(clip.id)
+        then()
+
+    monkeypatch.setattr(speakers, "ask_consent", confirmed)
+
+
 def _voiced(w, voice_files, speaker="Ben", script="Ben: Hello there.\n"):
     w.editor.setPlainText(script)
     assert w.speakers_ctl.import_files(voice_files[:1]) == []

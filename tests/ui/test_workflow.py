@@ -7,6 +7,7 @@ import time
 import numpy as np
 import soundfile as sf
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QDialog
 
 from csm_desktop.dialogue.export import ExportOptions
 from fakes.engine import FakeEngine
@@ -30,7 +31,10 @@ def test_type_import_assign_render_choose_play_export(make_window, qtbot, tmp_pa
     assert w.speakers_ctl.import_files(voice_files) == []
     clips = w.library.clips()
     assert len(clips) == 2 and w.library_panel.tree.topLevelItemCount() == 2
-    w.speakers_ctl.assign_clip("Alice", clips[0].id)
+    w.speakers_ctl.assign_clip("Alice", clips[0].id)  # asks for permission first (ui/consent.py)
+    prompt = w.findChild(QDialog, "consentDialog")
+    prompt.permitted.setChecked(True)
+    prompt.confirm.click()
     assert w.project.speaker("Alice").clip_ids == [clips[0].id]
     assert w.save_as(tmp_path / "Demo")
     assert w.windowTitle() == "Demo — CSM Desktop"
@@ -216,7 +220,7 @@ def test_speaker_edits_undo_and_redo(make_window, voice_files):
     w = make_window()
     w.editor.setPlainText("Alice: Hi.\nBob: Hello.\n")
     w.speakers_ctl.import_files(voice_files[:1])
-    clip = w.library.clips()[0]
+    clip = w.library.record_consent(w.library.clips()[0].id)  # permission given before
     w.speakers_ctl.assign_clip("Alice", clip.id)
     w.session.rename_speaker("Bob", "Robert")
     assert "Robert: Hello." in w.editor.toPlainText()
@@ -256,6 +260,9 @@ def test_drop_files_on_the_library_and_a_clip_on_a_speaker(make_window, voice_fi
     drop = QDropEvent(QPointF(target), Qt.DropAction.CopyAction, clip_mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     speakers.dropEvent(drop)
+    prompt = w.findChild(QDialog, "consentDialog")  # the first time: permission to use the voice
+    prompt.own.setChecked(True)
+    prompt.confirm.click()
     assert w.project.speaker("Bob").clip_ids == [clip.id]
 
 

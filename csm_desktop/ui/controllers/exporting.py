@@ -188,6 +188,8 @@ class ExportController(QObject):
             return []
         folder = Path(output).parent
         text = f"Exported {len(written)} file{'s' if len(written) != 1 else ''} to {folder}"
+        if self.sign_exports(written):
+            text += ", with content credentials"
         if out_of_date:
             text += f" · {_numbers(out_of_date)} out of date"
             log.warning("Exported %s with out-of-date takes for %s", output, _numbers(out_of_date))
@@ -195,3 +197,16 @@ class ExportController(QObject):
         self.notice.tell(f"{Path(output).name} exported" + (" (with out-of-date lines)" if out_of_date else ""),
                          folder)
         return written
+
+    def sign_exports(self, written: list[Path]) -> bool:
+        """Content credentials on the exported files that can carry them; what the user should
+        know (a file left without them, a key kept for this session only) is shown. Returns
+        whether every file that can carry them has them, with nothing to say."""
+        from csm_desktop.services.content_credentials import CredentialNotice, sign_exports
+
+        news = sign_exports(written, self.session.project, self.session.store(), self.session.library,
+                            self.session.settings)
+        notices = [n for n in news if isinstance(n, CredentialNotice)]
+        if notices:
+            show_error(self.window, "\n\n".join(notices), title="Content credentials")
+        return bool(news) and not notices

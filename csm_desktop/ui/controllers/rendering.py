@@ -23,6 +23,7 @@ from csm_desktop.dialogue.script import Utterance
 from csm_desktop.errors import CsmError
 from csm_desktop.services.remote import RemoteEngine
 from csm_desktop.ui.widgets.editor import ScriptEditor
+from csm_desktop.ui.consent import ask_missing_consent
 from csm_desktop.ui.engine_host import EngineFacts, EngineHost, PlanningView
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.session import ProjectSession
@@ -227,6 +228,9 @@ class RenderController(QObject):
     def start_render(self, lines: list[int] | None, force: bool = False) -> Job | None:
         if self.job is not None or not self._ready_to_render(lines):
             return None
+        if ask_missing_consent(self.window, self.session.library, self.session.project,
+                               lambda: self.start_render(lines, force)):
+            return None  # the render starts once permission to use the voice is confirmed
         snapshot = copy.deepcopy(self.session.project)
         self._rendered_copy = snapshot
         self._render_lines = [u.line for u in snapshot.script().utterances]  # events count utterances

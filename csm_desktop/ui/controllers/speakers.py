@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMainWindow
 from csm_desktop.dialogue.speaker_hints import tag_fixes
 from csm_desktop.dialogue.voices import Clip
 from csm_desktop.errors import CsmError
+from csm_desktop.ui.consent import ask_consent
 from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import Job, NetworkTasks
@@ -125,6 +126,16 @@ class SpeakersController(QObject):
         self._say(f"Changed \u201c{tag}\u201d to {name}. Undo brings it back.", 6000)
 
     def assign_clip(self, speaker: str, clip_id: str) -> None:
+        """Give ``speaker`` the clip, once the user has confirmed permission to use its voice
+        (asked the first time a clip is assigned; see ui/consent.py)."""
+        try:
+            clip = self.session.library.get(clip_id)
+        except CsmError as exc:
+            show_exception(self.window, exc)
+            return
+        ask_consent(self.window, self.session.library, clip, speaker, lambda: self._assign(speaker, clip_id))
+
+    def _assign(self, speaker: str, clip_id: str) -> None:
         try:
             self.session.assign_clip(speaker, clip_id)
         except CsmError as exc:

@@ -60,8 +60,9 @@ class ExportOptions:
 
 
 def build_timeline(project: Project, store: TakeStore) -> Timeline:
-    """Where each chosen take sits in the mixdown. The gap after a line is its own setting if
-    set, else the ``[pause]`` directives that follow it, else the project's default gap."""
+    """Where each chosen take sits in the mixdown (each take trimmed, as :meth:`TakeStore.load`
+    gives it). The gap after a line is its own setting if set, else the ``[pause]`` directives
+    that follow it, else the project's default gap."""
     items = project.script().items
     utterances = [i for i in items if isinstance(i, Utterance)]
     missing = [u.line for n, u in enumerate(utterances)
@@ -88,7 +89,7 @@ def build_timeline(project: Project, store: TakeStore) -> Timeline:
         pending_pause = 0
         n += 1
         key = project.line(n).chosen_take or ""
-        length = int(sf.info(str(store.audio_path(key))).frames)
+        length = store.used_length(key)  # the take as it is used: trimmed
         placements.append(Placement(n, item.speaker, item.text, key, cursor, length))
         cursor += length
     if pending_pause:

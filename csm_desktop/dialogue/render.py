@@ -325,7 +325,8 @@ class Renderer:
         u = plan.utterance
         n = self.project.settings.best_of
         keys = plan.candidate_keys[:n]
-        users = previous if previous in keys and previous != state.auto_choice and not force else None
+        # The user's pick among the candidates stays (a choice made before auto_choice existed was the render's).
+        users = previous if previous in keys and state.auto_choice not in (None, previous) and not force else None
         missing = [c for c in range(n) if not self.store.has(keys[c])]
         if not missing:
             checks = {k: self._reused_check(i, k, u, checker) for k in keys}

@@ -344,3 +344,23 @@ def test_project_json_keeps_auto_choice_and_refuses_a_malformed_one(project):
     data["lines"]["0"]["auto_choice"] = "../x"
     with pytest.raises(ProjectError, match=r"lines\[0\].auto_choice must be text of the form 24 hex digits"):
         Project.from_json(data)
+
+
+def test_a_parallel_render_checks_every_take_once_and_its_events_never_overlap(tmp_path):
+    script = "".join(f"[scene {s}]\nAlice: Scene {s} opens.\nBob: Scene {s} closes.\n" for s in range(4))
+    project = Project.new(script)
+    project.save(tmp_path / "scenes")
+    inside, overlaps, events = [], [], []
+
+    def on_progress(e):
+        if inside:
+            overlaps.append(e)
+        inside.append(e)
+        time.sleep(0.001)
+        events.append(e)
+        inside.pop()
+
+    report = render_parallel(project, [FakeEngine() for _ in range(3)], on_progress=on_progress)
+    keys = {project.line(i).chosen_take for i in range(8)}
+    assert len(keys) == 8 and set(report.checks) == keys and not overlaps
+    assert sorted(e.key for e in events if e.state == "checked") == sorted(keys)

@@ -13,7 +13,7 @@ from csm_desktop import __version__
 from csm_desktop.errors import CsmError, GenerationCancelled
 from csm_desktop.marker import AI_MARKER
 from csm_desktop.engine.accel import ACCELS
-from csm_desktop.settings import DEFAULT_MODEL
+from csm_desktop.settings import DEFAULT_MODEL, DEFAULT_WHISPER, RECOGNIZERS
 
 
 def _load_engine(args: argparse.Namespace):
@@ -78,9 +78,48 @@ def _say(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     audio = watermark(torch.cat(chunks), gen.sample_rate) if chunks else torch.zeros(0)
+    audio = _checked_say(args, audio, gen.sample_rate, [s.audio for s in context if s.speaker == args.speaker])
     write_audio(args.output, audio, gen.sample_rate, comment=AI_MARKER)
     print(f"Wrote {args.output} ({audio.numel() / gen.sample_rate:.2f} s, {gen.sample_rate} Hz)", file=sys.stderr)
     return 0
+
+
+def _checked_say(args: argparse.Namespace, audio, sample_rate: int, voice_clips: list):
+    """Check ``say``'s take (voice activity, the words with ``--recognizer``, the voice against
+    the speaker's ``--context`` clips) and say what was found; the take trimmed of leading
+    silence and of non-speech past a natural tail unless ``--keep-silence``."""
+    from csm_desktop.dialogue import vad
+    from csm_desktop.dialogue.checks import check_take
+
+    if audio.numel() == 0:
+        return audio
+    activity = vad.detect_speech(audio, sample_rate)
+    voice = [(clip, sample_rate) for clip in voice_clips] or None
+    check = check_take(audio, sample_rate, args.text, recognizer=_recognizer(args), voice_refs=voice,
+                       activity=activity)
+    print(f"Checks: {', '.join(check.problems) or 'no problems'} (score {check.score:.2f})", file=sys.stderr)
+    if args.keep_silence or not activity.has_speech:
+        return audio
+    return vad.trim(audio, sample_rate, activity)[0]
+
+
+def _recognizer(args: argparse.Namespace, should_stop=None):
+    """The recognizer ``--recognizer`` names (the app's setting when not given); None for none.
+    A Whisper model's first download shows its progress."""
+    from csm_desktop.services.recognizers import make_recognizer
+    from csm_desktop.settings import Settings
+
+    kind = args.recognizer
+    model = args.whisper_model
+    if kind is None or model is None:
+        settings = Settings.load()
+        kind, model = kind or settings.recognizer, model or settings.whisper_model
+
+    def downloading(p) -> None:
+        print(f"\rDownloading the Whisper model: {p.done / 1e6:.0f} of {p.total / 1e6:.0f} MB", end="",
+              file=sys.stderr, flush=True)
+
+    return make_recognizer(kind, whisper_model=model, on_progress=downloading, should_stop=should_stop)
 
 
 def _open_for_render(source: Path):
@@ -123,7 +162,7 @@ class _ProgressBar:
                 filled = int(20 * min(1.0, event.seconds / self.max_s))
                 bar = "#" * filled + "." * (20 - filled)
                 print(f"\r{label} [{bar}] {event.seconds:5.2f} s", end="", file=sys.stderr, flush=True)
-        elif event.state in ("done", "reused", "failed", "stopped"):
+        elif event.state in ("done", "reused", "failed", "stopped"):  # "checked": summed up at the end
             detail = {"done": f"done, {event.seconds:.2f} s", "reused": "unchanged, take reused",
                       "failed": f"FAILED: {event.error}", "stopped": "stopped"}[event.state]
             print(f"\r{label} {detail}{' ' * 20}", file=sys.stderr)
@@ -176,6 +215,7 @@ def _render_engines(args: argparse.Namespace, parallel: int) -> list:
 def _render(args: argparse.Namespace) -> int:
     import threading
 
+    from csm_desktop.dialogue.checking import problem_lines
     from csm_desktop.dialogue.export import ExportOptions, export_dialogue
     from csm_desktop.dialogue.parallel import render_parallel
     from csm_desktop.dialogue.takes import TakeStore
@@ -185,9 +225,10 @@ def _render(args: argparse.Namespace) -> int:
     project, is_project = _open_for_render(Path(args.source))
     settings = project.settings
     from csm_desktop.dialogue.project import MAX_SEED
-    from csm_desktop.settings import LINE_MS, TEMPERATURE, TOPK
+    from csm_desktop.settings import BEST_OF, LINE_MS, TEMPERATURE, TOPK
 
-    limits = {"max_line_ms": LINE_MS, "temperature": TEMPERATURE, "topk": TOPK, "seed": (0, MAX_SEED)}
+    limits = {"max_line_ms": LINE_MS, "temperature": TEMPERATURE, "topk": TOPK, "seed": (0, MAX_SEED),
+              "best_of": BEST_OF}
     for name, (low, high) in limits.items():
         value = getattr(args, name)
         if value is not None:
@@ -215,6 +256,8 @@ def _render(args: argparse.Namespace) -> int:
             print("Note: the remote engine runs a tiny test model with random weights; its output is noise.",
                   file=sys.stderr)
     stop = threading.Event()
+    recognizer = _recognizer(args, should_stop=stop.is_set)
+    store = TakeStore(project.takes_dir, engines[0].sample_rate)
 
     def on_sigint(signum, frame):
         # The flag stops the render at its next frame even when the KeyboardInterrupt is lost
@@ -224,11 +267,28 @@ def _render(args: argparse.Namespace) -> int:
 
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+    lines = [u.line for u in project.script().utterances]
     try:
-        report = render_parallel(project, engines, library=library, on_progress=_ProgressBar(settings.max_line_ms, [u.line for u in project.script().utterances]),
-                                 should_stop=stop.is_set)
+        report = render_parallel(project, engines, library=library, on_progress=_ProgressBar(settings.max_line_ms, lines),
+                                 should_stop=stop.is_set, recognizer=recognizer)
         if stop.is_set():
             raise KeyboardInterrupt
+        problems = problem_lines(project, store)
+        if args.redo_problems and problems:
+            print(f"Rendering {len(problems)} line(s) with problems again (the better take is kept): "
+                  f"{', '.join(str(lines[n]) for n in problems)}", file=sys.stderr)
+            redo = render_parallel(project, engines, library=library, lines=sorted(problems), force=True,
+                                   keep_better=True, on_progress=_ProgressBar(settings.max_line_ms, lines),
+                                   should_stop=stop.is_set, recognizer=recognizer)
+            # A line after a new take in its scene heard the old one: it renders again, as any
+            # render would, so that what is exported is current.
+            after = render_parallel(project, engines, library=library, should_stop=stop.is_set, recognizer=recognizer,
+                                    on_progress=_ProgressBar(settings.max_line_ms, lines))
+            if stop.is_set():
+                raise KeyboardInterrupt
+            for part in (redo, after):
+                report.failed.update(part.failed)
+                report.check_errors.update(part.check_errors)
     except KeyboardInterrupt:
         stop.set()
         project.save()
@@ -241,10 +301,10 @@ def _render(args: argparse.Namespace) -> int:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
     project.save()
+    _print_checks(project, store, report, lines, args.redo_problems)
     if report.failed:
         print(f"{len(report.failed)} line(s) failed; nothing was exported. Fix them and run again.", file=sys.stderr)
         return 1
-    store = TakeStore(project.takes_dir, engines[0].sample_rate)
     written = export_dialogue(project, store, output, options)
     for path in written:
         print(f"Wrote {path}", file=sys.stderr)
@@ -252,6 +312,25 @@ def _render(args: argparse.Namespace) -> int:
     if is_project:
         print(f"Takes are kept in {project.takes_dir}", file=sys.stderr)
     return 0
+
+
+def _print_checks(project, store, report, lines: list[int], redone: bool) -> None:
+    """What the takes' checks found: the lines whose chosen take has problems, and checks that
+    could not be made."""
+    from csm_desktop.dialogue.checking import problem_lines
+
+    if report.check_errors:
+        first = next(iter(report.check_errors.values()))
+        print(f"{len(report.check_errors)} take(s) could not be checked: {first}", file=sys.stderr)
+    problems = problem_lines(project, store)
+    if not problems:
+        return
+    print(f"Checks: {len(problems)} of {len(lines)} line(s) have problems:", file=sys.stderr)
+    for n, check in problems.items():
+        print(f"  Line {lines[n]}: {', '.join(check.problems)} (score {check.score:.2f})", file=sys.stderr)
+    if not redone:
+        print("Run the same command with --redo-problems to render them again (the better take is kept).",
+              file=sys.stderr)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -262,7 +341,6 @@ def _check(args: argparse.Namespace) -> int:
     from csm_desktop.dialogue.checks import MAX_DURATION_S, check_take, describe_check
     from csm_desktop.dialogue.vad import VAD_RATE
     from csm_desktop.dialogue.voice import VoiceProfile
-    from csm_desktop.services.recognizers import make_recognizer
 
     if not args.text.strip():
         raise CsmError("--text is empty: give the line the audio should say.")
@@ -275,12 +353,7 @@ def _check(args: argparse.Namespace) -> int:
             raise CsmError("None of the --voice clips holds enough speech to compare with (half a second at least). "
                            "Give clips of the speaker talking.")
 
-    def downloading(p) -> None:
-        print(f"\rDownloading the Whisper model: {p.done / 1e6:.0f} of {p.total / 1e6:.0f} MB", end="",
-              file=sys.stderr, flush=True)
-
-    recognizer = make_recognizer(args.recognizer, whisper_model=args.whisper_model, on_progress=downloading)
-    check = check_take(audio, VAD_RATE, args.text, recognizer=recognizer, voice_refs=voice)
+    check = check_take(audio, VAD_RATE, args.text, recognizer=_recognizer(args), voice_refs=voice)
     print(json.dumps(check.to_json(), indent=2, ensure_ascii=False) if args.json else describe_check(check))
     return 0
 
@@ -379,6 +452,16 @@ def _add_consent_option(command: argparse.ArgumentParser) -> None:
                               "their voice (recorded in the voice library with the date)")
 
 
+def _add_recognizer_options(command: argparse.ArgumentParser, default: str | None = None) -> None:
+    """The options :func:`_recognizer` reads."""
+    told = f"default: {default}" if default else "default: the app's setting, none unless chosen"
+    command.add_argument("--recognizer", choices=RECOGNIZERS, default=default,
+                         help="check the words too: faster-whisper (downloaded on first use) or Gemini (Google API "
+                              f"key); {told}")
+    command.add_argument("--whisper-model", default=None, dest="whisper_model",
+                         help=f"faster-whisper model: hub repository id or local folder (default {DEFAULT_WHISPER})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="csm-desktop", description="Multi-speaker dialogue with CSM-1B.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -396,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--max-ms", type=float, default=10_000, help="longest audio to generate (ms)")
     say.add_argument("-o", "--output", required=True, help="WAV file to write")
     _add_consent_option(say)
+    say.add_argument("--keep-silence", action="store_true", dest="keep_silence",
+                     help="write the take whole (default: leading silence and non-speech after the words cut)")
+    _add_recognizer_options(say)
     say.set_defaults(func=_say)
 
     render = sub.add_parser("render", help="render a script or project to an audio file")
@@ -417,6 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"render N scenes at once over the --remote URLs in turn (1 to {MAX_PARALLEL}; "
                              "default: one per URL)")
     _add_consent_option(render)
+    render.add_argument("--best-of", type=int, default=None, dest="best_of", metavar="N",
+                        help="render N candidates of each line (1 to 8) and use the best-scoring one; all are kept "
+                             "(default: the project's setting, 1)")
+    render.add_argument("--redo-problems", action="store_true", dest="redo_problems",
+                        help="then render the lines whose take has problems again, with a new seed, keeping the "
+                             "better take (and the lines after them in their scene, whose context changed)")
+    _add_recognizer_options(render)
     render.set_defaults(func=_render)
 
     check = sub.add_parser("check", help="check an audio file against the line it should say (exit 0 whatever "
@@ -424,10 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("audio", help="the audio file (WAV, FLAC, OGG or MP3)")
     check.add_argument("--text", required=True, help="the line the audio should say")
     check.add_argument("--json", action="store_true", help="print the checks as one JSON object")
-    check.add_argument("--recognizer", choices=("none", "whisper", "gemini"), default="none",
-                       help="check the words too: faster-whisper (downloaded on first use) or Gemini (Google API key)")
-    check.add_argument("--whisper-model", default="Systran/faster-whisper-base.en", dest="whisper_model",
-                       help="faster-whisper model: hub repository id or local folder")
+    _add_recognizer_options(check, default="none")
     check.add_argument("--voice", action="append", metavar="CLIP",
                        help="a clip of the speaker's voice to compare with (repeatable)")
     check.set_defaults(func=_check)

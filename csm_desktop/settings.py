@@ -22,6 +22,11 @@ TOPK = (1, 2051)  # a Mimi codebook has 2051 entries
 LINE_MS = (80, 2048 * 80)  # one frame to the model's 2048 positions of 80 ms
 GAP_MS = (0, 60_000)  # a gap is a pause: at most the script's longest
 PARALLEL = (1, 64)  # scenes rendered at once on a remote engine (its max_replicas)
+BEST_OF = (1, 8)  # candidate takes rendered per line (the engine's largest batch)
+# Who hears a take's words for its checks (services/recognizers.py). "none" by default: it needs no
+# download, no network and no CPU beside the render; voice activity and voice are checked anyway.
+RECOGNIZERS = ("none", "whisper", "gemini")
+DEFAULT_WHISPER = "Systran/faster-whisper-base.en"
 _RANGES = {"temperature": TEMPERATURE, "topk": TOPK, "max_line_ms": LINE_MS, "default_gap_ms": GAP_MS,
            "remote_parallel": PARALLEL}
 
@@ -39,6 +44,8 @@ class Settings:
     topk: int = 50
     max_line_ms: int = 15_000
     default_gap_ms: int = 300
+    recognizer: str = "none"  # one of RECOGNIZERS: checks every take's words when not "none"
+    whisper_model: str = DEFAULT_WHISPER  # hub repository id or local folder
     recent_projects: list[str] = field(default_factory=list)
     export_options: dict = field(default_factory=dict)  # the export dialog's last choices, checked when read
     # Responsible voice (issue 15): the watermark can be left off only for takes whose voice clips
@@ -81,6 +88,8 @@ class Settings:
                 settings.device = "auto"
             if settings.accel not in ACCELS:
                 settings.accel = "auto"
+            if settings.recognizer not in RECOGNIZERS:
+                settings.recognizer = "none"
             for key, (low, high) in _RANGES.items():
                 value = getattr(settings, key)
                 if not low <= value <= high:  # NaN too: a hand edit out of range keeps the default

@@ -181,6 +181,7 @@ def check_take(
     *,
     recognizer: Recognizer | None = None,
     voice_refs: VoiceProfile | Sequence[tuple[torch.Tensor | np.ndarray, int]] | None = None,
+    activity: vad.SpeechActivity | None = None,
 ) -> TakeCheck:
     """Check one take of the line ``text``.
 
@@ -189,6 +190,8 @@ def check_take(
         recognizer: transcribes the take for the words checks; None skips them.
         voice_refs: the speaker's voice, as a :class:`VoiceProfile` (build it once per speaker)
             or ``(audio, sample_rate)`` clips; None skips the voice check.
+        activity: what :func:`vad.detect_speech` found in this very audio, when the caller ran it
+            already (a render does, to trim the take before the next line uses it).
 
     Raises:
         CsmError: the recognizer failed (a network error, a missing key), or a model is broken.
@@ -199,7 +202,7 @@ def check_take(
     if mono.numel() / sample_rate > MAX_DURATION_S:
         raise CheckError(f"The audio is {mono.numel() / sample_rate / 60:.0f} minutes long; checks take at most "
                          f"{MAX_DURATION_S / 60:.0f} minutes. Check one line's take at a time.")
-    activity = vad.detect_speech(mono, sample_rate)
+    activity = activity or vad.detect_speech(mono, sample_rate)
     points = vad.trim_points(activity)
     check = TakeCheck(
         duration_s=activity.duration_s, speech_start_s=activity.speech_start_s, speech_end_s=activity.speech_end_s,

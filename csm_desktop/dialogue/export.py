@@ -134,8 +134,8 @@ def resampled(timeline: Timeline, rate: int) -> Timeline:
 
 
 def build_timeline(project: Project, store: TakeStore, partial: bool = False) -> Timeline:
-    """Where each chosen take sits in the mixdown. The gap after a line is its own setting if
-    set, else the ``[pause]`` directives that follow it, else the project's default gap.
+    """Where each chosen take sits in the mixdown (each take trimmed, as :meth:`TakeStore.load`
+    gives it). The gap after a line is its own setting if set, else the ``[pause]`` directives that follow it, else the project's default gap.
 
     ``partial``: lines with no take are left out (listed in ``unrendered``, where they would
     start) instead of refused: the dialogue as far as it is rendered, to listen to while working.
@@ -188,7 +188,7 @@ def build_timeline(project: Project, store: TakeStore, partial: bool = False) ->
             silence(pending_pause, "pause")
         pending_pause = 0
         key = state(n).chosen_take or ""
-        length = int(sf.info(str(store.audio_path(key))).frames)
+        length = store.used_length(key)  # the take as it is used: trimmed
         timeline.placements.append(Placement(n, item.speaker, item.text, key, cursor, length, item.line))
         cursor += length
         previous = n

@@ -14,9 +14,11 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from csm_desktop.dialogue.checking import TakeChecker, speaker_clips
 from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.render import RenderEvent, Renderer, RenderReport, SpeechEngine
 from csm_desktop.dialogue.voices import VoiceLibrary
+from csm_desktop.dialogue.words import Recognizer
 from csm_desktop.errors import CsmError, NetworkError
 
 _FINISHED = {"done": "generated", "reused": "reused", "failed": "failed"}
@@ -32,6 +34,8 @@ def render_parallel(
     on_chunk: Callable[[int, torch.Tensor], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     force: bool = False,
+    keep_better: bool = False,
+    recognizer: Recognizer | None = None,
 ) -> RenderReport:
     """Render ``lines`` (all by default) of ``project``, the scenes spread over ``engines``.
 
@@ -45,7 +49,9 @@ def render_parallel(
       a line whose first chunk came while an earlier scene was still rendering is not passed on
       at all, so what plays live is never two scenes at once nor half a line.
     - ``should_stop`` (called from the workers) stops every worker at its next check; finished
-      takes are kept, as with one engine.
+      takes (and their finished checks) are kept, as with one engine.
+    - Takes are checked on one worker thread for the whole render (``checked`` events, serialised
+      with the others); ``keep_better`` and ``recognizer`` are :meth:`Renderer.render`'s.
     - A line that fails, in any way a :class:`CsmError` says, fails alone, except a
       :class:`NetworkError` (an engine unreachable or broken): that, and any exception that is no
       CsmError, stops every worker and is raised here once they have stopped.
@@ -66,17 +72,21 @@ def render_parallel(
                        "interchangeable. Render with replicas of one model.")
     first = Renderer(project, engines[0], library)
     if len(engines) == 1:
-        return first.render(lines, on_progress=on_progress, on_chunk=on_chunk, should_stop=should_stop, force=force)
-    return _ParallelRender(first, engines, lines, on_progress, on_chunk, should_stop, force).run()
+        return first.render(lines, on_progress=on_progress, on_chunk=on_chunk, should_stop=should_stop, force=force,
+                            keep_better=keep_better, recognizer=recognizer)
+    return _ParallelRender(first, engines, lines, on_progress, on_chunk, should_stop, force, keep_better,
+                           recognizer).run()
 
 
 class _ParallelRender:
     """The shared state of one parallel render; everything mutable is guarded by ``_lock``."""
 
     def __init__(self, first: Renderer, engines: list[SpeechEngine], lines: Sequence[int] | None,
-                 on_progress, on_chunk, should_stop, force: bool) -> None:
+                 on_progress, on_chunk, should_stop, force: bool, keep_better: bool,
+                 recognizer: Recognizer | None) -> None:
         self.project, self.library, self.engines = first.project, first.library, engines
         self.on_progress, self.on_chunk, self.should_stop, self.force = on_progress, on_chunk, should_stop, force
+        self.keep_better = keep_better
         utterances = first.utterances
         self.todo = sorted(set(range(len(utterances)) if lines is None else lines))
         scenes: dict[int, list[int]] = {}
@@ -97,6 +107,8 @@ class _ParallelRender:
         self._error: BaseException | None = None
         self._forwarded: dict[int, bool] = {}  # line -> whether its chunks go to on_chunk
         self._key_locks: dict[str, threading.Lock] = {}
+        self.checker = TakeChecker(first.store, speaker_clips(self.project, self.library, utterances),
+                                   recognizer=recognizer, on_checked=self._checked)
 
     def run(self) -> RenderReport:
         for i in self.todo:
@@ -112,10 +124,13 @@ class _ParallelRender:
             self._halt.set()
             for w in workers:
                 w.join()
+            self.checker.close(cancel=True)
             raise
+        self.checker.close(cancel=self._stopped or self._error is not None or self._halt.is_set())
         if self._error is not None:
             raise self._error
-        report = RenderReport(stopped=self._stopped)
+        report = RenderReport(stopped=self._stopped, checks=dict(self.checker.checks),
+                              check_errors=dict(self.checker.errors))
         for line, (kind, error) in sorted(self._outcomes.items()):
             if kind == "failed":
                 report.failed[line] = error or ""
@@ -154,12 +169,12 @@ class _ParallelRender:
         words opening two scenes) are generated once: the second waits, then reuses the take."""
         try:
             if self.force:
-                self.project.line(i).variant += 1  # what render(force=True) does, here before planning
+                renderer.next_variant(i)  # what render(force=True) does, here before planning
             key = renderer.plan(i).key
             with self._key_lock(key):
                 part = renderer.render([i], on_progress=self._progress,
                                        on_chunk=lambda line, chunk: self._chunk(scene, line, chunk),
-                                       should_stop=self._stop)
+                                       should_stop=self._stop, keep_better=self.keep_better, checker=self.checker)
         except NetworkError:
             raise  # the engine is unreachable or broken: stop every worker, as one engine's render would
         except CsmError as exc:  # planning refused, or saving failed: this line only
@@ -190,6 +205,11 @@ class _ParallelRender:
                 self._halt.set()
             self._emit(RenderEvent(event.line, event.state, len(self.todo), len(self._outcomes), event.seconds,
                                    event.error))
+
+    def _checked(self, line: int, key: str, check, error: str | None) -> None:
+        with self._lock:
+            self._emit(RenderEvent(line, "checked", len(self.todo), len(self._outcomes), error=error, key=key,
+                                   check=check))
 
     def _chunk(self, scene: int, line: int, chunk: torch.Tensor) -> None:
         if self.on_chunk is None:

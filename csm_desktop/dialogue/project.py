@@ -19,7 +19,7 @@ from typing import Any
 from csm_desktop.dialogue.script import MAX_PAUSE_MS, Script, parse_script
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write_text, remove_stale_parts, write_error
-from csm_desktop.settings import LINE_MS, TEMPERATURE, TOPK
+from csm_desktop.settings import BEST_OF, LINE_MS, TEMPERATURE, TOPK
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
@@ -64,6 +64,7 @@ class GenerationSettings:
     # user set max_line_ms as every line's cap. Files that predate this setting read as False,
     # so their lines keep the cap (and the takes) they were rendered with.
     cap_from_text: bool = True
+    best_of: int = 1  # candidate takes rendered per line; the best-scoring one is chosen
 
 
 @dataclass
@@ -75,6 +76,9 @@ class LineState:
     gap_after_ms: int | None = None  # None: the project's default gap
     seed: int | None = None  # None: drawn from the project's seed; else this seed (plus the variant)
     temperature: float | None = None  # None: the project's temperature
+    # The take the render chose by the checks' scores (best of N, or a redo that kept the better
+    # take); the choice is automatic while chosen_take equals it, the user's once they differ.
+    auto_choice: str | None = None
 
 
 @dataclass
@@ -165,6 +169,7 @@ class Project:
             seed=raw.integer("seed", 0, MAX_SEED, default=d.seed),
             default_gap_ms=raw.integer("default_gap_ms", 0, MAX_PAUSE_MS, default=d.default_gap_ms, unit=" ms"),
             cap_from_text=raw.boolean("cap_from_text", default=False),
+            best_of=raw.integer("best_of", *BEST_OF, default=d.best_of),
         )
         lines: dict[int, LineState] = {}
         for key, value in _Fields(root.get("lines", {}), "lines").obj.items():
@@ -179,6 +184,7 @@ class Project:
                 gap_after_ms=v.integer("gap_after_ms", 0, MAX_PAUSE_MS, default=None, unit=" ms"),
                 seed=v.integer("seed", 0, MAX_LINE_SEED, default=None),
                 temperature=v.number("temperature", *TEMPERATURE, default=None),
+                auto_choice=v.text("auto_choice", pattern=TAKE_KEY, default=None),
             )
         starred = [root.item_text("starred", j, k, TAKE_KEY) for j, k in enumerate(root.array("starred", default=[]))]
         return cls(script_text=script, speakers=speakers, settings=settings, lines=lines, starred=starred,

@@ -14,11 +14,16 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import torch
 
+from csm_desktop.dialogue import vad
+from csm_desktop.dialogue.candidates import generate_missing
+from csm_desktop.dialogue.checking import TakeChecker, best_take, speaker_clips
+from csm_desktop.dialogue.checks import TakeCheck
 from csm_desktop.dialogue.pacing import NORMAL_CHARS_PER_S, line_cap_ms
 from csm_desktop.dialogue.project import GenerationSettings, Project, ProjectError
 from csm_desktop.dialogue.script import Utterance
@@ -26,8 +31,10 @@ from csm_desktop.dialogue.takes import TakeInfo, TakeStore, take_key
 from csm_desktop.dialogue.voices import Clip, VoiceLibrary
 from csm_desktop.dialogue.watermark import NAME as WATERMARK
 from csm_desktop.dialogue.watermark import OWN_VOICE, WatermarkUnavailable, unmarked_reason, watermark
+from csm_desktop.dialogue.words import Recognizer
 from csm_desktop.engine.generator import Segment
 from csm_desktop.errors import CsmError, GenerationCancelled, NetworkError
+from csm_desktop.settings import BEST_OF
 
 CHARS_PER_SECOND = NORMAL_CHARS_PER_S  # to tell when a line needs splitting
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
@@ -64,11 +71,16 @@ class RenderPlan:
     parts: dict = field(default_factory=dict)  # what the key is a hash of (kept with the take)
     temperature: float = 0.9  # the line's own, else the project's
     unmarked: str | None = None  # why this take is not watermarked (None: it is, the default)
+    # The key of candidate c (seed + c) of this line, for every c a project may ask for: [0] is
+    # ``key``, so a line rendered once keeps its take as the first candidate of a best-of-N.
+    candidate_keys: list[str] = field(default_factory=list)
 
 
 @dataclass
 class RenderEvent:
-    """Progress of a render: ``state`` is queued, rendering, done, reused, failed or stopped."""
+    """Progress of a render: ``state`` is queued, rendering, done, reused, failed, stopped, or
+    checked (the checks of take ``key`` of the line are in: ``check``, or ``error`` when they
+    could not be made; it may come after the line's done, from the checks' own thread)."""
 
     line: int
     state: str
@@ -76,6 +88,8 @@ class RenderEvent:
     lines_done: int
     seconds: float = 0.0  # audio generated so far for this line
     error: str | None = None
+    key: str | None = None
+    check: TakeCheck | None = None
 
 
 @dataclass
@@ -84,6 +98,8 @@ class RenderReport:
     reused: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     stopped: bool = False
+    checks: dict[str, TakeCheck] = field(default_factory=dict)  # by take key: the takes checked by this render
+    check_errors: dict[str, str] = field(default_factory=dict)  # by take key: checks that could not be made
 
 
 def voice_clips(project: Project, library: VoiceLibrary | None) -> list[tuple[Clip, int]]:
@@ -100,15 +116,16 @@ def voice_clips(project: Project, library: VoiceLibrary | None) -> list[tuple[Cl
     return clips
 
 
-def line_seed(project: Project, index: int, u: Utterance) -> int:
-    """The seed of line ``index``'s next take: the line's own seed (plus its variant, so that
-    regenerating still makes another take), else one drawn from the project's seed, words,
-    speaker and variant."""
+def line_seed(project: Project, index: int, u: Utterance, variant: int | None = None) -> int:
+    """The seed of line ``index``'s take for ``variant`` (the line's own by default): the line's
+    own seed plus the variant (so that regenerating still makes another take), else one drawn
+    from the project's seed, words, speaker and variant."""
     state = project.line(index)
+    variant = state.variant if variant is None else variant
     if state.seed is not None:
-        return state.seed + state.variant
+        return state.seed + variant
     return int(take_key({"seed": project.settings.seed, "text": u.text, "speaker": u.speaker,
-                         "variant": state.variant})[:8], 16)
+                         "variant": variant})[:8], 16)
 
 
 def line_temperature(project: Project, index: int) -> float:
@@ -156,9 +173,9 @@ class Renderer:
         self.project = project
         self.engine = engine
         self.library = library
+        self._own_voice_unmarked: bool | None = None  # the user's setting, read when it matters
         self.store = TakeStore(project.takes_dir, engine.sample_rate)
         self.utterances = project.script().utterances
-        self._own_voice_unmarked: bool | None = None  # the user's setting, read when it matters
 
     # ----- planning -------------------------------------------------------------------------------
     def _clips(self) -> list[tuple[Clip, int]]:
@@ -169,13 +186,15 @@ class Renderer:
 
     def _take_positions(self, key: str, csm_id: int, text: str) -> int:
         info = self.store.info(key)
-        frames = info.frames if info else 0
+        frames = math.ceil(info.used_seconds * 1000 / self.engine.frame_ms - 1e-9) if info else 0  # as used: trimmed
         return self.engine.text_positions(text, csm_id) + frames + 1
 
-    def plan(self, index: int, clips: list[tuple[Clip, int]] | None = None) -> RenderPlan:
-        """The plan for line ``index`` given the takes now chosen for the lines before it."""
+    def plan(self, index: int, clips: list[tuple[Clip, int]] | None = None, variant: int | None = None) -> RenderPlan:
+        """The plan for line ``index`` given the takes now chosen for the lines before it (and
+        the line's ``variant``, its own by default)."""
         u = self.utterances[index]
         settings = self.project.settings
+        variant = self.project.line(index).variant if variant is None else variant
         spk = self.project.speaker(u.speaker)
         clips = self._clips() if clips is None else clips
         chunks, caps = line_chunks(settings, u.text)
@@ -204,7 +223,7 @@ class Renderer:
             context.insert(0, j)
         context_keys = [self.project.line(j).chosen_take or "" for j in context]
         unmarked = self._unmarked(spk.clip_ids, clips)
-        seed = line_seed(self.project, index, u)
+        seed = line_seed(self.project, index, u, variant)
         temperature = line_temperature(self.project, index)
         parts = {
             "model": self.engine.model_id,
@@ -219,8 +238,9 @@ class Renderer:
             # Only a take left without the watermark is keyed apart: marked takes keep their keys.
             **({"watermark": OWN_VOICE} if unmarked else {}),
         }
-        return RenderPlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, take_key(parts), caps,
-                          parts, temperature, unmarked)
+        keys = [take_key(parts if c == 0 else {**parts, "candidate": c}) for c in range(BEST_OF[1])]
+        return RenderPlan(index, u, spk.csm_id, clips, context, context_keys, seed, chunks, keys[0], caps, parts,
+                          temperature, unmarked, keys)
 
     def _unmarked(self, clip_ids: list[str], clips: list[tuple[Clip, int]]) -> str | None:
         """Why the speaker's takes go without the watermark, or None (the default): only when all
@@ -235,6 +255,23 @@ class Renderer:
             self._own_voice_unmarked = not Settings.load().watermark_own_voice
         return unmarked_reason(own) if self._own_voice_unmarked else None
 
+    def is_current(self, index: int, key: str, clips: list[tuple[Clip, int]] | None = None) -> bool:
+        """Whether take ``key`` is what line ``index`` renders to now for the take's own variant
+        and candidate (its words, voices, settings and context unchanged)."""
+        info = self.store.info(key)
+        if info is None or info.candidate >= BEST_OF[1]:
+            return False
+        return self.plan(index, clips, variant=info.variant).candidate_keys[info.candidate] == key
+
+    def next_variant(self, index: int, clips: list[tuple[Clip, int]] | None = None) -> int:
+        """Give line ``index`` a variant whose take is not on disk yet (a new seed: "regenerate")."""
+        state = self.project.line(index)
+        for _ in range(1000):
+            state.variant += 1
+            if not self.store.has(self.plan(index, clips).key):
+                break
+        return state.variant
+
     def statuses(self) -> list[str]:
         """Per line: ``none`` (no take), ``done`` (chosen take is current) or ``stale`` (its text,
         settings or voices changed, or a line in its context is stale)."""
@@ -246,7 +283,8 @@ class Renderer:
                 out.append("none")
                 continue
             plan = self.plan(i, clips)
-            current = plan.key == chosen and all(out[j] == "done" for j in plan.context)
+            own = chosen in plan.candidate_keys or self.is_current(i, chosen, clips)
+            current = own and all(out[j] == "done" for j in plan.context)
             out.append("done" if current else "stale")
         return out
 
@@ -268,10 +306,10 @@ class Renderer:
             prev = self.utterances[j]
             csm_id = self.project.speaker(prev.speaker).csm_id
             codes = self.store.codes(key, codes_codec)
-            if codes is not None:
+            if codes is not None:  # the frames of the used (trimmed) part
                 segs.append(Segment(csm_id, prev.text, codes=codes))
             else:
-                segs.append(Segment(csm_id, prev.text, audio=self.store.load(key)))
+                segs.append(Segment(csm_id, prev.text, audio=self.store.load(key)))  # trimmed
         return segs
 
     def render(
@@ -282,92 +320,195 @@ class Renderer:
         on_chunk: Callable[[int, torch.Tensor], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         force: bool = False,
+        keep_better: bool = False,
+        recognizer: Recognizer | None = None,
+        checker: TakeChecker | None = None,
     ) -> RenderReport:
         """Render ``lines`` (all by default) in script order. A line whose current take is on
-        disk is reused, not generated. Each take is saved the moment it is complete.
+        disk is reused, not generated. Each take is saved the moment it is complete, with the
+        part of it that is used (leading silence and non-speech past a natural tail left out),
+        and checked on a worker thread while the next line renders (``checked`` events).
+
+        With the project's ``best_of`` N above 1, each line gets N candidates (one batch on an
+        engine with ``generate_candidates``, else one after another), all kept as takes; the line
+        waits for their checks and the best-scoring one is chosen (``LineState.auto_choice``),
+        unless the user chose one of them.
 
         Args:
-            force: regenerate the given lines even if their current take exists (a new variant).
+            force: regenerate the given lines with a new variant (a seed not rendered before).
+            keep_better: with ``force`` ("re-render lines with problems"): the line's take before
+                the render competes with the new ones by score and stays when it scores better.
+            recognizer: hears the takes' words for their checks; None checks voice activity and voice.
+            checker: checks the takes (a parallel render shares one); by default the render's own,
+                which is waited for before this returns (when stopped: only the check running).
         """
         stop = should_stop or (lambda: False)
         todo = sorted(set(range(len(self.utterances)) if lines is None else lines))
         report = RenderReport()
         clips = self._clips()
 
-        def emit(line, state, seconds=0.0, error=None):
+        def emit(line, state, seconds=0.0, error=None, key=None, check=None):
             if on_progress:
                 done = len(report.generated) + len(report.reused) + len(report.failed)
-                on_progress(RenderEvent(line, state, len(todo), done, seconds, error))
+                on_progress(RenderEvent(line, state, len(todo), done, seconds, error, key, check))
 
-        for i in todo:
-            emit(i, "queued")
-        for i in todo:
-            if stop():
-                report.stopped = True
-                emit(i, "stopped")
-                break
-            if force:
-                self.project.line(i).variant += 1
-            plan = self.plan(i, clips)
-            state = self.project.line(i)
-            if self.store.has(plan.key):
-                state.chosen_take = plan.key
-                report.reused.append(i)
-                emit(i, "reused")
-                continue
-            emit(i, "rendering")
-            try:
-                audio, codes = self._generate(plan, on_chunk, stop, emit)
-                if plan.unmarked is None:  # every take is watermarked before it is stored (the one place)
-                    audio = watermark(audio, self.engine.sample_rate)
-            except GenerationCancelled:
-                report.stopped = True
-                emit(i, "stopped")
-                break
-            except (NetworkError, WatermarkUnavailable):
-                raise  # the engine or the watermarker is missing: every later line would fail the same way
-            except CsmError as exc:
-                report.failed[i] = str(exc)
-                emit(i, "failed", error=str(exc))
-                continue
-            frames = math.ceil(audio.numel() / (self.engine.sample_rate * self.engine.frame_ms / 1000))
-            info = TakeInfo(key=plan.key, line_text=plan.utterance.text, speaker=plan.utterance.speaker,
-                            csm_id=plan.csm_id, variant=state.variant, seed=plan.seed,
-                            duration=audio.numel() / self.engine.sample_rate, frames=frames,
-                            context=plan.context_keys, created=time.time(),
-                            codec=getattr(self.engine, "codec_identity", None) or "",  # kept only with codes
-                            inputs=plan.parts, watermark=plan.unmarked or WATERMARK)
-            self.store.save(info, audio, codes)
-            state.chosen_take = plan.key
-            report.generated.append(i)
-            emit(i, "done", info.duration)
+        own = checker is None
+        if checker is None:
+            checker = TakeChecker(self.store, speaker_clips(self.project, self.library, self.utterances),
+                                  recognizer=recognizer,
+                                  on_checked=lambda line, key, check, error: emit(line, "checked", 0.0, error, key, check))
+        finished = False
+        try:
+            for i in todo:
+                emit(i, "queued")
+            for i in todo:
+                if stop():
+                    report.stopped = True
+                    emit(i, "stopped")
+                    break
+                if not self._render_line(i, clips, checker, report, emit, on_chunk, stop, force, keep_better):
+                    break
+            finished = True
+        finally:
+            if own:
+                checker.close(cancel=report.stopped or not finished)
+                report.checks.update(checker.checks)
+                report.check_errors.update(checker.errors)
         return report
 
-    def _generate(self, plan: RenderPlan, on_chunk, stop, emit) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The line's audio, and its codes when the engine reports them (``last_codes``, as a
-        remote engine does) for every piece."""
-        settings = self.project.settings
-        context = self._segments(plan, stop)
-        pieces: list[torch.Tensor] = []
-        codes: list[torch.Tensor] | None = []
-        seconds = 0.0
-        for n, (text, cap_ms) in enumerate(zip(plan.chunks, plan.caps_ms)):
-            for chunk in self.engine.stream(
-                text, plan.csm_id, context, max_audio_length_ms=cap_ms,
-                temperature=plan.temperature, topk=settings.topk, seed=plan.seed + n, should_stop=stop,
-            ):
-                pieces.append(chunk)
-                seconds += chunk.numel() / self.engine.sample_rate
-                if on_chunk:
-                    on_chunk(plan.index, chunk)
-                emit(plan.index, "rendering", seconds)
+    def _render_line(self, i: int, clips, checker: TakeChecker, report: RenderReport, emit, on_chunk, stop,
+                     force: bool, keep_better: bool) -> bool:
+        """Line ``i``: reused, generated, failed or stopped. False once the render is stopping."""
+        state = self.project.line(i)
+        previous = state.chosen_take
+        if force:
+            self.next_variant(i, clips)
+        plan = self.plan(i, clips)
+        u = plan.utterance
+        n = self.project.settings.best_of
+        keys = plan.candidate_keys[:n]
+        # The user's pick among the candidates stays (a choice made before auto_choice existed was the render's).
+        users = previous if previous in keys and state.auto_choice not in (None, previous) and not force else None
+        missing = [c for c in range(n) if not self.store.has(keys[c])]
+        if not missing:
+            checks = {k: self._reused_check(i, k, u, checker) for k in keys}
+            if previous not in plan.candidate_keys or not self.store.has(previous):
+                chosen = keys[0] if n == 1 else self._choose(checks, stop)
+                if chosen is None:
+                    return self._stopped(i, report, emit)
+                state.chosen_take = state.auto_choice = chosen
+            report.reused.append(i)
+            emit(i, "reused", self._seconds(state.chosen_take))
+            return True
+
+        emit(i, "rendering")
+        checks: dict[str, object] = {k: self._reused_check(i, k, u, checker) for k in keys if self.store.has(k)}
+
+        def keep(c: int, audio: torch.Tensor, codes: torch.Tensor | None) -> None:
+            activity = self._store_take(plan, c, state.variant, audio, codes)
+            checks[keys[c]] = checker.submit(i, keys[c], audio, u.text, u.speaker, activity)
+
+        try:
+            context = self._segments(plan, stop)
+            errors = generate_missing(self.engine, self.project.settings, plan, context, missing, keep=keep,
+                                      on_chunk=on_chunk if n == 1 else None, stop=stop, emit=emit)
+        except GenerationCancelled:
+            return self._stopped(i, report, emit)
+        except (NetworkError, WatermarkUnavailable):
+            raise  # the engine or the watermarker is missing: every later line would fail the same way
+        except CsmError as exc:
+            errors = [str(exc)]
+        if not checks:
+            report.failed[i] = errors[0]
+            emit(i, "failed", error=errors[0])
+            return True
+        if keep_better and previous and previous not in checks and self.store.has(previous) \
+                and self.is_current(i, previous, clips):
+            checks[previous] = self.store.check(previous)
+        if users is not None:
+            chosen = users
+        elif n == 1 and len(checks) == 1:
+            chosen = keys[0]  # its checks go on while the next line renders
+        else:
+            chosen = self._choose(checks, stop)
+            if chosen is None:
+                return self._stopped(i, report, emit)
+            info = self.store.info(chosen)
+            if chosen == previous and info is not None:
+                state.variant = info.variant  # the earlier take stays, as the line's current take
+        state.chosen_take = state.auto_choice = chosen
+        if n > 1 and on_chunk:
+            on_chunk(i, self.store.load(chosen))  # what plays is the take chosen, as it is used
+        report.generated.append(i)
+        emit(i, "done", self._seconds(chosen))
+        return True
+
+    def _stopped(self, i: int, report: RenderReport, emit) -> bool:
+        report.stopped = True
+        emit(i, "stopped")
+        return False
+
+    def _seconds(self, key: str | None) -> float:
+        info = self.store.info(key) if key else None
+        return info.used_seconds if info else 0.0
+
+    def _store_take(self, plan: RenderPlan, candidate: int, variant: int, audio: torch.Tensor,
+                    codes: torch.Tensor | None) -> vad.SpeechActivity | None:
+        """Store candidate ``candidate`` of the line with the part of it that is used; returns
+        the voice activity found (for its checks), None when the detector failed."""
+        if plan.unmarked is None:  # every take is watermarked before it is stored (the one place)
+            audio = watermark(audio, self.engine.sample_rate)
+        activity, points = self._trim(audio)
+        frames = math.ceil(audio.numel() / (self.engine.sample_rate * self.engine.frame_ms / 1000))
+        info = TakeInfo(key=plan.candidate_keys[candidate], line_text=plan.utterance.text,
+                        speaker=plan.utterance.speaker, csm_id=plan.csm_id, variant=variant,
+                        seed=plan.seed + candidate, duration=audio.numel() / self.engine.sample_rate, frames=frames,
+                        context=plan.context_keys, created=time.time(),
+                        codec=getattr(self.engine, "codec_identity", None) or "",  # kept only with codes
+                        candidate=candidate, trim_start_s=points.start_s, trim_end_s=points.end_s,
+                        inputs=plan.parts if candidate == 0 else {**plan.parts, "candidate": candidate},
+                        watermark=plan.unmarked or WATERMARK)
+        self.store.save(info, audio, codes)
+        return activity
+
+    def _trim(self, audio: torch.Tensor) -> tuple[vad.SpeechActivity | None, vad.TrimPoints]:
+        """Where the take is cut for use: the whole of it when it holds no speech (its checks
+        say "empty") or the detector failed (its checks say why)."""
+        whole = vad.TrimPoints(0.0, audio.numel() / self.engine.sample_rate)
+        try:
+            activity = vad.detect_speech(audio, self.engine.sample_rate)
+        except CsmError:
+            return None, whole
+        return activity, vad.trim_points(activity) if activity.has_speech else whole
+
+    def _reused_check(self, i: int, key: str, u: Utterance, checker: TakeChecker):
+        """The stored check of a take on disk, or the future of one (a take stored before takes
+        were checked, or whose checks were stopped); a take stored before takes were trimmed
+        gets its trim points now, before a later line uses it."""
+        info, check = self.store.info(key), self.store.check(key)
+        if info is None or (check is not None and info.trimmed):
+            return check
+        audio = self.store.load_untrimmed(key)
+        activity, points = self._trim(audio)
+        if not info.trimmed:
+            self.store.set_trim(key, points)
+        return check if check is not None else checker.submit(i, key, audio, u.text, u.speaker, activity)
+
+    @staticmethod
+    def _choose(checks: dict[str, object], stop: Callable[[], bool]) -> str | None:
+        """The best-scoring take once every check is in; None when the render was stopped first."""
+        pending = {f for f in checks.values() if isinstance(f, Future)}
+        while pending:
             if stop():
-                raise GenerationCancelled("Rendering was stopped.")
-            piece_codes = getattr(self.engine, "last_codes", None)
-            codes = codes + [piece_codes] if codes is not None and piece_codes is not None else None
-        if not pieces:
-            raise CsmError(f"Line {plan.utterance.line}: the engine returned no audio.")
-        return torch.cat(pieces), torch.cat(codes, dim=1) if codes else None
+                return None
+            _, pending = wait(pending, timeout=0.1)
+        return best_take((k, _result(v)) for k, v in checks.items())
+
+
+def _result(value) -> TakeCheck | None:
+    if isinstance(value, Future):
+        return None if value.cancelled() else value.result()
+    return value
 
 
 def render(project: Project, engine: SpeechEngine, *, library: VoiceLibrary | None = None,

@@ -77,7 +77,7 @@ def line_statuses(project: Project, store: TakeStore | None, library: VoiceLibra
             plan = renderer.plan(i, clips)
             reasons = reasons or _recipe_changes(project, i, plan.parts, info)
             reasons = reasons or _context_changes(utterances, out, plan.context, plan.context_keys, info)
-            if not reasons and plan.key != chosen:
+            if not reasons and chosen not in plan.candidate_keys and not renderer.is_current(i, chosen, clips):
                 reasons = ["it was made with other voices or settings"]
         else:
             reasons = reasons or _recipe_changes(project, i, _known_parts(project, i, u, clips), info)

@@ -4,6 +4,15 @@ it goes up as context in codes, not audio. A checked take has its checks in ``<k
 (:class:`~csm_desktop.dialogue.checks.TakeCheck`): written when the checks finish, after the take
 itself, and validated when read; a take without one (or with a malformed one) is unchecked.
 
+The take that is used (playback, export, context for later lines) is the stored audio trimmed to
+``[trim_start_s, trim_end_s)`` of its record (:class:`TakeInfo`): leading silence and non-speech
+past a natural tail are left out (:func:`~csm_desktop.dialogue.vad.trim_points`), while the file
+keeps every sample the model made (:meth:`TakeStore.load_untrimmed`; the checks read that). The
+trim points live in the take's own record, written with it, so a take is trimmed the moment it
+counts as present, whether or not its checks have finished. A take's Mimi codes are for the
+untrimmed audio; :meth:`TakeStore.codes` gives the frames that cover the used part (80 ms frames:
+at most one frame more on each side), so context sent as codes is the trimmed take too.
+
 A key is 24 lowercase hex digits and nothing else: keys come from files a person can edit
 (``project.json``, a take's own ``.json``), so every path made from one is checked to be a
 plain file name inside ``takes/`` before it is read or written.
@@ -14,15 +23,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from csm_desktop.audio import read_audio, write_audio
 from csm_desktop.dialogue.checks import CheckError, TakeCheck
+from csm_desktop.dialogue.vad import TrimPoints, cut
 from csm_desktop.dialogue.project import TAKE_KEY
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write, atomic_write_text, ensure_free_space, resolved
@@ -31,6 +43,7 @@ from csm_desktop.marker import AI_MARKER
 KEY_LENGTH = 24
 CHECK_SUFFIX = ".check.json"
 MAX_CHECK_BYTES = 1_000_000
+CODE_FRAME_S = 0.08  # one frame of Mimi codes: 12.5 a second
 _HEADER_BYTES = 4096  # room for a WAV header and the take's .json
 
 
@@ -64,6 +77,19 @@ class TakeInfo:
     codec: str = ""  # the Mimi weights of <key>.codes.npy, when the take keeps its codes
     inputs: dict = field(default_factory=dict)  # what its key is a hash of (render.py): says why a line went stale
     watermark: str = ""  # "PerTh", or why the take has none ("" for takes made before watermarks)
+    candidate: int = 0  # which of the line's best-of-N candidates it is (0: the only take, or the first)
+    trim_start_s: float = 0.0  # the part that is used (see the module's docstring)
+    trim_end_s: float | None = None  # None: to the end (no speech found, or stored before trimming)
+
+    @property
+    def trimmed(self) -> bool:
+        return self.trim_start_s > 0 or self.trim_end_s is not None
+
+    @property
+    def used_seconds(self) -> float:
+        """How long the used (trimmed) take is."""
+        end = self.duration if self.trim_end_s is None else min(self.trim_end_s, self.duration)
+        return max(0.0, end - self.trim_start_s)
 
 
 class TakeStore:
@@ -91,7 +117,39 @@ class TakeStore:
         return info if info.key == key and _well_typed(info) else None
 
     def load(self, key: str) -> torch.Tensor:
+        """The take as it is used: trimmed to its record's trim points (mono ``[T]``)."""
+        audio = self.load_untrimmed(key)
+        info = self.info(key)
+        if info is None or not info.trimmed:
+            return audio
+        return cut(audio, self.sample_rate, self._points(info, audio.shape[-1]))
+
+    def load_untrimmed(self, key: str) -> torch.Tensor:
+        """The take's audio as the model made it (what the checks judge)."""
         return read_audio(self.audio_path(key), self.sample_rate)
+
+    def used_length(self, key: str) -> int:
+        """Samples of :meth:`load`'s audio, read from the file's header and the take's record."""
+        total = int(sf.info(str(self.audio_path(key))).frames)
+        info = self.info(key)
+        if info is None or not info.trimmed:
+            return total
+        start, end = self._points(info, total).samples(self.sample_rate)
+        start = min(max(0, start), total)
+        return max(start, min(end, total)) - start
+
+    def set_trim(self, key: str, points: TrimPoints) -> TakeInfo:
+        """Record the part of take ``key`` that is used (a take stored before takes were trimmed)."""
+        info = self.info(key)
+        if info is None:
+            raise TakeError(f"There is no take {key} to trim; render the line again.")
+        info.trim_start_s, info.trim_end_s = points.start_s, points.end_s
+        atomic_write_text(self._file(key, ".json"), json.dumps(asdict(info), indent=1, ensure_ascii=False))
+        return info
+
+    def _points(self, info: TakeInfo, total: int) -> TrimPoints:
+        end = total / self.sample_rate if info.trim_end_s is None else info.trim_end_s
+        return TrimPoints(info.trim_start_s, end)
 
     def save(self, info: TakeInfo, audio: torch.Tensor, codes: torch.Tensor | None = None) -> None:
         """Audio (and codes, when given with ``info.codec``) first, then the metadata that makes
@@ -132,8 +190,9 @@ class TakeStore:
             return None
 
     def codes(self, key: str, codec: str | None) -> torch.Tensor | None:
-        """The take's codes ``[num_codebooks, frames]`` when it kept them for ``codec``; None
-        otherwise (no codes, another codec, or a file that is not what it should be)."""
+        """The take's codes ``[num_codebooks, frames]`` when it kept them for ``codec``: the frames
+        that cover its used (trimmed) part; None otherwise (no codes, another codec, or a file
+        that is not what it should be)."""
         info = self.info(key)
         if info is None or not codec or info.codec != codec:
             return None
@@ -146,6 +205,10 @@ class TakeStore:
             return None
         if array.ndim != 2 or array.dtype != np.dtype("<u2") or not 0 < array.shape[1] <= info.frames + 1:
             return None
+        if info.trimmed:
+            first = int(math.floor(info.trim_start_s / CODE_FRAME_S + 1e-6))
+            last = int(math.ceil((info.trim_start_s + info.used_seconds) / CODE_FRAME_S - 1e-6))
+            array = array[:, min(first, array.shape[1] - 1):max(first + 1, last)]
         return torch.from_numpy(array.astype(np.int64))
 
     def _file(self, key: str, suffix: str) -> Path:
@@ -187,13 +250,21 @@ class TakeStore:
 
 _INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "line_text": str, "speaker": str, "csm_id": int, "variant": int, "seed": int,
-    "duration": (int, float), "frames": int, "created": (int, float), "codec": str,
-    "watermark": str,
+    "duration": (int, float), "frames": int, "created": (int, float), "codec": str, "candidate": int,
+    "trim_start_s": (int, float), "watermark": str,
 }
 
 
 def _well_typed(info: TakeInfo) -> bool:
     fields_ok = all(isinstance(getattr(info, name), kind) and not isinstance(getattr(info, name), bool)
                     for name, kind in _INFO_TYPES.items())
-    return (fields_ok and isinstance(info.context, list) and all(is_take_key(k) for k in info.context)
-            and isinstance(info.inputs, dict))
+    return fields_ok and _trim_ok(info) and info.candidate >= 0 and isinstance(info.context, list) \
+        and all(is_take_key(k) for k in info.context) and isinstance(info.inputs, dict)
+
+
+def _trim_ok(info: TakeInfo) -> bool:
+    start, end = info.trim_start_s, info.trim_end_s
+    if not (math.isfinite(start) and start >= 0):
+        return False
+    return end is None or isinstance(end, (int, float)) and not isinstance(end, bool) and math.isfinite(end) \
+        and end >= start

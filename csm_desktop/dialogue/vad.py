@@ -185,8 +185,16 @@ def trim(audio: torch.Tensor | np.ndarray, sample_rate: int, activity: SpeechAct
     mono = mono_float(audio)
     activity = activity or detect_speech(mono, sample_rate)
     points = trim_points(activity, tail_s=tail_s, lead_s=lead_s)
+    return cut(mono, sample_rate, points), points
+
+
+def cut(audio: torch.Tensor | np.ndarray, sample_rate: int, points: TrimPoints) -> torch.Tensor:
+    """``audio`` (``[T]`` or ``[C, T]``) from ``points.start_s`` to ``points.end_s``, mono; a cut
+    inside the audio is faded over :data:`FADE_S`, so it does not click."""
+    mono = mono_float(audio)
     start, end = points.samples(sample_rate)
-    out = mono[start:end].clone()
+    start, end = min(max(0, start), mono.numel()), min(max(0, end), mono.numel())
+    out = mono[start:max(start, end)].clone()
     fade = min(int(FADE_S * sample_rate), out.numel() // 2)
     if fade > 0:
         ramp = torch.linspace(0.0, 1.0, fade)
@@ -194,7 +202,7 @@ def trim(audio: torch.Tensor | np.ndarray, sample_rate: int, activity: SpeechAct
             out[:fade] *= ramp
         if end < mono.numel():
             out[-fade:] *= ramp.flip(0)
-    return out, points
+    return out
 
 
 def level_db(audio: torch.Tensor, sample_rate: int, spans: Sequence[tuple[float, float]]) -> float:

@@ -44,8 +44,9 @@ def _voice_encoder():
 
 
 def _resemblyzer():
-    with warnings.catch_warnings():  # the package imports a deprecated scipy namespace
+    with warnings.catch_warnings():  # the package imports a deprecated scipy namespace, webrtcvad pkg_resources
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
         import resemblyzer
     return resemblyzer
 

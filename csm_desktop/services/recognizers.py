@@ -22,11 +22,10 @@ from csm_desktop.dialogue.vad import VAD_RATE, to_vad_rate
 from csm_desktop.errors import CsmError
 from csm_desktop.services import hub
 from csm_desktop.services.download import Progress, fetch_repo
+from csm_desktop.settings import DEFAULT_WHISPER, RECOGNIZERS
 
-RECOGNIZERS = ("none", "whisper", "gemini")
-# English-only base model: CSM speaks English; base.en (145 MB) hears clipped endings and invented
-# words far better than tiny.en at a fraction of small.en's time on a CPU.
-DEFAULT_WHISPER = "Systran/faster-whisper-base.en"
+# DEFAULT_WHISPER is the English-only base model: CSM speaks English; base.en (145 MB) hears clipped
+# endings and invented words far better than tiny.en at a fraction of small.en's time on a CPU.
 # Every faster-whisper repository has these; "*.json" adds preprocessor_config.json where one
 # exists (large-v3's 128 mel bins). The exact names make a half-downloaded copy count as missing.
 WHISPER_FILES = ["config.json", "model.bin", "tokenizer.json", "vocabulary.*", "*.json"]
@@ -110,14 +109,17 @@ class GeminiRecognizer:
 
 
 def make_recognizer(kind: str, *, whisper_model: str = DEFAULT_WHISPER, gemini_model: str | None = None,
-                    on_progress: Callable[[Progress], None] | None = None):
-    """The recognizer called ``kind`` (one of :data:`RECOGNIZERS`); None for ``none``."""
+                    on_progress: Callable[[Progress], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None):
+    """The recognizer called ``kind`` (one of :data:`RECOGNIZERS`); None for ``none``.
+    ``should_stop`` stops the Whisper model's first download."""
     if kind == "none":
         return None
     if kind == "whisper":
         from csm_desktop.services.credentials import get_secret
 
-        return WhisperRecognizer(whisper_model, token=get_secret("huggingface"), on_progress=on_progress)
+        return WhisperRecognizer(whisper_model, token=get_secret("huggingface"), on_progress=on_progress,
+                                 should_stop=should_stop)
     if kind == "gemini":
         from csm_desktop.services.gemini import GeminiClient
 

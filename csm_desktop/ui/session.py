@@ -249,8 +249,9 @@ class ProjectSession(QObject):
             if m is None:
                 continue
             state, mine = rendered.line(n), self.project.line(m)
-            if (mine.chosen_take, mine.variant) != (state.chosen_take, state.variant):
-                mine.chosen_take, mine.variant = state.chosen_take, state.variant
+            if (mine.chosen_take, mine.variant, mine.auto_choice) != (state.chosen_take, state.variant,
+                                                                      state.auto_choice):
+                mine.chosen_take, mine.variant, mine.auto_choice = state.chosen_take, state.variant, state.auto_choice
                 changed = True
         if changed:
             self.touched()

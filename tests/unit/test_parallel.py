@@ -236,8 +236,11 @@ def test_one_engine_is_exactly_renderer_render(tmp_path, library):
             report = Renderer(project, ContextEngine(), lib).render(lines, **kwargs)
         else:
             report = render_parallel(project, [ContextEngine()], library=lib, **kwargs)
-        seen[name] = (report, events, chunks, _takes(project))
+        # Checks arrive from their own thread, whenever they finish: compared as a set.
+        checked = {(e.line, e.key, tuple(e.check.problems) if e.check else None) for e in events if e.state == "checked"}
+        seen[name] = (report, [e for e in events if e.state != "checked"], checked, chunks, _takes(project))
     assert seen["renderer"] == seen["parallel"]
+    assert len(seen["renderer"][2]) == 3  # one check a take
 
 
 def test_refusals(tmp_path, library):

@@ -271,6 +271,8 @@ class RenderController(QObject):
         if isinstance(event, AudioChunk):
             self.audio_streamed.emit(event.audio)
             return
+        if event.state == "checked":
+            return  # a take's checks (stored beside it) are no line state
         state = {"reused": "done", "stopped": "none"}.get(event.state, event.state)
         self.editor.set_state(event.line, state)
         utterances = self._rendered_copy.script().utterances if self._rendered_copy is not None else []

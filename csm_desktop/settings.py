@@ -40,6 +40,8 @@ class Settings:
     max_line_ms: int = 15_000
     default_gap_ms: int = 300
     recent_projects: list[str] = field(default_factory=list)
+    open_last_project: bool = True  # start with the project open when the app last closed
+    last_project: str = ""  # that project's folder ("" when it was untitled)
     schema_version: int = SCHEMA_VERSION
 
     @staticmethod
@@ -64,9 +66,9 @@ class Settings:
             for key, value in data.items():
                 if key in known and key != "schema_version":
                     default = getattr(settings, key)
-                    if isinstance(default, bool) or not isinstance(value, type(default)) and not (
-                            isinstance(default, float) and isinstance(value, int)):
-                        continue  # a wrong type keeps the default
+                    if isinstance(value, bool) != isinstance(default, bool) or not isinstance(
+                            value, type(default)) and not (isinstance(default, float) and isinstance(value, int)):
+                        continue  # a wrong type keeps the default (true is no number, 1 no switch)
                     setattr(settings, key, value)
             if settings.engine not in ENGINES:
                 settings.engine = "local"

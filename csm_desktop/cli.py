@@ -271,6 +271,31 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _draft(args: argparse.Namespace) -> int:
+    """Draft a script with Gemini: the script on stdout or into a file, what was fixed on stderr."""
+    from csm_desktop.dialogue.drafting import check_request
+    from csm_desktop.fileio import atomic_write_text
+    from csm_desktop.services.gemini import GeminiClient
+    from csm_desktop.settings import Settings
+
+    output = Path(args.output) if args.output else None
+    if output is not None and output.exists() and not args.force:
+        raise CsmError(f"{output} already exists. Choose another file, or add --force to replace it.")
+    check_request(args.prompt, (args.speakers or "").split(","), args.lines)  # before any key is asked for
+    speakers = [s for s in (args.speakers or "").split(",") if s.strip()]
+    client = GeminiClient(model=args.model or Settings.load().gemini_model)
+    print("Drafting with Gemini ...", file=sys.stderr)
+    draft = client.draft(args.prompt, speakers, args.lines)
+    for note in draft.notes:
+        print(f"Note: {note}", file=sys.stderr)
+    if output is None:
+        sys.stdout.write(draft.text)
+        return 0
+    atomic_write_text(output, draft.text)
+    print(f"Wrote {output} ({draft.lines} lines: {', '.join(draft.speakers)})", file=sys.stderr)
+    return 0
+
+
 def _app(args: argparse.Namespace) -> int:
     try:
         from PySide6 import QtWidgets  # noqa: F401  (the window's toolkit, present or not)
@@ -329,6 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"render N scenes at once over the --remote URLs in turn (1 to {MAX_PARALLEL}; "
                              "default: one per URL)")
     render.set_defaults(func=_render)
+
+    draft = sub.add_parser("draft", help="draft a dialogue script with Gemini (key: GOOGLE_API_KEY or the keyring)")
+    draft.add_argument("prompt", help="what the dialogue is about: who talks, about what, in what mood")
+    draft.add_argument("--speakers", metavar="NAMES", help="comma-separated names, e.g. Alice,Bob (default: Gemini "
+                                                          "chooses)")
+    draft.add_argument("--lines", type=int, default=12, metavar="N", help="how many lines (1 to 200; default 12)")
+    draft.add_argument("--model", default=None, help="Gemini model (default: the one in Settings)")
+    draft.add_argument("-o", "--output", help="script file to write (default: print the script)")
+    draft.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+    draft.set_defaults(func=_draft)
 
     serve = sub.add_parser("serve", help="serve the engine over HTTP (token from CSM_SERVER_TOKEN)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")

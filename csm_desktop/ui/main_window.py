@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QSplitter,
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         session.problem.connect(lambda exc: show_exception(self, exc))
 
         self._build_actions()
+        self._build_studio()
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.autosave)
@@ -255,6 +257,23 @@ class MainWindow(QMainWindow):
             bar.addSeparator() if a is None else bar.addAction(a)
         self.addToolBar(bar)
         self._fill_recent()
+
+    # ----- studio: drafting, recovery, guidance (one block, so that merges stay easy) --------------
+    def _build_studio(self) -> None:
+        from csm_desktop.ui.controllers.drafting import DraftController
+
+        self.drafting = DraftController(self.session, self.editor, self.tasks, self)
+        self.act_draft = self._action("&Draft script with Gemini…", self.drafting.open_dialog, "Ctrl+Shift+D",
+                                      "Describe a scene; Gemini writes lines for your speakers")
+        edit = self._menu("Edit")
+        edit.insertAction(edit.actions()[2], self.act_draft)  # after Undo, Redo
+        edit.insertSeparator(edit.actions()[2])
+
+    def _menu(self, title: str) -> QMenu:
+        for action in self.menuBar().actions():
+            if action.menu() is not None and action.text().replace("&", "") == title:
+                return action.menu()
+        return self.menuBar().addMenu(title)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

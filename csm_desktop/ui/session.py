@@ -286,6 +286,20 @@ class ProjectSession(QObject):
 
         self.edit(f"Remove speaker {name}", change)
 
+    def replace_script(self, text: str, speakers: list[str], label: str) -> None:
+        """Set the whole script text (a draft put in) and add the speakers it names, as one
+        undoable edit: undo takes both back."""
+        def change():
+            for name in speakers:
+                self.project.speaker(name)
+                self._typed.discard(name)  # wanted: the user asked for them
+            self.project.script_text = text
+            self.text_replaced.emit(text)
+            self.touched()
+            self.speakers_changed.emit()
+
+        self.edit(label, change)
+
     def assign_clip(self, speaker: str, clip_id: str) -> None:
         """Give ``speaker`` a voice clip (and set the clip's speaker in the library).
 

@@ -296,6 +296,29 @@ def _draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_desktop(args: argparse.Namespace) -> int:
+    """The app in the desktop's menus (a freedesktop .desktop entry and its icon), or out of them."""
+    from csm_desktop.services import desktop_entry
+
+    try:
+        if args.uninstall:
+            removed = desktop_entry.uninstall()
+            for path in removed:
+                print(f"Removed {path}", file=sys.stderr)
+            if not removed:
+                print("No CSM Desktop menu entry was installed.", file=sys.stderr)
+            return 0
+        written = desktop_entry.install()
+    except OSError as exc:
+        raise CsmError(f"The menu entry could not be written ({exc}). Check that {desktop_entry.data_home()} "
+                       "is writable, or set XDG_DATA_HOME to a folder that is.") from None
+    for path in written:
+        print(f"Wrote {path}", file=sys.stderr)
+    print("CSM Desktop is in your applications menu (some desktops show it after you log in again). "
+          "csm-desktop PROJECT opens a project from a terminal.", file=sys.stderr)
+    return 0
+
+
 def _app(args: argparse.Namespace) -> int:
     try:
         from PySide6 import QtWidgets  # noqa: F401  (the window's toolkit, present or not)
@@ -307,7 +330,7 @@ def _app(args: argparse.Namespace) -> int:
         return 1
     from csm_desktop.ui.app import run_app
 
-    return run_app()
+    return run_app(projects=[str(Path(p).expanduser().resolve()) for p in getattr(args, "projects", [])])
 
 
 def _add_engine_options(command: argparse.ArgumentParser) -> None:
@@ -319,7 +342,9 @@ def _add_engine_options(command: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="csm-desktop", description="Multi-speaker dialogue with CSM-1B.")
+    parser = argparse.ArgumentParser(
+        prog="csm-desktop", description="Multi-speaker dialogue with CSM-1B. With no command, the window opens; "
+        "csm-desktop PROJECT opens a project (a NAME.csmproj folder, or the project.json inside it).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command")
 
@@ -365,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
     draft.set_defaults(func=_draft)
 
+    desktop = sub.add_parser("install-desktop", help="add CSM Desktop to the applications menu (a freedesktop "
+                                                     ".desktop entry and icon under ~/.local/share)")
+    desktop.add_argument("--uninstall", action="store_true", help="remove the entry and the icon again")
+    desktop.set_defaults(func=_install_desktop)
+
     serve = sub.add_parser("serve", help="serve the engine over HTTP (token from CSM_SERVER_TOKEN)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     serve.add_argument("--port", type=int, default=8000)
@@ -377,12 +407,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    return {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from csm_desktop import redaction
 
     redaction.install()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in _subcommands(parser):
+        args = argparse.Namespace(projects=argv)  # csm-desktop PROJECT...: the window opens it
+    else:
+        args = parser.parse_args(argv)
     func = getattr(args, "func", _app)
     try:
         return func(args)

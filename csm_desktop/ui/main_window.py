@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +34,13 @@ from PySide6.QtWidgets import (
 
 from csm_desktop.dialogue.export import ExportOptions, export_dialogue
 from csm_desktop.dialogue.project import Project
+from csm_desktop.dialogue.recovery import RecoveryStore
 from csm_desktop.dialogue.voices import VoiceLibrary
 from csm_desktop.errors import CsmError
 from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
+from csm_desktop.ui.controllers.drafting import DraftController
+from csm_desktop.ui.controllers.recovery import RecoveryController
 from csm_desktop.ui.controllers.rendering import RenderController
 from csm_desktop.ui.controllers.speakers import SpeakersController
 from csm_desktop.ui.controllers.takes import TakesController
@@ -66,7 +69,8 @@ def freeze_long_lived(_engine=None) -> None:
 
 class MainWindow(QMainWindow):
     def __init__(self, *, engine_factory: Callable[[], object], settings: Settings | None = None,
-                 library: VoiceLibrary | None = None, player: Player | None = None) -> None:
+                 library: VoiceLibrary | None = None, player: Player | None = None,
+                 recovery: RecoveryStore | None = None) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         # The model's thread runs Python between torch calls; a shorter GIL switch interval
@@ -120,7 +124,7 @@ class MainWindow(QMainWindow):
         session.problem.connect(lambda exc: show_exception(self, exc))
 
         self._build_actions()
-        self._build_studio()
+        self._build_studio(recovery or RecoveryStore())
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.autosave)
@@ -259,15 +263,47 @@ class MainWindow(QMainWindow):
         self._fill_recent()
 
     # ----- studio: drafting, recovery, guidance (one block, so that merges stay easy) --------------
-    def _build_studio(self) -> None:
-        from csm_desktop.ui.controllers.drafting import DraftController
-
+    def _build_studio(self, recovery: RecoveryStore) -> None:
+        self.recovery = RecoveryController(self.session, self, recovery)
+        self.session.project_replaced.connect(self._remember_last_project)
+        self.session.saved.connect(lambda _path: self._remember_last_project())
         self.drafting = DraftController(self.session, self.editor, self.tasks, self)
         self.act_draft = self._action("&Draft script with Gemini…", self.drafting.open_dialog, "Ctrl+Shift+D",
                                       "Describe a scene; Gemini writes lines for your speakers")
         edit = self._menu("Edit")
         edit.insertAction(edit.actions()[2], self.act_draft)  # after Undo, Redo
         edit.insertSeparator(edit.actions()[2])
+
+    def start_up(self, projects: Sequence[str | Path] = ()) -> None:
+        """What the window shows first: unsaved work an app left behind (offered back), else the
+        project named on the command line, else the last project (Settings), else a new one."""
+        if self.recovery.offer():
+            if projects:
+                self.statusBar().showMessage(f"Restored the unsaved work; {projects[0]} was not opened "
+                                             "(File › Open opens it).", 15_000)
+            return
+        if len(projects) > 1:
+            self.statusBar().showMessage(f"CSM Desktop opens one project at a time: {projects[0]}.", 10_000)
+        if projects:
+            self.open_project(projects[0])
+            return
+        last = self.settings.last_project
+        if self.settings.open_last_project and last:
+            try:
+                self.session.open(last)
+            except CsmError as exc:
+                self.statusBar().showMessage(f"The last project could not be opened, so this is a new one: {exc}",
+                                             15_000)
+
+    def _remember_last_project(self) -> None:
+        """The project to open at the next start (the session's folder; "" for an untitled one)."""
+        folder = str(self.session.project.folder or "")
+        if folder != self.settings.last_project:
+            self.settings.last_project = folder
+            try:
+                self.settings.save()
+            except OSError:
+                pass  # a convenience: never block work on it
 
     def _menu(self, title: str) -> QMenu:
         for action in self.menuBar().actions():
@@ -425,6 +461,7 @@ class MainWindow(QMainWindow):
         if not self.confirm_discard():
             event.ignore()
             return
+        self.recovery.close()  # closed cleanly: nothing to offer back at the next start
         self.player.stop()
         self.tasks.close()
         self.model_tasks.close()

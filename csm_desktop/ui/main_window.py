@@ -20,7 +20,6 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -45,6 +44,7 @@ from csm_desktop.ui.controllers.rendering import RenderController
 from csm_desktop.ui.controllers.speakers import SpeakersController
 from csm_desktop.ui.controllers.takes import TakesController
 from csm_desktop.ui.controllers.transport import TransportController
+from csm_desktop.ui.widgets import project_dialogs
 from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.engine_host import EngineHost
 from csm_desktop.ui.errors import show_error, show_exception
@@ -57,6 +57,8 @@ from csm_desktop.ui.tasks import ModelTasks, NetworkTasks
 from csm_desktop.ui.widgets.waveform import Waveform
 
 AUTOSAVE_MS = 30_000
+RENDER_SAVE_REASON = ("Rendering makes audio takes, which are kept in the project's folder, so this project needs a "
+                      "name and a place on disk first. Your documents folder is a good place to start.")
 
 
 def freeze_long_lived(_engine=None) -> None:
@@ -108,7 +110,7 @@ class MainWindow(QMainWindow):
                                                self.tasks, self)
         self.rendering = RenderController(session, self.editor, self.model_tasks, self.tasks, self.engine_host,
                                           self, progress=self.progress, banner=self.banner,
-                                          engine_label=self.engine_label, save_as=self.save_as_dialog)
+                                          engine_label=self.engine_label, save_as=self._save_to_render)
         self.takes_ctl = TakesController(session, self.editor, self.takes, self.waveform, parent=self)
         self.transport = TransportController(session, self.editor, self.player, self.waveform, self)
         self.takes.play_requested.connect(self.transport.play_take)
@@ -333,18 +335,18 @@ class MainWindow(QMainWindow):
             self.session.new()
 
     def _projects_folder(self) -> Path:
-        """Where project dialogs start: beside this project, else the last one opened, else home
-        (never the folder the app happened to be started from)."""
+        """Where project dialogs start: beside this project, else the last one opened, else the
+        documents folder (never the folder the app happened to be started from)."""
         folder = self.session.project.folder
         for candidate in ([folder] if folder else []) + [Path(p) for p in self.settings.recent_projects[:1]]:
             if candidate.parent.is_dir():
                 return candidate.parent
-        return Path.home()
+        return project_dialogs.documents_folder()
 
     def open_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open project (a .csmproj folder)", str(self._projects_folder()))
-        if folder:
-            self.open_project(folder)
+        path = project_dialogs.ask_open_path(self, self._projects_folder())
+        if path:
+            self.open_project(path)
 
     def open_project(self, folder: str | Path) -> bool:
         if not self.confirm_discard():
@@ -370,10 +372,14 @@ class MainWindow(QMainWindow):
             return False
         return True
 
-    def save_as_dialog(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as",
-                                              str(self._projects_folder() / f"{self.session.project.name}.csmproj"))
+    def save_as_dialog(self, reason: str = "") -> bool:
+        """Ask where to save (``reason``: why it is asked now) and save there."""
+        path = project_dialogs.ask_save_path(self, self._projects_folder() / f"{self.session.project.name}.csmproj",
+                                             reason)
         return self.save_as(path) if path else False
+
+    def _save_to_render(self) -> bool:
+        return self.save_as_dialog(RENDER_SAVE_REASON)
 
     def autosave(self) -> None:
         if self.session.dirty and self.session.project.folder is not None:

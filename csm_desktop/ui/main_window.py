@@ -267,6 +267,10 @@ class MainWindow(QMainWindow):
     # ----- studio: drafting, recovery, guidance (one block, so that merges stay easy) --------------
     def _build_studio(self, recovery: RecoveryStore) -> None:
         self.recovery = RecoveryController(self.session, self, recovery)
+        # QKeySequence.Preferences is empty on Linux (and Windows): Ctrl+, everywhere.
+        preferences = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        comma = QKeySequence("Ctrl+,")
+        self.act_settings.setShortcuts(preferences + ([] if comma in preferences else [comma]))
         self.session.project_replaced.connect(self._remember_last_project)
         self.session.saved.connect(lambda _path: self._remember_last_project())
         self.drafting = DraftController(self.session, self.editor, self.tasks, self)

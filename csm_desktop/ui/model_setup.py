@@ -24,6 +24,7 @@ from csm_desktop.services.hub import is_repo_id
 from csm_desktop.services.model_source import local_model_folder, needs_mimi_release
 from csm_desktop.settings import DEFAULT_MODEL, Settings
 from csm_desktop.ui.errors import show_error, show_exception
+from csm_desktop.ui.tasks import Job
 
 
 def model_is_available(settings: Settings) -> bool:
@@ -140,13 +141,17 @@ class ModelSetupDialog(QDialog):
                 "keyring": "token stored in the keyring"}.get(credentials.secret_source("huggingface") or "", "hf_…")
 
     def _say(self, text: str) -> None:
-        """Show a status line (under any lasting note) and let the dialog grow to fit it."""
+        """Show a status line (under any lasting note) and let the dialog grow to fit it. It never
+        shrinks: adjustSize() could squeeze the explanation and its links out of sight."""
         self.status.setText("<br><br>".join([*self._notes, text]))
-        self.adjustSize()
+        layout = self.layout()
+        wanted = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else layout.sizeHint().height()
+        if wanted > self.height():
+            self.resize(self.width(), wanted)
 
-    def start_download(self) -> int:
+    def start_download(self) -> Job | None:
         """First press: find the files and their sizes, and say how much will be downloaded.
-        Second press: download them."""
+        Second press: download them. Returns the job (None: a token is needed first)."""
         from csm_desktop.services import download, model_source
 
         token = self.token.text().strip()
@@ -159,6 +164,12 @@ class ModelSetupDialog(QDialog):
             self.token.setPlaceholderText(self._token_placeholder())
         token = credentials.get_secret("huggingface")
         repo = self._download_target()
+        if token is None and repo == DEFAULT_MODEL:
+            # The gated model refuses every request without a token: ask for it before trying.
+            self._say(f"<b>Paste your Hugging Face access token above first.</b> {DEFAULT_MODEL} is gated, so the "
+                      "download needs a token of an account that accepted its licence (see the links above).")
+            self.token.setFocus()
+            return None
         files = self.planned if self._repo == repo else None
         self._repo = repo
         if files is None:

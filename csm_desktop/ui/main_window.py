@@ -39,6 +39,7 @@ from csm_desktop.errors import CsmError
 from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
 from csm_desktop.ui.controllers.drafting import DraftController
+from csm_desktop.ui.controllers.guidance import ActionGuide
 from csm_desktop.ui.controllers.recovery import RecoveryController
 from csm_desktop.ui.controllers.rendering import RenderController
 from csm_desktop.ui.controllers.speakers import SpeakersController
@@ -192,8 +193,7 @@ class MainWindow(QMainWindow):
 
     def _on_busy(self, rendering: bool, stoppable: bool) -> None:
         self.act_stop.setEnabled(stoppable)
-        self.act_render_all.setEnabled(not rendering)
-        self.act_render_sel.setEnabled(not rendering)
+        self.guide.set_rendering(rendering)  # Render stays off while one runs (and with no lines)
 
     def _on_streamed(self, audio: np.ndarray) -> None:
         if self.act_live.isChecked() and not self.transport.play_live(audio):
@@ -273,6 +273,10 @@ class MainWindow(QMainWindow):
         self.act_settings.setShortcuts(preferences + ([] if comma in preferences else [comma]))
         self.session.project_replaced.connect(self._remember_last_project)
         self.session.saved.connect(lambda _path: self._remember_last_project())
+        self.guide = ActionGuide(self.session, self.editor, render_all=self.act_render_all,
+                                 render_selected=self.act_render_sel, play_line=self.act_play_line,
+                                 play_all=self.act_play_all, export=self.act_export)
+        self.rendering.states_planned.connect(self.guide.refresh)
         self.drafting = DraftController(self.session, self.editor, self.tasks, self)
         self.act_draft = self._action("&Draft script with Gemini…", self.drafting.open_dialog, "Ctrl+Shift+D",
                                       "Describe a scene; Gemini writes lines for your speakers")

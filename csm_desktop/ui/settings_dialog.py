@@ -215,7 +215,7 @@ class SettingsDialog(QDialog):
         secrets_changed = False
         for name, edit in self.secrets.items():
             if edit.text().strip():
-                secrets_changed = True
+                secrets_changed |= name != "google"  # a Gemini key is no reason to reload the engine
                 try:
                     credentials.set_secret(name, edit.text())
                 except credentials.KeyringUnavailableError as exc:

@@ -23,12 +23,14 @@ from csm_desktop.dialogue.script import Utterance
 from csm_desktop.errors import CsmError
 from csm_desktop.services.remote import RemoteEngine
 from csm_desktop.ui.widgets.editor import ScriptEditor
-from csm_desktop.ui.engine_host import EngineFacts, EngineHost, PlanningView
+from csm_desktop.ui.engine_host import EngineFacts, EngineHost, PlanningView, expected_engine
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import Job, ModelTasks, NetworkTasks
 
 STATES_DELAY_MS = 300  # line states are planned again once typing pauses
+TEST_MODEL_BANNER = ("Tiny test model: random weights, its output is noise. Choose the real model in Settings "
+                     "(or Edit › Model setup…) to hear speech.")
 
 
 def failure_key(u: Utterance) -> tuple[str, str]:
@@ -87,6 +89,7 @@ class RenderController(QObject):
         session.edited.connect(self._states_timer.start)
         for signal in (session.project_replaced, session.library_changed, session.takes_changed):
             signal.connect(self.refresh_states)
+        self.show_expected_engine()
 
     def _say(self, text: str, ms: int = 0) -> None:
         self.window.statusBar().showMessage(text, ms)
@@ -95,23 +98,27 @@ class RenderController(QObject):
         self.busy_changed.emit(self.job is not None, self.job is not None or self.warm_job is not None)
 
     # ----- the engine, as the host reports it -----------------------------------------------------
+    def _show_engine(self, label: str, tooltip: str, test_model: bool) -> None:
+        """The engine label and the test-model banner: always set together, both ways."""
+        self.engine_label.setText(label)
+        self.engine_label.setToolTip(tooltip)
+        self.banner.setText(TEST_MODEL_BANNER if test_model else "")
+        self.banner.setVisible(test_model)
+
+    def show_expected_engine(self) -> None:
+        """No engine is loaded: say what the settings will load (the banner too, for the test model)."""
+        self._show_engine(*expected_engine(self.session.settings))
+
     def _on_engine_ready(self, facts: EngineFacts) -> None:
         self._planner = facts.planner
-        self.engine_label.setText(facts.label)
-        self.engine_label.setToolTip(facts.tooltip)
-        if facts.is_test_model:
-            self.banner.setText("Tiny test model: random weights, its output is noise. Choose the real model in "
-                                "Settings to hear speech.")
-            self.banner.setVisible(True)
+        self._show_engine(facts.label, facts.tooltip, facts.is_test_model)
         self.refresh_states()
 
     def _on_engine_released(self) -> None:
         """The settings changed and the current job (if any) has ended: forget what the old
-        engine said, and wake a remote one now."""
+        engine said, show what the new settings will load, and wake a remote one now."""
         self._planner = None
-        self.banner.setVisible(False)
-        self.engine_label.setText("")
-        self.engine_label.setToolTip("")
+        self.show_expected_engine()
         self.warm_up_remote()
 
     def settings_changed(self) -> None:

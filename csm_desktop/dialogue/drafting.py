@@ -108,7 +108,7 @@ def clean_draft(lines: list[object], speakers: list[str] | None, max_lines: int)
     directions = 0
     for n, line in enumerate(lines, start=1):
         if not isinstance(line, dict):
-            notes.append(f"Line {n} was not a line of dialogue: left out.")
+            notes.append(f"Left out line {n}: it was not a line of dialogue.")
             continue
         speaker = _speaker(line.get("speaker"), wanted)
         if wanted and speaker not in wanted:
@@ -117,24 +117,24 @@ def clean_draft(lines: list[object], speakers: list[str] | None, max_lines: int)
         words, took_out = _words(line.get("text"), speaker)
         directions += took_out
         if not words:
-            notes.append(f"Line {n} ({speaker or 'no speaker'}) had no words to say: left out.")
+            notes.append(f"Left out line {n} ({speaker or 'no speaker'}): it had no words to say.")
             continue
         tag = f"[{speaker}]" if speaker.isdigit() else f"{speaker}:"
         items, errors = parse_lines(f"{tag} {words}")
         if errors or len(items) != 1:
             problem = errors[0].problem if errors else "it is not one line of dialogue"
-            notes.append(f"Line {n} could not be used ({problem}): left out.")
+            notes.append(f"Left out line {n}: {problem.rstrip('.')}.")
             continue
         kept.append(items[0])
     for name, count in strangers.items():
-        notes.append(f"{count} line(s) by {name}, who is not one of {', '.join(wanted)}: left out.")
+        notes.append(f"Left out {count} line(s) by {name}, who is not one of {', '.join(wanted)}.")
     if directions:
-        notes.append(f"Stage directions were taken out of {directions} line(s): the voice would read them aloud.")
+        notes.append(f"Took stage directions out of {directions} line(s): the voice would read them aloud.")
     if len(kept) > max_lines:
-        notes.append(f"{len(kept) - max_lines} line(s) beyond the {max_lines} asked for: left out.")
+        notes.append(f"Left out {len(kept) - max_lines} line(s) beyond the {max_lines} asked for.")
         kept = kept[:max_lines]
     if not kept:
-        raise DraftError("The draft had no usable lines" + (f" ({notes[0]})" if notes else "") + ".")
+        raise DraftError(" ".join(["The draft had no usable lines.", *notes[:3]]))
     if len(kept) < max_lines:
         notes.append(f"The draft has {len(kept)} of the {max_lines} lines asked for.")
     order = tuple(dict.fromkeys(u.speaker for u in kept))

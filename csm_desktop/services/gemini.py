@@ -171,24 +171,25 @@ class GeminiClient:
         for attempt in (1, 2):
             if should_stop is not None and should_stop():
                 raise Cancelled()
-            contents = prompt if attempt == 1 else f"{prompt}\n\nYour previous answer was unusable: {problem}. Follow the format exactly."
+            contents = prompt if attempt == 1 else f"{prompt}\n\nYour previous answer was unusable. {problem} Follow the format exactly."
             response = self._call(lambda: self._client.models.generate_content(model=self.model, contents=contents,
                                                                                 config=config))
             try:
                 return clean_draft(self._lines_from_json(self._text(response)), speakers, lines)
             except (ValueError, DraftError) as exc:
-                problem = str(exc).rstrip(".")
-        raise GeminiError(f"Gemini twice returned a script that could not be used ({problem}). Try again or rephrase the request.")
+                problem = str(exc)
+        raise GeminiError(f"Gemini twice returned a script that could not be used. {problem} Try again, or rephrase the "
+                          "request.")
 
     @staticmethod
     def _lines_from_json(text: str) -> list:
         try:
             data = json.loads(text)
         except json.JSONDecodeError:
-            raise ValueError("the answer was not JSON") from None
+            raise ValueError("The answer was not JSON.") from None
         lines = data.get("lines") if isinstance(data, dict) else None
         if not isinstance(lines, list) or not lines:
-            raise ValueError("the answer had no lines")
+            raise ValueError("The answer had no lines.")
         return lines
 
     def transcribe(self, path: str | Path) -> str:

@@ -142,7 +142,7 @@ def test_draft_fixes_slips_and_says_what_it_left_out(fake):
                                           ("Bob", "Coffee?"), ("Alice", "Please."))))
     draft = _client().draft("Breakfast.", ["Alice", "Bob"], 3)
     assert draft.text == "Alice: Morning!\nBob: Coffee?\nAlice: Please.\n"
-    assert any("Narrator" in n for n in draft.notes) and any("Stage directions" in n for n in draft.notes)
+    assert any("Narrator" in n for n in draft.notes) and any("stage directions" in n for n in draft.notes)
     assert "Exactly 3 lines" in json.dumps(fake.requests[0]["body"]["systemInstruction"])
 
 

@@ -54,7 +54,7 @@ def test_a_draft_is_previewed_then_inserted_as_one_undoable_step(make_window, qt
     assert dialog.status.text() == "Drafting with Gemini…" and not dialog.draft_button.isEnabled()
     qtbot.waitUntil(lambda: dialog.insert_button.isEnabled(), timeout=20_000)
     assert dialog.preview.toPlainText() == "Carol: Hi Dan!\nDan: Carol! Long time.\nCarol: Too long.\n"
-    assert "Narrator" in dialog.notes.text() and "Stage directions" in dialog.notes.text()
+    assert "Narrator" in dialog.notes.text() and "Took stage directions out" in dialog.notes.text()
     body = json.dumps(gemini.requests[0]["body"])
     assert "Carol, Dan" in body and "Exactly 3 lines" in body and "Two friends at a station." in body
 

@@ -59,3 +59,17 @@ def test_after_a_render_play_and_export_come_on_and_a_new_line_has_no_take(make_
     _cursor_to_line(w, 3)
     assert _state(w.act_play_line) == (False, guidance.NO_TAKE_HERE)
     assert w.act_play_all.isEnabled()
+
+
+def test_an_opened_project_with_takes_can_be_played_and_exported_at_once(make_window, qtbot, tmp_path):
+    """Its line states were planned before the editor showed its text: every line showed no
+    take, so Play and Export stayed off until something else replanned."""
+    first = make_window()
+    first.editor.setPlainText("Alice: One.\nBob: Two.\n")
+    assert first.save_as(tmp_path / "Reopen")
+    first.rendering.start_render(None)
+    qtbot.waitUntil(lambda: first.rendering.job is None, timeout=20_000)
+    w = make_window()
+    w.open_project(tmp_path / "Reopen.csmproj")
+    qtbot.waitUntil(lambda: w.editor.states == ["done", "done"], timeout=10_000)
+    assert w.act_play_all.isEnabled() and w.act_export.isEnabled()

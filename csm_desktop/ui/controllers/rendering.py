@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
 
 from csm_desktop.dialogue.parallel import render_parallel
 from csm_desktop.dialogue.render import Renderer
-from csm_desktop.dialogue.script import Utterance
+from csm_desktop.dialogue.script import Utterance, parse_lines
 from csm_desktop.errors import CsmError
 from csm_desktop.services.remote import RemoteEngine
 from csm_desktop.ui.widgets.editor import ScriptEditor
@@ -171,8 +171,11 @@ class RenderController(QObject):
         wanted = self._states_wanted
         project = copy.deepcopy(self.session.project)
         planner, library = self._planner, self.session.library
-        parse_ok = not self.editor.errors
-        count = len(self.editor.utterance_lines)
+        # From the project itself, not the editor: a project just opened is planned before the
+        # editor shows its text (its lines with takes would show none, Play and Export stay off).
+        items, errors = parse_lines(project.script_text)
+        parse_ok = not errors
+        count = sum(isinstance(i, Utterance) for i in items)
 
         def plan(job):
             store = self.session.store_of(project)

@@ -145,7 +145,8 @@ class ModelSetupDialog(QDialog):
         shrinks: adjustSize() could squeeze the explanation and its links out of sight."""
         self.status.setText("<br><br>".join([*self._notes, text]))
         layout = self.layout()
-        wanted = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else layout.sizeHint().height()
+        wanted = max(self.sizeHint().height(),
+                     layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else 0)
         if wanted > self.height():
             self.resize(self.width(), wanted)
 

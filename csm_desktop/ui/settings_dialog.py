@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -149,6 +150,19 @@ class SettingsDialog(QDialog):
             self.secrets[name] = edit
         tabs.addTab(cred, "Credentials")
 
+        start = QWidget()
+        st = QVBoxLayout(start)
+        self.open_last = QCheckBox("Open the last project when CSM Desktop starts")
+        self.open_last.setChecked(settings.open_last_project)
+        st.addWidget(self.open_last)
+        hint = QLabel("Unsaved work is kept while you edit: after a crash, the next start offers to restore it. "
+                      "<tt>csm-desktop install-desktop</tt> adds CSM Desktop to your applications menu; "
+                      "<tt>csm-desktop PROJECT</tt> opens a project from a terminal.")
+        hint.setWordWrap(True)
+        st.addWidget(hint)
+        st.addStretch(1)
+        tabs.addTab(start, "Start-up")
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -212,6 +226,7 @@ class SettingsDialog(QDialog):
         s.max_line_ms = self.max_line.value()
         s.default_gap_ms = self.gap.value()
         s.gemini_model = self.gemini_model.text().strip() or s.gemini_model
+        s.open_last_project = self.open_last.isChecked()
         secrets_changed = False
         for name, edit in self.secrets.items():
             if edit.text().strip():

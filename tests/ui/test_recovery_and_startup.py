@@ -190,3 +190,15 @@ def test_a_last_project_that_is_gone_starts_a_new_one_and_says_so(make_window, t
     w.start_up([])
     assert w.project.folder is None
     assert "The last project could not be opened" in w.statusBar().currentMessage()
+
+
+def test_the_start_up_setting_is_in_settings(make_window):
+    from csm_desktop.settings import Settings
+    from csm_desktop.ui.settings_dialog import SettingsDialog
+
+    w = make_window()
+    dialog = SettingsDialog(w, w.settings)
+    assert dialog.open_last.isChecked()  # on by default
+    dialog.open_last.setChecked(False)
+    dialog.apply()
+    assert w.settings.open_last_project is False and Settings.load().open_last_project is False

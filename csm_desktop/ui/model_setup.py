@@ -92,6 +92,7 @@ class ModelSetupDialog(QDialog):
         layout.addWidget(self.progress)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setOpenExternalLinks(True)
         layout.addWidget(self.status)
         buttons = QHBoxLayout()
         self.download_button = QPushButton("Download")
@@ -167,8 +168,9 @@ class ModelSetupDialog(QDialog):
         repo = self._download_target()
         if token is None and repo == DEFAULT_MODEL:
             # The gated model refuses every request without a token: ask for it before trying.
-            self._say(f"<b>Paste your Hugging Face access token above first.</b> {DEFAULT_MODEL} is gated, so the "
-                      "download needs a token of an account that accepted its licence (see the links above).")
+            self._say(f"<b>Paste your Hugging Face access token above first.</b> {DEFAULT_MODEL} is gated: accept "
+                      f"its licence on <a href='https://huggingface.co/{DEFAULT_MODEL}'>its page</a>, then create a "
+                      "token at <a href='https://huggingface.co/settings/tokens'>huggingface.co/settings/tokens</a>.")
             self.token.setFocus()
             return None
         files = self.planned if self._repo == repo else None

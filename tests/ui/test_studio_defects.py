@@ -22,6 +22,7 @@ def test_download_without_a_token_asks_for_it_and_keeps_the_explanation(make_win
     assert dialog.start_download() is None  # nothing is asked of the hub without a token
     assert dialog.job is None and dialog.download_button.isEnabled() and w.tasks.running == 0
     assert "Paste your Hugging Face access token above first" in dialog.status.text()
+    assert "huggingface.co/settings/tokens" in dialog.status.text() and dialog.status.openExternalLinks()
     assert dialog.focusWidget() is dialog.token
     assert intro.isVisible() and (dialog.height(), intro.height()) >= before
     assert not [b for b in dialog.findChildren(QMessageBox) if b.isVisible()]

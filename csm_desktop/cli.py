@@ -424,6 +424,54 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _draft(args: argparse.Namespace) -> int:
+    """Draft a script with Gemini: the script on stdout or into a file, what was fixed on stderr."""
+    from csm_desktop.dialogue.drafting import check_request
+    from csm_desktop.fileio import atomic_write_text
+    from csm_desktop.services.gemini import GeminiClient
+    from csm_desktop.settings import Settings
+
+    output = Path(args.output) if args.output else None
+    if output is not None and output.exists() and not args.force:
+        raise CsmError(f"{output} already exists. Choose another file, or add --force to replace it.")
+    check_request(args.prompt, (args.speakers or "").split(","), args.lines)  # before any key is asked for
+    speakers = [s for s in (args.speakers or "").split(",") if s.strip()]
+    client = GeminiClient(model=args.model or Settings.load().gemini_model)
+    print("Drafting with Gemini ...", file=sys.stderr)
+    draft = client.draft(args.prompt, speakers, args.lines)
+    for note in draft.notes:
+        print(f"Note: {note}", file=sys.stderr)
+    if output is None:
+        sys.stdout.write(draft.text)
+        return 0
+    atomic_write_text(output, draft.text)
+    print(f"Wrote {output} ({draft.lines} lines: {', '.join(draft.speakers)})", file=sys.stderr)
+    return 0
+
+
+def _install_desktop(args: argparse.Namespace) -> int:
+    """The app in the desktop's menus (a freedesktop .desktop entry and its icon), or out of them."""
+    from csm_desktop.services import desktop_entry
+
+    try:
+        if args.uninstall:
+            removed = desktop_entry.uninstall()
+            for path in removed:
+                print(f"Removed {path}", file=sys.stderr)
+            if not removed:
+                print("No CSM Desktop menu entry was installed.", file=sys.stderr)
+            return 0
+        written = desktop_entry.install()
+    except OSError as exc:
+        raise CsmError(f"The menu entry could not be written ({exc}). Check that {desktop_entry.data_home()} "
+                       "is writable, or set XDG_DATA_HOME to a folder that is.") from None
+    for path in written:
+        print(f"Wrote {path}", file=sys.stderr)
+    print("CSM Desktop is in your applications menu (some desktops show it after you log in again). "
+          "csm-desktop PROJECT opens a project from a terminal.", file=sys.stderr)
+    return 0
+
+
 def _app(args: argparse.Namespace) -> int:
     try:
         from PySide6 import QtWidgets  # noqa: F401  (the window's toolkit, present or not)
@@ -435,7 +483,7 @@ def _app(args: argparse.Namespace) -> int:
         return 1
     from csm_desktop.ui.app import run_app
 
-    return run_app()
+    return run_app(projects=[str(Path(p).expanduser().resolve()) for p in getattr(args, "projects", [])])
 
 
 def _add_engine_options(command: argparse.ArgumentParser) -> None:
@@ -463,7 +511,9 @@ def _add_recognizer_options(command: argparse.ArgumentParser, default: str | Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="csm-desktop", description="Multi-speaker dialogue with CSM-1B.")
+    parser = argparse.ArgumentParser(
+        prog="csm-desktop", description="Multi-speaker dialogue with CSM-1B. With no command, the window opens; "
+        "csm-desktop PROJECT opens a project (a NAME.csmproj folder, or the project.json inside it).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command")
 
@@ -528,6 +578,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=_check_watermark)
 
+    draft = sub.add_parser("draft", help="draft a dialogue script with Gemini (key: GOOGLE_API_KEY or the keyring)")
+    draft.add_argument("prompt", help="what the dialogue is about: who talks, about what, in what mood")
+    draft.add_argument("--speakers", metavar="NAMES", help="comma-separated names, e.g. Alice,Bob (default: Gemini "
+                                                          "chooses)")
+    draft.add_argument("--lines", type=int, default=12, metavar="N", help="how many lines (1 to 200; default 12)")
+    draft.add_argument("--model", default=None, help="Gemini model (default: the one in Settings)")
+    draft.add_argument("-o", "--output", help="script file to write (default: print the script)")
+    draft.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+    draft.set_defaults(func=_draft)
+
+    desktop = sub.add_parser("install-desktop", help="add CSM Desktop to the applications menu (a freedesktop "
+                                                     ".desktop entry and icon under ~/.local/share)")
+    desktop.add_argument("--uninstall", action="store_true", help="remove the entry and the icon again")
+    desktop.set_defaults(func=_install_desktop)
+
     serve = sub.add_parser("serve", help="serve the engine over HTTP (token from CSM_SERVER_TOKEN)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     serve.add_argument("--port", type=int, default=8000)
@@ -540,12 +605,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    return {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from csm_desktop import redaction
 
     redaction.install()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in _subcommands(parser):
+        args = argparse.Namespace(projects=argv)  # csm-desktop PROJECT...: the window opens it
+    else:
+        args = parser.parse_args(argv)
     func = getattr(args, "func", _app)
     try:
         return func(args)

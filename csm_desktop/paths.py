@@ -27,6 +27,11 @@ def cache_dir() -> Path:
     return data_dir() / "cache"
 
 
+def recovery_dir() -> Path:
+    """Unsaved work of running apps, offered back after a crash: ``data_dir() / "recovery"``."""
+    return data_dir() / "recovery"
+
+
 def resources_dir() -> Path:
     """The ``resources/`` folder (icons) beside the package."""
     return Path(__file__).resolve().parent.parent / "resources"

@@ -53,6 +53,8 @@ class Settings:
     watermark_own_voice: bool = True
     credentials_cert: str = ""  # PEM certificate chain (signing certificate first); "": this installation's
     credentials_key: str = ""  # its PEM private key
+    open_last_project: bool = True  # start with the project open when the app last closed
+    last_project: str = ""  # that project's folder ("" when it was untitled)
     schema_version: int = SCHEMA_VERSION
 
     @staticmethod
@@ -77,10 +79,9 @@ class Settings:
             for key, value in data.items():
                 if key in known and key != "schema_version":
                     default = getattr(settings, key)
-                    wrong_type = not isinstance(value, type(default)) and not (
-                        isinstance(default, float) and isinstance(value, int))
-                    if wrong_type or isinstance(default, bool) != isinstance(value, bool):
-                        continue  # a wrong type keeps the default (true is no number, 1 no yes)
+                    if isinstance(value, bool) != isinstance(default, bool) or not isinstance(
+                            value, type(default)) and not (isinstance(default, float) and isinstance(value, int)):
+                        continue  # a wrong type keeps the default (true is no number, 1 no switch)
                     setattr(settings, key, value)
             if settings.engine not in ENGINES:
                 settings.engine = "local"

@@ -30,7 +30,8 @@ from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write, resolved
 from csm_desktop.paths import data_dir
 
-SHORT_S, LONG_S, MAX_S = 2.0, 30.0, 120.0  # CSM does best with 6-12 s of reference
+BEST_S = (6.0, 12.0)  # CSM imitates a voice best from this much reference speech
+SHORT_S, LONG_S, MAX_S = BEST_S[0], 30.0, 120.0  # warned below the best length, and over LONG_S
 SILENCE_PEAK = 1e-4
 BUSY_TIMEOUT_S = 10.0
 _KEEP = object()
@@ -121,10 +122,16 @@ def _consent(row: sqlite3.Row) -> dict:
 
 
 def clip_warnings(duration: float) -> list[str]:
-    if duration < SHORT_S:
-        return [f"Only {duration:.1f} s long: CSM imitates a voice best from 6-12 s of speech."]
-    if duration > LONG_S:
-        return [f"{duration:.0f} s long: clips over {LONG_S:.0f} s use much of the context; 6-12 s works best."]
+    """What to tell the user about a clip's length. The rule is decided on the length as the
+    message shows it (one decimal), so a clip shown as "6.0 s" is never called too short."""
+    low, high = BEST_S
+    shown = round(duration, 1)
+    if shown < SHORT_S:
+        return [f"Only {shown:.1f} s long: CSM imitates a voice best from {low:g}-{high:g} s of speech. "
+                "Use a longer clip, or give this speaker a second one."]
+    if shown > LONG_S:
+        return [f"{duration:.0f} s long: clips over {LONG_S:.0f} s use much of the context; "
+                f"{low:g}-{high:g} s works best."]
     return []
 
 

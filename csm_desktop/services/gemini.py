@@ -11,10 +11,11 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from csm_desktop.dialogue.script import ScriptError, format_script, parse_script
-from csm_desktop.errors import CsmError
+from csm_desktop.dialogue.drafting import Draft, DraftError, check_request, clean_draft
+from csm_desktop.errors import Cancelled, CsmError
 from csm_desktop.services.credentials import get_secret, redact
 
 DEFAULT_MODEL = "gemini-2.5-flash"
@@ -143,11 +144,24 @@ class GeminiClient:
     # ----- features -----------------------------------------------------------------------------
     def draft_script(self, prompt: str, speakers: list[str] | None = None, *, max_lines: int = 30) -> str:
         """A dialogue in our script format (``Name: text`` lines), validated by our parser."""
+        return self.draft(prompt, speakers, max_lines).text
+
+    def draft(self, prompt: str, speakers: list[str] | None = None, lines: int = 12, *,
+              should_stop: Callable[[], bool] | None = None) -> Draft:
+        """A drafted dialogue of about ``lines`` lines, each parsed by the script parser; slips
+        fixed and unusable lines left out (said in ``Draft.notes``, see dialogue/drafting.py). An
+        answer with nothing usable is asked for once more. ``should_stop`` is checked between
+        requests (a request itself cannot be interrupted).
+
+        Raises: DraftError: a bad request (no prompt, a name that cannot be a speaker);
+        GeminiError: Gemini failed or twice answered with nothing usable; Cancelled: stopped.
+        """
+        prompt, speakers = check_request(prompt, list(speakers or []), lines)
         types = self._types
         who = ", ".join(speakers) if speakers else "two or three speakers with short first names"
         instruction = (
             "You write natural spoken dialogue for a text-to-speech engine. Return JSON: a list of lines, "
-            f"each with a speaker and the words they say. Speakers: {who}. At most {max_lines} lines. "
+            f"each with a speaker and the words they say. Speakers: {who}. Exactly {lines} lines. "
             "Each text is one spoken utterance on a single line: no stage directions, no markdown, "
             "no speaker names inside the text."
         )
@@ -155,37 +169,28 @@ class GeminiClient:
                                              response_schema=_SCRIPT_SCHEMA, temperature=0.9)
         problem = ""
         for attempt in (1, 2):
-            contents = prompt if attempt == 1 else f"{prompt}\n\nYour previous answer was unusable: {problem}. Follow the format exactly."
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            contents = prompt if attempt == 1 else f"{prompt}\n\nYour previous answer was unusable. {problem} Follow the format exactly."
             response = self._call(lambda: self._client.models.generate_content(model=self.model, contents=contents,
                                                                                 config=config))
             try:
-                return self._script_from_json(self._text(response), speakers)
-            except ValueError as exc:
+                return clean_draft(self._lines_from_json(self._text(response)), speakers, lines)
+            except (ValueError, DraftError) as exc:
                 problem = str(exc)
-        raise GeminiError(f"Gemini twice returned a script that could not be used ({problem}). Try again or rephrase the request.")
+        raise GeminiError(f"Gemini twice returned a script that could not be used. {problem} Try again, or rephrase the "
+                          "request.")
 
     @staticmethod
-    def _script_from_json(text: str, speakers: list[str] | None) -> str:
+    def _lines_from_json(text: str) -> list:
         try:
             data = json.loads(text)
         except json.JSONDecodeError:
-            raise ValueError("the answer was not JSON") from None
+            raise ValueError("The answer was not JSON.") from None
         lines = data.get("lines") if isinstance(data, dict) else None
         if not isinstance(lines, list) or not lines:
-            raise ValueError("the answer had no lines")
-        out = []
-        for n, line in enumerate(lines, start=1):
-            if not isinstance(line, dict):
-                raise ValueError(f"line {n} is not an object")
-            speaker = " ".join(str(line.get("speaker", "")).split()).rstrip(":")
-            words = " ".join(str(line.get("text", "")).split())
-            if speakers and speaker not in speakers:
-                raise ValueError(f"line {n} has speaker {speaker!r}, not one of {', '.join(speakers)}")
-            out.append(f"{speaker}: {words}")
-        try:
-            return format_script(parse_script("\n".join(out)))
-        except ScriptError as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError("The answer had no lines.")
+        return lines
 
     def transcribe(self, path: str | Path) -> str:
         """Plain-text transcript of a voice clip (inline when small, uploaded when large)."""

@@ -6,9 +6,11 @@ import sys
 
 from csm_desktop import redaction
 from csm_desktop.paths import resources_dir
+from csm_desktop.services.desktop_entry import APP_ID
 
 
-def run_app(argv: list[str] | None = None) -> int:
+def run_app(argv: list[str] | None = None, projects: list[str] | None = None) -> int:
+    """The window; ``projects``: what the command line named (a .csmproj folder or its project.json)."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -23,6 +25,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv or sys.argv)
     app.setApplicationName("CSM Desktop")
     app.setOrganizationName("csm-desktop")
+    app.setDesktopFileName(APP_ID)  # the menu entry (install-desktop) the window belongs to
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "app.svg")))
     apply_color_scheme(app)
     settings = Settings.load()
@@ -33,6 +36,7 @@ def run_app(argv: list[str] | None = None) -> int:
         return 1
     window = MainWindow(engine_factory=lambda: open_engine(settings), settings=settings, library=library)
     window.show()
+    window.start_up(projects or [])
     from csm_desktop.ui.model_setup import model_is_available
 
     if not model_is_available(settings):

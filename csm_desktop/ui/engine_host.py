@@ -5,11 +5,14 @@ touches the engine itself.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from csm_desktop.engine.config import TEST_MODEL_MARKER
 from csm_desktop.redaction import redact_url
 from csm_desktop.services.remote import RemoteEngine
 from csm_desktop.ui.tasks import Job, ModelTasks
@@ -33,6 +36,22 @@ def describe_engine(engine) -> tuple[str, str]:
         tip += (f"\nThe speed-up could not be used, so frames run without it:\n{problem}\n"
                 "Settings > Engine > Speed-up turns it off; updating PyTorch or the GPU driver may fix it.")
     return text, tip
+
+
+def expected_engine(settings) -> tuple[str, str, bool]:
+    """What the settings will load, before it is loaded: a status-bar text, a tooltip, and
+    whether it is the tiny test model (its folder's config.json says so: read, nothing loaded),
+    so that the window says the same before a render as after it."""
+    if settings.engine == "remote":
+        where = redact_url(settings.remote_url) if settings.remote_url else "no URL yet (Settings › Engine)"
+        return "Remote engine · not connected", f"Generates on {where}; it connects at the first render.", False
+    folder = Path(settings.model).expanduser()
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8")) if folder.is_dir() else {}
+    except (OSError, ValueError):
+        config = {}  # loading says what is wrong with it
+    test_model = isinstance(config, dict) and bool(config.get(TEST_MODEL_MARKER))
+    return "Local model · loads at the first render", f"Model: {settings.model}", test_model
 
 
 @dataclass(frozen=True)

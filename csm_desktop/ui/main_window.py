@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QSplitter,
@@ -36,18 +36,23 @@ from PySide6.QtWidgets import (
 
 from csm_desktop.dialogue.export import ExportOptions
 from csm_desktop.dialogue.project import Project
+from csm_desktop.dialogue.recovery import RecoveryStore
 from csm_desktop.dialogue.voices import VoiceLibrary
 from csm_desktop.errors import CsmError
 from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
 from csm_desktop.ui.controllers.exporting import ExportController
 from csm_desktop.ui.controllers.generation import GenerationController
+from csm_desktop.ui.controllers.drafting import DraftController
+from csm_desktop.ui.controllers.guidance import ActionGuide
+from csm_desktop.ui.controllers.recovery import RecoveryController
 from csm_desktop.ui.controllers.rendering import RenderController
 from csm_desktop.ui.controllers.speakers import SpeakersController
 from csm_desktop.ui.controllers.takes import TakesController
 from csm_desktop.ui.controllers.timeline import TimelineController
 from csm_desktop.ui.controllers.transport import TransportController
 from csm_desktop.ui.controllers.voice_checks import VoiceCheck
+from csm_desktop.ui.widgets import project_dialogs
 from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.widgets.file_drops import FileDropCatcher
 from csm_desktop.ui.engine_host import EngineHost
@@ -69,6 +74,8 @@ DEFAULT_SIZE = (1280, 760)  # made smaller to fit a smaller screen (a 1280x720 l
 # pauses wherever focus is not in the text (the timeline, the lists), as in a DAW.
 PLAY_PAUSE_KEYS = ("Ctrl+Space", "Space")
 STOP_PLAYBACK_KEYS = ("Ctrl+.",)
+RENDER_SAVE_REASON = ("Rendering makes audio takes, which are kept in the project's folder, so this project needs a "
+                      "name and a place on disk first. Your documents folder is a good place to start.")
 
 
 def freeze_long_lived(_engine=None) -> None:
@@ -81,7 +88,8 @@ def freeze_long_lived(_engine=None) -> None:
 
 class MainWindow(QMainWindow):
     def __init__(self, *, engine_factory: Callable[[], object], settings: Settings | None = None,
-                 library: VoiceLibrary | None = None, player: Player | None = None) -> None:
+                 library: VoiceLibrary | None = None, player: Player | None = None,
+                 recovery: RecoveryStore | None = None) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         # The model's thread runs Python between torch calls; a shorter GIL switch interval
@@ -121,7 +129,7 @@ class MainWindow(QMainWindow):
                                                self.tasks, self, self.player)
         self.rendering = RenderController(session, self.editor, self.model_tasks, self.tasks, self.engine_host,
                                           self, progress=self.progress, banner=self.banner,
-                                          engine_label=self.engine_label, save_as=self.save_as_dialog)
+                                          engine_label=self.engine_label, save_as=self._save_to_render)
         self.takes_ctl = TakesController(session, self.editor, self.takes, self.waveform, parent=self)
         self.transport = TransportController(session, self.editor, self.player, self.waveform, self)
         self.timeline_ctl = TimelineController(session, self.editor, self.player, self.timeline, self)
@@ -142,6 +150,7 @@ class MainWindow(QMainWindow):
         self._build_takes_and_export()
         self._build_actions()
         self._build_responsible_voice()
+        self._build_studio(recovery or RecoveryStore())
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.autosave)
@@ -253,8 +262,7 @@ class MainWindow(QMainWindow):
 
     def _on_busy(self, rendering: bool, stoppable: bool) -> None:
         self.act_stop.setEnabled(stoppable)
-        self.act_render_all.setEnabled(not rendering)
-        self.act_render_sel.setEnabled(not rendering)
+        self.guide.set_rendering(rendering)  # Render stays off while one runs (and with no lines)
 
     def _on_streamed(self, audio: np.ndarray) -> None:
         if self.act_live.isChecked() and not self.transport.play_live(audio):
@@ -333,6 +341,63 @@ class MainWindow(QMainWindow):
         self.addToolBar(bar)
         self._fill_recent()
 
+    # ----- studio: drafting, recovery, guidance (one block, so that merges stay easy) --------------
+    def _build_studio(self, recovery: RecoveryStore) -> None:
+        self.recovery = RecoveryController(self.session, self, recovery)
+        # QKeySequence.Preferences is empty on Linux (and Windows): Ctrl+, everywhere.
+        preferences = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        comma = QKeySequence("Ctrl+,")
+        self.act_settings.setShortcuts(preferences + ([] if comma in preferences else [comma]))
+        self.session.project_replaced.connect(self._remember_last_project)
+        self.session.saved.connect(lambda _path: self._remember_last_project())
+        self.guide = ActionGuide(self.session, self.editor, render_all=self.act_render_all,
+                                 render_selected=self.act_render_sel, play_line=self.act_play_line,
+                                 play_all=self.act_play_all, export=self.act_export)
+        self.rendering.states_planned.connect(self.guide.refresh)
+        self.drafting = DraftController(self.session, self.editor, self.tasks, self)
+        self.act_draft = self._action("&Draft script with Gemini…", self.drafting.open_dialog, "Ctrl+Shift+D",
+                                      "Describe a scene; Gemini writes lines for your speakers")
+        edit = self._menu("Edit")
+        edit.insertAction(edit.actions()[2], self.act_draft)  # after Undo, Redo
+        edit.insertSeparator(edit.actions()[2])
+
+    def start_up(self, projects: Sequence[str | Path] = ()) -> None:
+        """What the window shows first: unsaved work an app left behind (offered back), else the
+        project named on the command line, else the last project (Settings), else a new one."""
+        if self.recovery.offer():
+            if projects:
+                self.statusBar().showMessage(f"Restored the unsaved work; {projects[0]} was not opened "
+                                             "(File › Open opens it).", 15_000)
+            return
+        if len(projects) > 1:
+            self.statusBar().showMessage(f"CSM Desktop opens one project at a time: {projects[0]}.", 10_000)
+        if projects:
+            self.open_project(projects[0])
+            return
+        last = self.settings.last_project
+        if self.settings.open_last_project and last:
+            try:
+                self.session.open(last)
+            except CsmError as exc:
+                self.statusBar().showMessage(f"The last project could not be opened, so this is a new one: {exc}",
+                                             15_000)
+
+    def _remember_last_project(self) -> None:
+        """The project to open at the next start (the session's folder; "" for an untitled one)."""
+        folder = str(self.session.project.folder or "")
+        if folder != self.settings.last_project:
+            self.settings.last_project = folder
+            try:
+                self.settings.save()
+            except OSError:
+                pass  # a convenience: never block work on it
+
+    def _menu(self, title: str) -> QMenu:
+        for action in self.menuBar().actions():
+            if action.menu() is not None and action.text().replace("&", "") == title:
+                return action.menu()
+        return self.menuBar().addMenu(title)
+
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for path in self.settings.recent_projects:
@@ -355,18 +420,18 @@ class MainWindow(QMainWindow):
             self.session.new()
 
     def _projects_folder(self) -> Path:
-        """Where project dialogs start: beside this project, else the last one opened, else home
-        (never the folder the app happened to be started from)."""
+        """Where project dialogs start: beside this project, else the last one opened, else the
+        documents folder (never the folder the app happened to be started from)."""
         folder = self.session.project.folder
         for candidate in ([folder] if folder else []) + [Path(p) for p in self.settings.recent_projects[:1]]:
             if candidate.parent.is_dir():
                 return candidate.parent
-        return Path.home()
+        return project_dialogs.documents_folder()
 
     def open_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open project (a .csmproj folder)", str(self._projects_folder()))
-        if folder:
-            self.open_project(folder)
+        path = project_dialogs.ask_open_path(self, self._projects_folder())
+        if path:
+            self.open_project(path)
 
     def open_project(self, folder: str | Path) -> bool:
         if not self.confirm_discard():
@@ -392,10 +457,14 @@ class MainWindow(QMainWindow):
             return False
         return True
 
-    def save_as_dialog(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as",
-                                              str(self._projects_folder() / f"{self.session.project.name}.csmproj"))
+    def save_as_dialog(self, reason: str = "") -> bool:
+        """Ask where to save (``reason``: why it is asked now) and save there."""
+        path = project_dialogs.ask_save_path(self, self._projects_folder() / f"{self.session.project.name}.csmproj",
+                                             reason)
         return self.save_as(path) if path else False
+
+    def _save_to_render(self) -> bool:
+        return self.save_as_dialog(RENDER_SAVE_REASON)
 
     def autosave(self) -> None:
         if self.session.dirty and self.session.project.folder is not None:
@@ -481,6 +550,7 @@ class MainWindow(QMainWindow):
         if not self.confirm_discard():
             event.ignore()
             return
+        self.recovery.close()  # closed cleanly: nothing to offer back at the next start
         self.player.stop()
         self.tasks.close()
         self.model_tasks.close()

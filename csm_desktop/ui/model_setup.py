@@ -24,6 +24,7 @@ from csm_desktop.services.hub import is_repo_id
 from csm_desktop.services.model_source import local_model_folder, needs_mimi_release
 from csm_desktop.settings import DEFAULT_MODEL, Settings
 from csm_desktop.ui.errors import show_error, show_exception
+from csm_desktop.ui.tasks import Job
 
 
 def model_is_available(settings: Settings) -> bool:
@@ -91,6 +92,7 @@ class ModelSetupDialog(QDialog):
         layout.addWidget(self.progress)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setOpenExternalLinks(True)
         layout.addWidget(self.status)
         buttons = QHBoxLayout()
         self.download_button = QPushButton("Download")
@@ -140,13 +142,18 @@ class ModelSetupDialog(QDialog):
                 "keyring": "token stored in the keyring"}.get(credentials.secret_source("huggingface") or "", "hf_…")
 
     def _say(self, text: str) -> None:
-        """Show a status line (under any lasting note) and let the dialog grow to fit it."""
+        """Show a status line (under any lasting note) and let the dialog grow to fit it. It never
+        shrinks: adjustSize() could squeeze the explanation and its links out of sight."""
         self.status.setText("<br><br>".join([*self._notes, text]))
-        self.adjustSize()
+        layout = self.layout()
+        wanted = max(self.sizeHint().height(),
+                     layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else 0)
+        if wanted > self.height():
+            self.resize(self.width(), wanted)
 
-    def start_download(self) -> int:
+    def start_download(self) -> Job | None:
         """First press: find the files and their sizes, and say how much will be downloaded.
-        Second press: download them."""
+        Second press: download them. Returns the job (None: a token is needed first)."""
         from csm_desktop.services import download, model_source
 
         token = self.token.text().strip()
@@ -159,6 +166,13 @@ class ModelSetupDialog(QDialog):
             self.token.setPlaceholderText(self._token_placeholder())
         token = credentials.get_secret("huggingface")
         repo = self._download_target()
+        if token is None and repo == DEFAULT_MODEL:
+            # The gated model refuses every request without a token: ask for it before trying.
+            self._say(f"<b>Paste your Hugging Face access token above first.</b> {DEFAULT_MODEL} is gated: accept "
+                      f"its licence on <a href='https://huggingface.co/{DEFAULT_MODEL}'>its page</a>, then create a "
+                      "token at <a href='https://huggingface.co/settings/tokens'>huggingface.co/settings/tokens</a>.")
+            self.token.setFocus()
+            return None
         files = self.planned if self._repo == repo else None
         self._repo = repo
         if files is None:

@@ -123,6 +123,13 @@ class ProjectSession(QObject):
     def new(self) -> None:
         self.replace(self.fresh_project())
 
+    def recover(self, project: Project, saved: Project | None) -> None:
+        """Make ``project`` (unsaved work recovered after a crash) the open one. ``saved``: what
+        its folder holds (None: it was never saved); the project is unsaved where it differs."""
+        self.replace(project)
+        self._saved = self._fingerprint(saved) if saved is not None else ""
+        self._set_dirty(self._fingerprint() != self._saved)
+
     def open(self, folder: str | Path) -> None:
         """Raises: CsmError (the project cannot be read; the open one stays)."""
         project = Project.open(folder)
@@ -171,9 +178,9 @@ class ProjectSession(QObject):
         self.takes_changed.emit()
 
     # ----- changes and the dirty flag -------------------------------------------------------------
-    def _fingerprint(self) -> str:
+    def _fingerprint(self, project: Project | None = None) -> str:
         """What saving writes, less the display colours (assigned when a project is shown)."""
-        data = self.project.to_json()
+        data = (project or self.project).to_json()
         for speaker in data["speakers"]:
             speaker.pop("color", None)
         return json.dumps(data, sort_keys=True)
@@ -317,6 +324,20 @@ class ProjectSession(QObject):
             self.speakers_changed.emit()
 
         self.edit(f"Change {old} to {new}", change)
+
+    def replace_script(self, text: str, speakers: list[str], label: str) -> None:
+        """Set the whole script text (a draft put in) and add the speakers it names, as one
+        undoable edit: undo takes both back."""
+        def change():
+            for name in speakers:
+                self.project.speaker(name)
+                self._typed.discard(name)  # wanted: the user asked for them
+            self.project.script_text = text
+            self.text_replaced.emit(text)
+            self.touched()
+            self.speakers_changed.emit()
+
+        self.edit(label, change)
 
     def assign_clip(self, speaker: str, clip_id: str) -> None:
         """Give ``speaker`` a voice clip (and set the clip's speaker in the library).

@@ -163,6 +163,19 @@ class SettingsDialog(QDialog):
         self.responsible = ResponsibleVoiceTab(settings)  # watermark exception, signing certificate
         tabs.addTab(self.responsible, "Responsible voice")
 
+        start = QWidget()
+        st = QVBoxLayout(start)
+        self.open_last = QCheckBox("Open the last project when CSM Desktop starts")
+        self.open_last.setChecked(settings.open_last_project)
+        st.addWidget(self.open_last)
+        hint = QLabel("Unsaved work is kept while you edit: after a crash, the next start offers to restore it. "
+                      "<tt>csm-desktop install-desktop</tt> adds CSM Desktop to your applications menu; "
+                      "<tt>csm-desktop PROJECT</tt> opens a project from a terminal.")
+        hint.setWordWrap(True)
+        st.addWidget(hint)
+        st.addStretch(1)
+        tabs.addTab(start, "Start-up")
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -230,10 +243,11 @@ class SettingsDialog(QDialog):
         s.default_gap_ms = self.gap.value()
         s.gemini_model = self.gemini_model.text().strip() or s.gemini_model
         self.keyring_warnings += self.responsible.apply(s)
+        s.open_last_project = self.open_last.isChecked()
         secrets_changed = False
         for name, edit in self.secrets.items():
             if edit.text().strip():
-                secrets_changed = True
+                secrets_changed |= name != "google"  # a Gemini key is no reason to reload the engine
                 try:
                     credentials.set_secret(name, edit.text())
                 except credentials.KeyringUnavailableError as exc:

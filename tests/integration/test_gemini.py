@@ -134,3 +134,83 @@ def test_offline(monkeypatch):
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", f"http://127.0.0.1:{port}")
     with pytest.raises(GeminiError, match="could not be reached"):
         _client().draft_script("x")
+
+
+# ----- drafting: the fixes said, the command line ------------------------------------------------
+def test_draft_fixes_slips_and_says_what_it_left_out(fake):
+    fake.replies.append(text_reply(_lines(("alice", "Alice: Morning! (yawns)"), ("Narrator", "Later."),
+                                          ("Bob", "Coffee?"), ("Alice", "Please."))))
+    draft = _client().draft("Breakfast.", ["Alice", "Bob"], 3)
+    assert draft.text == "Alice: Morning!\nBob: Coffee?\nAlice: Please.\n"
+    assert any("Narrator" in n for n in draft.notes) and any("stage directions" in n for n in draft.notes)
+    assert "Exactly 3 lines" in json.dumps(fake.requests[0]["body"]["systemInstruction"])
+
+
+def test_draft_stopped_between_requests_sends_no_second_one(fake):
+    from csm_desktop.errors import Cancelled
+
+    asked = []
+
+    def stop_after_first():
+        asked.append(len(fake.requests))
+        return len(fake.requests) >= 1
+
+    fake.replies.append(text_reply("not json"))
+    with pytest.raises(Cancelled):
+        _client().draft("x", ["Alice"], 2, should_stop=stop_after_first)
+    assert len(fake.requests) == 1 and asked == [0, 1]
+
+
+def test_cli_draft_writes_a_script_that_parses(fake, monkeypatch, tmp_path, capsys):
+    from csm_desktop.cli import main
+    from csm_desktop.dialogue.script import parse_script
+
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    fake.replies.append(text_reply(_lines(("Alice", "Ready?"), ("Bob", "Always."), ("Alice", "Go!"))))
+    out = tmp_path / "script.txt"
+    assert main(["draft", "A race start.", "--speakers", "Alice, Bob", "--lines", "3", "-o", str(out)]) == 0
+    assert parse_script(out.read_text()).speakers() == ["Alice", "Bob"]
+    assert out.read_text() == "Alice: Ready?\nBob: Always.\nAlice: Go!\n"
+    assert f"Wrote {out} (3 lines: Alice, Bob)" in capsys.readouterr().err
+    # An existing file is not replaced unless asked; stdout without -o.
+    assert main(["draft", "Again.", "--speakers", "Alice", "-o", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err and len(fake.requests) == 1
+    fake.replies.append(text_reply(_lines(("Alice", "Solo."))))
+    assert main(["draft", "Again.", "--speakers", "Alice", "--lines", "1"]) == 0
+    assert capsys.readouterr().out == "Alice: Solo.\n"
+
+
+@pytest.mark.parametrize("reply, expected", [
+    (error_reply(429, "RESOURCE_EXHAUSTED", "Quota exceeded"), "quota for this key is used up"),
+    (error_reply(403, "PERMISSION_DENIED", "API key not valid"), "did not accept the API key"),
+])
+def test_cli_draft_failures_are_one_clear_line(fake, monkeypatch, tmp_path, capsys, reply, expected):
+    from csm_desktop.cli import main
+
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    fake.replies.append(reply)
+    assert main(["draft", "x", "-o", str(tmp_path / "s.txt")]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err and KEY not in err
+    assert not (tmp_path / "s.txt").exists()
+
+
+def test_cli_draft_without_a_key_or_network(monkeypatch, tmp_path, capsys):
+    from csm_desktop.cli import main
+
+    for var in ("GOOGLE_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(gem, "get_secret", lambda name: None)
+    assert main(["draft", "x", "--speakers", "Alice"]) == 1
+    assert "No Google API key is set" in capsys.readouterr().err
+    assert main(["draft", "x", "--speakers", "A & B"]) == 1  # checked before the key
+    assert "cannot be a speaker's name" in capsys.readouterr().err
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: the connection is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(gem, "get_secret", lambda name: KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", f"http://127.0.0.1:{port}")
+    assert main(["draft", "x"]) == 1
+    assert "could not be reached" in capsys.readouterr().err

@@ -103,6 +103,7 @@ def test_a_closed_setup_dialog_cancels_its_download_and_hears_nothing_more(make_
         raise download.DownloadCancelled("stopped")
 
     monkeypatch.setattr(model_source, "plan_model", slow_plan)
+    monkeypatch.setenv("HF_TOKEN", "hf_a_token")  # without one, Download asks for it first
     w = make_window()
     dialog = ModelSetupDialog(w, w.settings, w.tasks)
     job = dialog.start_download()

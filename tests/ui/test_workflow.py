@@ -179,8 +179,9 @@ def test_tiny_real_model_end_to_end(make_window, qtbot, tmp_path, tiny_folder):
     assert w.editor.states == ["done", "done"]
     assert not w.banner.isHidden() and "noise" in w.banner.text()
     assert w.engine_label.text() == "CPU · plain PyTorch"
-    w.drop_engine()
-    qtbot.waitUntil(lambda: w.engine_label.text() == "" and w.banner.isHidden(), timeout=5_000)
+    w.drop_engine()  # the settings name the real model: what it will load, no banner
+    qtbot.waitUntil(lambda: w.engine_label.text() == "Local model · loads at the first render"
+                    and w.banner.isHidden(), timeout=5_000)
     data, rate = sf.read(w.project.takes_dir / f"{w.project.line(0).chosen_take}.wav")
     assert rate == 24_000 and np.isfinite(data).all()
 

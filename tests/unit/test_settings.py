@@ -40,6 +40,17 @@ def test_wrong_types_keep_defaults():
     assert s.topk == 50 and s.engine == "local" and s.temperature == 1 and s.accel == "auto"
 
 
+def test_switches_load_and_keep_their_type():
+    """A switch (open the last project) survives a round trip; true is not a number, 1 no switch."""
+    s = Settings(open_last_project=False, last_project="/x/A.csmproj")
+    s.save()
+    t = Settings.load()
+    assert t.open_last_project is False and t.last_project == "/x/A.csmproj"
+    Settings.path().write_text(json.dumps({"schema_version": 1, "open_last_project": 0, "topk": True}))
+    t = Settings.load()
+    assert t.open_last_project is True and t.topk == 50
+
+
 def test_remote_engine_needs_url_and_token(monkeypatch):
     monkeypatch.setattr("csm_desktop.services.engines.get_secret", lambda name: None)
     with pytest.raises(CsmError, match="no URL"):

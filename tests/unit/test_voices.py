@@ -53,12 +53,26 @@ def test_loud_float_source_is_scaled_not_clipped(lib, tmp_path):
     assert np.sum(np.abs(data) >= 0.9999) == 0  # no flat-topped samples
 
 
-@pytest.mark.parametrize("seconds, fragment", [(1.0, "Only 1.0 s"), (45.0, "45 s long")])
+@pytest.mark.parametrize("seconds, fragment", [(1.0, "Only 1.0 s"), (2.6, "Only 2.6 s"), (45.0, "45 s long")])
 def test_warnings_for_short_and_long_clips(lib, tmp_path, seconds, fragment):
     src = tmp_path / "clip.wav"
     sf.write(src, _tone(seconds, 24_000), 24_000)
     clip = lib.import_clip(src)
     assert any(fragment in w for w in clip.warnings)
+
+
+def test_the_short_clip_rule_agrees_with_its_message():
+    """The message says 6-12 s is best: every clip it would call short is under 6 s as shown,
+    and none it shows as 6.0 s or more is warned (2.0 s was warned, 2.6 s was not)."""
+    from csm_desktop.dialogue.voices import BEST_S, clip_warnings
+
+    assert BEST_S == (6.0, 12.0)
+    for seconds in (0.5, 2.0, 2.6, 4.0, 5.9, 5.94):
+        (warning,) = clip_warnings(seconds)
+        assert f"Only {seconds:.1f} s" in warning and "6-12 s" in warning
+    for seconds in (5.96, 6.0, 8.0, 12.0, 20.0, 30.0):
+        assert clip_warnings(seconds) == [], seconds
+    assert "6-12 s works best" in clip_warnings(31.0)[0]
 
 
 def test_refusals_leave_nothing_behind(lib, tmp_path):

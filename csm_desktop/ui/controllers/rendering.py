@@ -18,18 +18,20 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
 
 from csm_desktop.dialogue.parallel import render_parallel
+from csm_desktop.dialogue.script import Utterance, parse_lines
 from csm_desktop.dialogue.staleness import LineStatus, line_statuses
-from csm_desktop.dialogue.script import Utterance
 from csm_desktop.errors import CsmError
 from csm_desktop.services.remote import RemoteEngine
-from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.consent import ask_missing_consent
-from csm_desktop.ui.engine_host import EngineFacts, EngineHost, PlanningView
+from csm_desktop.ui.engine_host import EngineFacts, EngineHost, PlanningView, expected_engine
+from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import Job, ModelTasks, NetworkTasks
 
 STATES_DELAY_MS = 300  # line states are planned again once typing pauses
+TEST_MODEL_BANNER = ("Tiny test model: random weights, its output is noise. Choose the real model in Settings "
+                     "(or Edit › Model setup…) to hear speech.")
 
 
 def failure_key(u: Utterance) -> tuple[str, str]:
@@ -92,6 +94,7 @@ class RenderController(QObject):
         session.edited.connect(self._states_timer.start)
         for signal in (session.project_replaced, session.library_changed, session.takes_changed):
             signal.connect(self.refresh_states)
+        self.show_expected_engine()
 
     def _say(self, text: str, ms: int = 0) -> None:
         self.window.statusBar().showMessage(text, ms)
@@ -100,23 +103,27 @@ class RenderController(QObject):
         self.busy_changed.emit(self.job is not None, self.job is not None or self.warm_job is not None)
 
     # ----- the engine, as the host reports it -----------------------------------------------------
+    def _show_engine(self, label: str, tooltip: str, test_model: bool) -> None:
+        """The engine label and the test-model banner: always set together, both ways."""
+        self.engine_label.setText(label)
+        self.engine_label.setToolTip(tooltip)
+        self.banner.setText(TEST_MODEL_BANNER if test_model else "")
+        self.banner.setVisible(test_model)
+
+    def show_expected_engine(self) -> None:
+        """No engine is loaded: say what the settings will load (the banner too, for the test model)."""
+        self._show_engine(*expected_engine(self.session.settings))
+
     def _on_engine_ready(self, facts: EngineFacts) -> None:
         self._planner = facts.planner
-        self.engine_label.setText(facts.label)
-        self.engine_label.setToolTip(facts.tooltip)
-        if facts.is_test_model:
-            self.banner.setText("Tiny test model: random weights, its output is noise. Choose the real model in "
-                                "Settings to hear speech.")
-            self.banner.setVisible(True)
+        self._show_engine(facts.label, facts.tooltip, facts.is_test_model)
         self.refresh_states()
 
     def _on_engine_released(self) -> None:
         """The settings changed and the current job (if any) has ended: forget what the old
-        engine said, and wake a remote one now."""
+        engine said, show what the new settings will load, and wake a remote one now."""
         self._planner = None
-        self.banner.setVisible(False)
-        self.engine_label.setText("")
-        self.engine_label.setToolTip("")
+        self.show_expected_engine()
         self.warm_up_remote()
 
     def settings_changed(self) -> None:
@@ -169,8 +176,11 @@ class RenderController(QObject):
         wanted = self._states_wanted
         project = copy.deepcopy(self.session.project)
         planner, library = self._planner, self.session.library
-        parse_ok = not self.editor.errors
-        count = len(self.editor.utterance_lines)
+        # From the project itself, not the editor: a project just opened is planned before the
+        # editor shows its text (its lines with takes would show none, Play and Export stay off).
+        items, errors = parse_lines(project.script_text)
+        parse_ok = not errors
+        count = sum(isinstance(i, Utterance) for i in items)
 
         def plan(job):
             store = self.session.store_of(project)

@@ -249,9 +249,13 @@ class SpeakersController(QObject):
             self.edit_transcript(clip_id, text)
             self._say("Transcript filled in by Gemini. Check it against the audio.", 6000)
 
+        def failed(message: str, details: str) -> None:
+            self._say("No transcript: see the message.", 6000)  # "Transcribing…" must not stay
+            show_error(self.window, message, details)
+
         # The network lane: a transcription does not wait behind a render.
         job = self.network.submit(lambda job: GeminiClient(model=model).transcribe(path), "transcribe",
-                                  on_done=done, on_error=lambda message, details: show_error(self.window, message, details))
+                                  on_done=done, on_error=failed)
         self._say("Transcribing with Gemini…")
         return job
 

@@ -37,6 +37,7 @@ SETTING_NAMES = {"topk": "top-k", "max_line_ms": "longest line"}
 class LineStatus:
     state: str  # "none" (no take), "done" (its take is current) or "stale"
     reason: str = ""  # why a stale line is stale, in the editor's line numbers
+    problems: str = ""  # what the checks of its take found ("": none, or not checked)
 
     @property
     def note(self) -> str:
@@ -164,3 +165,16 @@ def _voices_changed(project: Project, then: list, now: list) -> str:
         return "the voice clips changed"
     who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return f"{who}'s voice clips changed" if len(names) == 1 else f"the voice clips of {who} changed"
+
+
+def with_problems(statuses: list[LineStatus], project: Project, store: TakeStore | None) -> list[LineStatus]:
+    """``statuses`` with what the checks of each line's chosen take found, in words."""
+    from csm_desktop.dialogue.checking import problem_lines
+
+    problems = problem_lines(project, store) if store is not None else {}
+
+    def reason(n: int) -> str:
+        check = problems[n]
+        return f"{', '.join(p.replace('_', ' ') for p in check.problems)} (score {check.score:.2f})"
+
+    return [LineStatus(s.state, s.reason, reason(n)) if n in problems else s for n, s in enumerate(statuses)]

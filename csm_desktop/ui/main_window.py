@@ -326,7 +326,10 @@ class MainWindow(QMainWindow):
         e.addAction(self.act_settings)
         e.addAction(self.act_model)
         r = menu.addMenu("&Render")
-        for a in (self.act_render_all, self.act_render_sel, self.act_stop, self.act_live):
+        self.act_redo_problems = self._action("Re-render lines with &problems", self.rendering.redo_problems,
+                                              tip="Render again the lines whose take's checks found problems; a new "
+                                                  "take replaces the old one only if it scores better")
+        for a in (self.act_render_all, self.act_render_sel, self.act_redo_problems, self.act_stop, self.act_live):
             r.addAction(a)
         p = menu.addMenu("&Playback")
         for a in (self.act_play_pause, self.act_play_line, self.act_play_all, self.act_stop_audio):

@@ -119,6 +119,23 @@ def voice_files(tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fake_takes_pass_their_checks(monkeypatch):
+    """The fake engine speaks tones, which the real voice-activity check rightly calls empty; the
+    window's tests are about the window, so its takes pass (tests/unit/test_render_checks.py and
+    tests/engine/test_render_checks_on_speech.py check real and faulty speech; the window's view
+    of problems is tested with stored checks in test_take_checks_ui.py)."""
+    from csm_desktop.dialogue import checking
+    from csm_desktop.dialogue.checks import TakeCheck
+
+    def passes(audio, rate, text, **_kwargs):
+        seconds = len(audio) / rate
+        return TakeCheck(duration_s=seconds, speech_start_s=0.0, speech_end_s=seconds, trailing_nonspeech_s=0.0,
+                         longest_silence_s=0.0, expected_s=seconds, trim_start_s=0.0, trim_end_s=seconds, score=1.0)
+
+    monkeypatch.setattr(checking, "check_take", passes)
+
+
+@pytest.fixture(autouse=True)
 def _no_blocking_dialogs(monkeypatch):
     """A modal dialog would hang a headless test: make any that opens fail loudly instead."""
     from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox

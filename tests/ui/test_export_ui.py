@@ -24,7 +24,7 @@ def _rendered(make_window, qtbot, tmp_path, name="Export"):
 
 def _answer(monkeypatch, answer):
     asked = []
-    monkeypatch.setattr(ExportController, "ask", lambda self, text, can_export_anyway: asked.append((text, can_export_anyway)) or answer)
+    monkeypatch.setattr(ExportController, "ask", lambda self, text, can_export_anyway, can_render=True: asked.append((text, can_export_anyway)) or answer)
     return asked
 
 

@@ -17,7 +17,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QWidget
 
 from csm_desktop.dialogue.export import ExportOptions, export_dialogue
-from csm_desktop.dialogue.staleness import LineStatus, line_statuses
+from csm_desktop.dialogue.staleness import LineStatus, line_statuses, with_problems
 from csm_desktop.errors import CsmError
 from csm_desktop.ui.engine_host import EngineFacts, EngineHost, PlanningView
 from csm_desktop.ui.errors import show_error, show_exception
@@ -115,9 +115,10 @@ class ExportController(QObject):
 
         def plan(job):
             try:
-                return line_statuses(project, store, library, planner)
+                statuses = line_statuses(project, store, library, planner)
             except CsmError:
-                return line_statuses(project, store, library, None)
+                statuses = line_statuses(project, store, library, None)
+            return with_problems(statuses, project, store)
 
         def checked(statuses: list[LineStatus]) -> None:
             self._decide(output, options, statuses, [u.line for u in project.script().utterances])
@@ -128,7 +129,8 @@ class ExportController(QObject):
     def _decide(self, output: Path, options: ExportOptions, statuses: list[LineStatus], lines: list[int]) -> None:
         stale = [n for n, s in enumerate(statuses) if s.state == "stale"]
         missing = [n for n, s in enumerate(statuses) if s.state == "none"]
-        if not stale and not missing:
+        problems = [n for n, s in enumerate(statuses) if s.problems and s.state == "done"]
+        if not stale and not missing and not problems:
             self.export(output, options)
             return
         parts = []
@@ -141,25 +143,32 @@ class ExportController(QObject):
         if missing:
             parts.append(f"{_numbers([lines[n] for n in missing]).capitalize()} "
                          f"{'has' if len(missing) == 1 else 'have'} no take yet.")
-        answer = self.ask(" ".join(parts), can_export_anyway=not missing)
-        if answer == "render":
+        if problems:  # a take that is wrong never reaches an export unnoticed
+            one = len(problems) == 1
+            parts.append(f"{_numbers([lines[n] for n in problems]).capitalize()} "
+                         f"{'has a take' if one else 'have takes'} whose checks found problems (line "
+                         f"{lines[problems[0]]}: {statuses[problems[0]].problems}). Render > Re-render lines with "
+                         "problems tries again.")
+        answer = self.ask(" ".join(parts), can_export_anyway=not missing, can_render=bool(stale or missing))
+        if answer == "render" and (stale or missing):
             self._pending = (output, options)
             self.render_requested.emit(sorted(stale + missing))
         elif answer == "anyway":
             self.export(output, options, out_of_date=[lines[n] for n in stale])
 
-    def ask(self, text: str, can_export_anyway: bool) -> str:
+    def ask(self, text: str, can_export_anyway: bool, can_render: bool = True) -> str:
         """``render`` (then export), ``anyway`` or ``cancel``."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Lines to render", text, parent=self.window)
-        box.setInformativeText("Render them first and the export follows when they are done."
-                               + (" Or export the takes as they are." if can_export_anyway else ""))
-        render = box.addButton("Render, then export", QMessageBox.ButtonRole.AcceptRole)
+        box = QMessageBox(QMessageBox.Icon.Question, "Lines to render" if can_render else "Takes with problems", text,
+                          parent=self.window)
+        box.setInformativeText(("Render them first and the export follows when they are done. " if can_render else "")
+                               + ("Or export the takes as they are." if can_export_anyway else ""))
+        render = box.addButton("Render, then export", QMessageBox.ButtonRole.AcceptRole) if can_render else None
         anyway = box.addButton("Export anyway", QMessageBox.ButtonRole.DestructiveRole) if can_export_anyway else None
         box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(render)
+        box.setDefaultButton(render or anyway)
         box.exec()
         clicked = box.clickedButton()
-        return "render" if clicked is render else "anyway" if anyway is not None and clicked is anyway else "cancel"
+        return "render" if render is not None and clicked is render else "anyway" if anyway is not None and clicked is anyway else "cancel"
 
     def render_ended(self, report) -> None:
         """The render asked for has ended (``report``: None when it was stopped or failed)."""

@@ -17,10 +17,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
 
+from csm_desktop.dialogue.checking import problem_lines
 from csm_desktop.dialogue.parallel import render_parallel
 from csm_desktop.dialogue.script import Utterance, parse_lines
-from csm_desktop.dialogue.staleness import LineStatus, line_statuses
+from csm_desktop.dialogue.staleness import LineStatus, line_statuses, with_problems
 from csm_desktop.errors import CsmError
+from csm_desktop.services.recognizers import make_recognizer
 from csm_desktop.services.remote import RemoteEngine
 from csm_desktop.ui.consent import ask_missing_consent
 from csm_desktop.ui.engine_host import EngineFacts, EngineHost, PlanningView, expected_engine
@@ -188,9 +190,10 @@ class RenderController(QObject):
                 return [LineStatus("done" if store and (k := project.line(n).chosen_take) and store.has(k)
                                    else "none") for n in range(count)]
             try:
-                return line_statuses(project, store, library, planner)
+                statuses = line_statuses(project, store, library, planner)
             except CsmError:  # planning refused (the render says why): judge from the takes' records
-                return line_statuses(project, store, library, None)
+                statuses = line_statuses(project, store, library, None)
+            return with_problems(statuses, project, store)
 
         def show(statuses) -> None:
             if wanted == self._states_wanted and self.job is None:
@@ -201,7 +204,7 @@ class RenderController(QObject):
     def _show_states(self, statuses: list[LineStatus]) -> None:
         # A line whose last render failed says so, and why (until its text changes or it renders);
         # an out-of-date line says why it is.
-        states, notes = [s.state for s in statuses], {}
+        states, notes, problems = [s.state for s in statuses], {}, {}
         for n, u in enumerate(self.editor.utterances()[: len(states)]):
             why = self._failed.get(failure_key(u))
             if why is not None:
@@ -209,7 +212,9 @@ class RenderController(QObject):
                 notes[u.line] = f"Failed: {why}"
             elif statuses[n].note:
                 notes[u.line] = statuses[n].note
-        self.editor.set_states(states, notes)
+            if statuses[n].problems and states[n] != "failed":
+                problems[u.line] = statuses[n].problems
+        self.editor.set_states(states, notes, problems)
         self.states_planned.emit()
 
     # ----- rendering -------------------------------------------------------------------------------
@@ -235,11 +240,21 @@ class RenderController(QObject):
         if n is not None:
             self.start_render([n], force=True)
 
-    def start_render(self, lines: list[int] | None, force: bool = False) -> Job | None:
+    def redo_problems(self) -> Job | None:
+        """Render again, with a new seed each, the lines whose chosen take's checks found
+        problems; a new take replaces the old one only when it scores better."""
+        store = self.session.store()
+        lines = sorted(problem_lines(self.session.project, store)) if store is not None else []
+        if not lines:
+            self._say("No line's take has problems (lines not checked yet are checked when they render).", 8000)
+            return None
+        return self.start_render(lines, force=True, keep_better=True)
+
+    def start_render(self, lines: list[int] | None, force: bool = False, keep_better: bool = False) -> Job | None:
         if self.job is not None or not self._ready_to_render(lines):
             return None
         if ask_missing_consent(self.window, self.session.library, self.session.project,
-                               lambda: self.start_render(lines, force)):
+                               lambda: self.start_render(lines, force, keep_better)):
             return None  # the render starts once permission to use the voice is confirmed
         snapshot = copy.deepcopy(self.session.project)
         self._rendered_copy = snapshot
@@ -249,15 +264,21 @@ class RenderController(QObject):
         if settings.engine == "local" and settings.accel == "compile":
             preparing = "Preparing the model (compiling: minutes the first time, faster later)…"
         parallel = settings.remote_parallel
+        recognizer_kind, whisper_model = settings.recognizer, settings.whisper_model
 
         def job_fn(job):
             engine = host.engine_for(job, preparing)
             engines = [engine]
             if isinstance(engine, RemoteEngine):  # one request stream per replica
                 engines += [engine.clone() for _ in range(parallel - 1)]
+            recognizer = make_recognizer(recognizer_kind, whisper_model=whisper_model, should_stop=job.should_stop,
+                                         on_progress=lambda p: job.report(
+                                             f"Downloading the speech recognizer: {p.done / 1e6:.0f} of "
+                                             f"{p.total / 1e6:.0f} MB"))
             return render_parallel(snapshot, engines, library=library, lines=lines, on_progress=job.report,
                                    on_chunk=lambda i, c: job.report(AudioChunk(i, c.numpy().astype(np.float32))),
-                                   should_stop=job.should_stop, force=force)
+                                   should_stop=job.should_stop, force=force, keep_better=keep_better,
+                                   recognizer=recognizer)
 
         self._started = time.monotonic()
         self.job = self.model_tasks.submit(job_fn, "render", on_done=self._on_finished, on_error=self._on_failed,
@@ -281,8 +302,9 @@ class RenderController(QObject):
         if isinstance(event, AudioChunk):
             self.audio_streamed.emit(event.audio)
             return
-        if event.state == "checked":
-            return  # a take's checks (stored beside it) are no line state
+        if event.state == "checked":  # a take's checks (stored beside it) are no line state: its badges
+            self.session.takes_stored()
+            return
         state = {"reused": "done", "stopped": "none"}.get(event.state, event.state)
         self.editor.set_state(event.line, state)
         utterances = self._rendered_copy.script().utterances if self._rendered_copy is not None else []

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from csm_desktop.dialogue.takes import TakeInfo
+from csm_desktop.dialogue.checks import describe_check
 from csm_desktop.errors import CsmError
 from csm_desktop.ui.errors import show_exception
 from csm_desktop.ui.session import ProjectSession
@@ -70,8 +71,10 @@ class TakesController(QObject):
         inputs = info.inputs
         details = (f"Temperature {inputs['temperature']:g} · top-k {inputs['topk']}"
                    if isinstance(inputs.get("temperature"), (int, float)) and "topk" in inputs else "")
-        return TakeRow(info.key, number, info.duration, info.created, info.seed, self._peaks[info.key], chosen,
-                       starred, details)
+        check = store.check(info.key)
+        return TakeRow(info.key, number, info.used_seconds, info.created, info.seed, self._peaks[info.key], chosen,
+                       starred, details, tuple(check.problems) if check else (), check.score if check else None,
+                       describe_check(check) if check else "Not checked yet")
 
     def _status(self, n: int, line: int, has_takes: bool, has_chosen: bool) -> str:
         """The line's state as the gutter shows it, and what to do about it."""

@@ -14,6 +14,7 @@ STATE_COLORS = {
     "none": None, "queued": "#9e9e9e", "rendering": "#e0a800", "done": "#2e9e5b", "stale": "#f08c00",
     "failed": "#d9534f",
 }
+PROBLEM_COLOR = "#c2185b"  # a rendered line whose take's checks found problems: a mark beside its state
 STATE_TIPS = {"none": "Not rendered", "queued": "Queued", "rendering": "Rendering…", "done": "Rendered",
               "stale": "Changed since it was rendered", "failed": "Failed"}
 
@@ -99,6 +100,7 @@ class ScriptEditor(QPlainTextEdit):
         self.utterance_lines: list[int] = []  # text line of each utterance
         self.states: list[str] = []  # per utterance
         self.state_notes: dict[int, str] = {}  # by editor line: a tooltip instead of the state's name
+        self.problems: dict[int, str] = {}  # by editor line: what the checks of its take found
         self.colors: dict[str, str] = {}
         self.playing_line: int | None = None  # the editor line highlighted as playing
         self._parsed_text: str | None = None
@@ -169,10 +171,13 @@ class ScriptEditor(QPlainTextEdit):
         self._gutter.update()
         self._emit_selection()  # the line's words changed: its takes are another line's now
 
-    def set_states(self, states: list[str], notes: dict[int, str] | None = None) -> None:
-        """Per utterance; ``notes``: by editor line, what a state's tooltip says instead of its name."""
+    def set_states(self, states: list[str], notes: dict[int, str] | None = None,
+                   problems: dict[int, str] | None = None) -> None:
+        """Per utterance; ``notes``: by editor line, what a state's tooltip says instead of its name;
+        ``problems``: by editor line, what the checks of its take found (marked beside its state)."""
         self.states = list(states) + ["none"] * (len(self.utterance_lines) - len(states))
         self.state_notes = dict(notes or {})
+        self.problems = dict(problems or {})
         self._gutter.update()
 
     def set_state(self, utterance: int, state: str) -> None:
@@ -277,6 +282,10 @@ class ScriptEditor(QPlainTextEdit):
                     painter.setPen(Qt.PenStyle.NoPen)
                     painter.setBrush(QColor(color))
                     painter.drawRoundedRect(gutter.width() - 8, top + 2, 5, max(height, round(box.height())) - 4, 2, 2)
+                if number in self.problems:  # a dot left of the state: its take's checks found problems
+                    painter.setPen(Qt.PenStyle.NoPen)
+                    painter.setBrush(QColor(PROBLEM_COLOR))
+                    painter.drawEllipse(gutter.width() - 15, top + height // 2 - 3, 6, 6)
             block = block.next()
 
     def event(self, e) -> bool:
@@ -295,7 +304,8 @@ class ScriptEditor(QPlainTextEdit):
     def gutter_tooltip(self, line: int) -> str:
         if line in self.errors:
             return self.errors[line]
-        if line in self.state_notes:
-            return self.state_notes[line]
         state = dict(zip(self.utterance_lines, self.states)).get(line)
-        return STATE_TIPS.get(state or "none", "")
+        tip = self.state_notes.get(line) or STATE_TIPS.get(state or "none", "")
+        if line in self.problems:
+            tip += f"\nIts take's checks found problems: {self.problems[line]}"
+        return tip

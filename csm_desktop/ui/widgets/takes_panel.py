@@ -39,6 +39,21 @@ class TakeRow:
     chosen: bool = False
     starred: bool = False
     details: str = ""  # temperature and the like, for the tooltip
+    problems: tuple[str, ...] = ()  # what the take's checks found (dialogue/checks.py's vocabulary)
+    score: float | None = None  # the checks' score, None while unchecked
+    checks: str = ""  # the checks in words, for the tooltip
+
+
+PROBLEM_COLOR = "#c2185b"
+
+
+def check_badge(row: TakeRow) -> str:
+    """The take's checks on its row: its problems, or that it passed, with the score."""
+    if row.score is None:
+        return ""
+    if row.problems:
+        return f"\n⚠ {', '.join(p.replace('_', ' ') for p in row.problems)} · {row.score:.2f}"
+    return f" · ✓ {row.score:.2f}"
 
 
 def peaks_of(audio: np.ndarray, columns: int = WAVE_SIZE.width()) -> np.ndarray:
@@ -145,12 +160,15 @@ class TakesPanel(QWidget):
             star = "  ★" if r.starred else ""
             mark = "✔ " if r.chosen else ""
             item = QListWidgetItem(_wave_icon(r.peaks, self.palette()),
-                                   f"{mark}Take {r.number}{star}\n{r.duration:.1f} s · {when(r.created)}")
+                                   f"{mark}Take {r.number}{star}\n{r.duration:.1f} s · {when(r.created)}"
+                                   f"{check_badge(r)}")
             item.setData(Qt.ItemDataRole.UserRole, r.key)
             made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created))
             item.setToolTip("\n".join(filter(None, [
                 f"Take {r.number}{' (chosen for this line)' if r.chosen else ''}{' · starred' if r.starred else ''}",
-                f"Seed {r.seed}", f"Made {made}", r.details])))
+                f"Seed {r.seed}", f"Made {made}", r.details, r.checks])))
+            if r.problems:
+                item.setForeground(QColor(PROBLEM_COLOR))
             if r.chosen:
                 font = item.font()
                 font.setBold(True)

@@ -24,7 +24,9 @@ import hashlib
 import io
 import json
 import math
-from dataclasses import asdict, dataclass, field
+import os
+import threading
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,11 @@ KEY_LENGTH = 24
 CHECK_SUFFIX = ".check.json"
 MAX_CHECK_BYTES = 1_000_000
 CODE_FRAME_S = 0.08  # one frame of Mimi codes: 12.5 a second
+# Takes folders whose records are kept for takes_for (by folder: file name -> (inode, mtime,
+# size) and the record read then); the least recently listed folder goes first.
+_RECORDS_FOLDERS = 4
+_records_cache: dict[str, dict[str, tuple[tuple[int, int, int], "TakeInfo | None"]]] = {}
+_records_lock = threading.Lock()
 _HEADER_BYTES = 4096  # room for a WAV header and the take's .json
 
 
@@ -96,6 +103,15 @@ class TakeStore:
     def __init__(self, folder: Path, sample_rate: int) -> None:
         self.folder = Path(folder)
         self.sample_rate = sample_rate
+        self._real: Path | None = None  # the folder with links followed, once it exists
+
+    def _real_folder(self) -> Path | None:
+        if self._real is None:
+            real = resolved(self.folder)
+            if real is not None and real.is_dir():  # kept once there: a folder made later is resolved then
+                self._real = real
+            return real
+        return self._real
 
     def audio_path(self, key: str) -> Path:
         return self._file(key, ".wav")
@@ -218,8 +234,11 @@ class TakeStore:
             raise TakeError(f"{str(key)[:40]!r} is not a take name (takes are named by {KEY_LENGTH} hex digits). "
                             "Choose the line's take again, or render it again.")
         path = self.folder / f"{key}{suffix}"
-        real = resolved(path)
-        if real is None or not real.is_relative_to(self.folder.resolve()):
+        folder = self._real_folder()
+        # The name is a take key (no separator): only the file itself can lead elsewhere, so a
+        # file that is no link is checked with one lstat, not a realpath of every component.
+        real = resolved(path) if folder is None or path.is_symlink() else folder / path.name
+        if real is None or folder is None or not real.is_relative_to(folder):
             raise TakeError(f"The take file {path} points outside the project's takes folder; it was not used. "
                             "Remove it and render the line again.")
         return path
@@ -239,13 +258,40 @@ class TakeStore:
                                 "project folder, then delete the take again.") from None
 
     def takes_for(self, line_text: str, speaker: str) -> list[TakeInfo]:
-        """Every take on disk for this text and speaker, oldest first."""
+        """Every take on disk for this text and speaker, oldest first.
+
+        The takes panel asks at every move of the cursor, and a long session keeps thousands
+        of takes: the records are read once and kept while their files are unchanged (one
+        ``stat`` each), not parsed again per question."""
         found = []
-        for meta in self.folder.glob("*.json"):
-            info = self.info(meta.stem)
-            if info and info.line_text == line_text and info.speaker == speaker and self.audio_path(info.key).is_file():
-                found.append(info)
+        for info in self._records():
+            if info.line_text == line_text and info.speaker == speaker and self.audio_path(info.key).is_file():
+                found.append(replace(info))  # a copy: the kept record stays as read
         return sorted(found, key=lambda i: i.created)
+
+    def _records(self) -> list[TakeInfo]:
+        """The readable records of the takes folder (see :func:`_folder_records`)."""
+        try:
+            entries = [e for e in os.scandir(self.folder)
+                       if e.name.endswith(".json") and not e.name.endswith(CHECK_SUFFIX)]
+        except OSError:
+            return []
+        with _records_lock:
+            kept = _records_cache.pop(str(self.folder), {})
+        fresh: dict[str, tuple[tuple[int, int, int], TakeInfo | None]] = {}
+        for entry in entries:
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            old = kept.get(entry.name)
+            fresh[entry.name] = old if old is not None and old[0] == stamp else (stamp, self.info(entry.name[:-5]))
+        with _records_lock:
+            _records_cache[str(self.folder)] = fresh  # only what is on disk now: gone takes are dropped
+            while len(_records_cache) > _RECORDS_FOLDERS:
+                _records_cache.pop(next(iter(_records_cache)))
+        return [info for _, info in fresh.values() if info is not None]
 
 
 _INFO_TYPES: dict[str, type | tuple[type, ...]] = {

@@ -110,6 +110,54 @@ def test_a_newer_plan_wins_over_an_older_one_that_ends_later(make_window, qtbot,
     assert w.editor.states == ["done"]
 
 
+def test_a_burst_of_state_requests_is_planned_once_after_the_running_plan(make_window, qtbot, tmp_path,
+                                                                          monkeypatch):
+    """A render's end asks for line states several times at once, and typing more: each plan
+    reads every line's take records, so one plan runs at a time and the requests made meanwhile
+    are planned once, when it ends (a soak's round took twice as long planning every request)."""
+    from csm_desktop.ui.controllers import rendering
+
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\nBob: Hi.\n")
+    assert w.save_as(tmp_path / "Burst")
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not w.rendering._states_planning, timeout=10_000)
+    release, plans = threading.Event(), []
+    statuses = rendering.line_statuses
+
+    def slow(*args):
+        plans.append(args[0].script_text)
+        release.wait(5)
+        return statuses(*args)
+
+    monkeypatch.setattr(rendering, "line_statuses", slow)
+    for _ in range(5):
+        w.rendering.refresh_states()
+    w.session.set_script_text("Alice: Hello.\nBob: Hi there.\n")
+    w.rendering.refresh_states()
+    with qtbot.waitSignal(w.rendering.states_planned, timeout=10_000):
+        release.set()
+    qtbot.waitUntil(lambda: not w.rendering._states_planning, timeout=10_000)
+    assert plans == ["Alice: Hello.\nBob: Hi.\n", "Alice: Hello.\nBob: Hi there.\n"]
+    assert w.editor.states[0] == "done"
+
+
+def test_a_takes_waveform_icon_is_made_once_while_its_line_is_browsed(make_window, qtbot, tmp_path):
+    """Qt keeps every icon pixmap it paints in QPixmapCache: an icon made afresh at each visit to
+    a line filled that cache with copies of the same waveforms."""
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello.\nBob: Hi.\n")
+    assert w.save_as(tmp_path / "Icons")
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    w.editor.select_utterance(0)
+    first = w.takes.list.item(0).icon().cacheKey()
+    w.editor.select_utterance(1)
+    w.editor.select_utterance(0)
+    assert w.takes.list.item(0).icon().cacheKey() == first
+
+
 def test_the_takes_panel_follows_the_cursor_and_choosing_goes_through_the_session(make_window, qtbot, tmp_path):
     w = make_window()
     w.editor.setPlainText("Alice: Hello.\nBob: Hi.\n")

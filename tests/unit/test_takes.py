@@ -147,3 +147,24 @@ def test_concurrent_saves_of_different_takes_all_land_whole(store):
         t.join()
     assert all(store.has(k) and torch.equal(store.load(k), audio[k]) and store.info(k).key == k for k in keys)
     assert not [f for f in _files(store.folder) if f.endswith(".part")]
+
+
+def test_takes_for_reads_each_record_once_and_follows_changes(store, monkeypatch):
+    """The takes panel asks at every cursor move: records are parsed once while their files are
+    unchanged (a long session's thousands of takes made every move slower), never served stale."""
+    from csm_desktop.dialogue.vad import TrimPoints
+
+    keys = [take_key({"text": "Hi.", "n": n}) for n in range(3)]
+    for n, key in enumerate(keys):
+        store.save(_info(key, created=float(n)), torch.zeros(SR // 2))
+    store.save(_info(take_key({"text": "Other."}), line_text="Other."), torch.zeros(SR // 2))
+    assert [t.key for t in store.takes_for("Hi.", "Alice")] == keys
+    reads = []
+    info = TakeStore.info
+    monkeypatch.setattr(TakeStore, "info", lambda self, key: reads.append(key) or info(self, key))
+    assert [t.key for t in TakeStore(store.folder, SR).takes_for("Hi.", "Alice")] == keys and reads == []
+    store.set_trim(keys[1], TrimPoints(0.1, 0.3))  # its record is written again
+    store.delete(keys[2])
+    reads.clear()
+    found = store.takes_for("Hi.", "Alice")
+    assert [t.key for t in found] == keys[:2] and found[1].trim_start_s == 0.1 and reads == [keys[1]]

@@ -22,6 +22,7 @@ from csm_desktop.dialogue.parallel import render_parallel
 from csm_desktop.dialogue.script import Utterance, parse_lines
 from csm_desktop.dialogue.staleness import LineStatus, line_statuses, with_problems
 from csm_desktop.errors import CsmError
+from csm_desktop.memory import release_free_memory
 from csm_desktop.services.recognizers import make_recognizer
 from csm_desktop.services.remote import RemoteEngine
 from csm_desktop.ui.consent import ask_missing_consent
@@ -87,6 +88,7 @@ class RenderController(QObject):
         self._planner: PlanningView | None = None  # how the loaded engine plans lines
         self._started = 0.0
         self._states_wanted = 0  # bumped per request: only the latest plan is shown
+        self._states_planning = False  # a plan runs on the side pool
         self._states_timer = QTimer(self)
         self._states_timer.setSingleShot(True)
         self._states_timer.setInterval(STATES_DELAY_MS)
@@ -172,9 +174,14 @@ class RenderController(QObject):
     # ----- line states -------------------------------------------------------------------------------
     def refresh_states(self) -> None:
         """Plan every line's state on the side pool (the GUI thread stays free while a long
-        script's take files are read); the newest request wins."""
+        script's take files are read); the newest request wins. One plan runs at a time: a
+        request while one runs is planned once it ends (a render's end asks several times at
+        once, and every plan reads the takes' records of the whole script)."""
         self._states_timer.stop()
         self._states_wanted += 1
+        if self._states_planning:
+            return  # planned again, from the project as it is then, when the running plan ends
+        self._states_planning = True
         wanted = self._states_wanted
         project = copy.deepcopy(self.session.project)
         planner, library = self._planner, self.session.library
@@ -195,11 +202,23 @@ class RenderController(QObject):
                 statuses = line_statuses(project, store, library, None)
             return with_problems(statuses, project, store)
 
+        def ended() -> bool:
+            """Whether this plan is the newest; else the newest is planned now."""
+            self._states_planning = False
+            if wanted == self._states_wanted:
+                return True
+            self.refresh_states()
+            return False
+
         def show(statuses) -> None:
-            if wanted == self._states_wanted and self.job is None:
+            if ended() and self.job is None:
                 self._show_states(statuses)
 
-        self.side_tasks.submit(plan, "line states", on_done=show)
+        self.side_tasks.submit(plan, "line states", on_done=show, on_error=lambda *_: ended(),
+                               on_cancel=self._planning_cancelled)
+
+    def _planning_cancelled(self) -> None:
+        self._states_planning = False  # the window is closing: nothing is planned again
 
     def _show_states(self, statuses: list[LineStatus]) -> None:
         # A line whose last render failed says so, and why (until its text changes or it renders);
@@ -344,6 +363,7 @@ class RenderController(QObject):
             except (CsmError, OSError) as exc:
                 show_error(self.window, f"The project could not be saved: {exc}")
         self.session.takes_stored()  # new takes to list, and states to plan
+        release_free_memory()  # what the render's threads freed inside their heaps (see csm_desktop.memory)
 
     def _on_finished(self, report) -> None:
         self._end_job()

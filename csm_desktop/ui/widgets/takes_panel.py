@@ -99,6 +99,9 @@ def _wave_icon(peaks: np.ndarray, palette) -> QIcon:
     return icon
 
 
+ICONS_KEPT = 256  # waveform icons kept for takes shown again (a line's takes, browsing back and forth)
+
+
 class TakesPanel(QWidget):
     play_requested = Signal(str)
     choose_requested = Signal(str)
@@ -141,7 +144,23 @@ class TakesPanel(QWidget):
         self.buttons["Regenerate"].setToolTip("Render the line again with the next seed: a new take")
         self.rows: list[TakeRow] = []
         self.chosen: str | None = None
+        # Take key and palette -> its icon, least recently shown first. Qt keeps every icon
+        # pixmap it paints in QPixmapCache (up to its 10 MiB limit) under the pixmap's own
+        # identity: an icon made afresh at every visit to a line filled that cache with copies
+        # of the same waveforms (the soak test, tests/ui/test_long_session.py).
+        self._icons: dict[tuple[str, int], QIcon] = {}
         self._enable()
+
+    def _icon(self, row: TakeRow) -> QIcon:
+        palette = self.palette()
+        key = (row.key, palette.cacheKey())
+        icon = self._icons.pop(key, None)
+        if icon is None:
+            icon = _wave_icon(row.peaks, palette)
+        self._icons[key] = icon
+        while len(self._icons) > ICONS_KEPT:
+            self._icons.pop(next(iter(self._icons)))
+        return icon
 
     # ----- what is shown ----------------------------------------------------------------------------
     def show_takes(self, line_label: str, rows: list[TakeRow], status: str = "") -> None:
@@ -159,7 +178,7 @@ class TakesPanel(QWidget):
         for r in rows:
             star = "  ★" if r.starred else ""
             mark = "✔ " if r.chosen else ""
-            item = QListWidgetItem(_wave_icon(r.peaks, self.palette()),
+            item = QListWidgetItem(self._icon(r),
                                    f"{mark}Take {r.number}{star}\n{r.duration:.1f} s · {when(r.created)}"
                                    f"{check_badge(r)}")
             item.setData(Qt.ItemDataRole.UserRole, r.key)

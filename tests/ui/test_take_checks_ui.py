@@ -74,3 +74,23 @@ def test_export_asks_about_takes_with_problems(make_window, qtbot, tmp_path, mon
     text, anyway, render = asked[0]
     assert "Line 2" in text and "problems" in text and anyway and not render
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_best_of_is_a_project_setting_and_a_render_keeps_every_candidate(make_window, qtbot, tmp_path):
+    from csm_desktop.ui.widgets.project_settings import ProjectSettingsDialog
+
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello there.\n")
+    assert w.save_as(tmp_path / "Best")
+    dialog = ProjectSettingsDialog(w, "Best", w.project.settings)
+    dialog.best_of.setValue(3)
+    assert w.generation.set_project_settings(dialog.values())
+    assert w.project.settings.best_of == 3
+    w.rendering.start_render(None)
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    takes = w.session.store().takes_for("Hello there.", "Alice")
+    assert sorted(t.candidate for t in takes) == [0, 1, 2]
+    assert w.project.line(0).chosen_take in {t.key for t in takes}
+    assert w.project.line(0).auto_choice == w.project.line(0).chosen_take
+    w.session.undo_stack.undo()
+    assert w.project.settings.best_of == 1

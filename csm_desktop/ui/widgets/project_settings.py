@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from csm_desktop.dialogue.project import MAX_SEED, GenerationSettings
-from csm_desktop.settings import GAP_MS, LINE_MS, TEMPERATURE, TOPK
+from csm_desktop.settings import BEST_OF, GAP_MS, LINE_MS, TEMPERATURE, TOPK
 
 
 class ProjectSettingsDialog(QDialog):
@@ -49,6 +49,10 @@ class ProjectSettingsDialog(QDialog):
         self.gap = _spin(GAP_MS, 50, settings.default_gap_ms, " ms")
         self.gap.setToolTip("Silence between lines, unless a [pause] or the line's own gap says otherwise.")
         form.addRow("Gap between lines", self.gap)
+        self.best_of = _spin(BEST_OF, 1, settings.best_of)
+        self.best_of.setToolTip("Candidate takes rendered per line (different seeds); every take is checked and the "
+                                "best-scoring one is used. All are kept: choose another in the takes panel.")
+        form.addRow("Takes per line (best of)", self.best_of)
         self.seed = QLineEdit(str(settings.seed))
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,19}"), self.seed))
         self.seed.setToolTip("Every line's seed is drawn from this one (unless the line has its own).")
@@ -69,9 +73,10 @@ class ProjectSettingsDialog(QDialog):
         text = self.seed.text().strip()
         seed = min(int(text), MAX_SEED) if text else self._base.seed
         base = {k: v for k, v in vars(self._base).items()
-                if k not in ("temperature", "topk", "max_line_ms", "default_gap_ms", "seed")}
+                if k not in ("temperature", "topk", "max_line_ms", "default_gap_ms", "seed", "best_of")}
         return GenerationSettings(temperature=self.temperature.value(), topk=self.topk.value(),
-                                  max_line_ms=self.max_line.value(), default_gap_ms=self.gap.value(), seed=seed, **base)
+                                  max_line_ms=self.max_line.value(), default_gap_ms=self.gap.value(), seed=seed,
+                                  best_of=self.best_of.value(), **base)
 
 
 def _spin(bounds: tuple[int, int], step: int, value: int, suffix: str = "") -> QSpinBox:

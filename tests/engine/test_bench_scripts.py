@@ -34,7 +34,7 @@ def test_parallel_benchmark_runs_and_finds_the_same_takes():
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
     assert len(rows) == 2
-    assert "Takes identical across all 2 renders (keys and samples): yes." in proc.stdout
+    assert "Takes identical across all 2 renders (keys, and samples within 1e-06): yes." in proc.stdout
 
 
 def test_remote_payload_benchmark_runs_and_codes_are_smaller():

@@ -235,7 +235,7 @@ class ScriptEditor(QPlainTextEdit):
     # ----- gutter -------------------------------------------------------------------------------
     def gutter_width(self) -> int:
         digits = len(str(max(1, self.blockCount())))
-        return 18 + self.fontMetrics().horizontalAdvance("9") * digits
+        return 26 + self.fontMetrics().horizontalAdvance("9") * digits
 
     def _update_margins(self) -> None:
         self.setViewportMargins(self.gutter_width(), 0, 0, 0)
@@ -273,7 +273,7 @@ class ScriptEditor(QPlainTextEdit):
             number = block.blockNumber() + 1
             if block.isVisible():
                 painter.setPen(palette.placeholderText().color())
-                painter.drawText(0, top, gutter.width() - 12, height, Qt.AlignmentFlag.AlignRight, str(number))
+                painter.drawText(0, top, gutter.width() - 20, height, Qt.AlignmentFlag.AlignRight, str(number))
                 state = state_by_line.get(number)
                 color = STATE_COLORS.get(state or "none")
                 if number in self.errors:
@@ -285,7 +285,7 @@ class ScriptEditor(QPlainTextEdit):
                 if number in self.problems:  # a dot left of the state: its take's checks found problems
                     painter.setPen(Qt.PenStyle.NoPen)
                     painter.setBrush(QColor(PROBLEM_COLOR))
-                    painter.drawEllipse(gutter.width() - 15, top + height // 2 - 3, 6, 6)
+                    painter.drawEllipse(gutter.width() - 17, top + height // 2 - 3, 6, 6)
             block = block.next()
 
     def event(self, e) -> bool:

@@ -26,7 +26,7 @@ from csm_desktop.errors import CsmError
 MLX_DTYPE_ENV = "CSM_DESKTOP_MLX_DTYPE"  # float16 (the default on the Apple GPU), bfloat16 or float32
 DTYPES = {"float16": mx.float16, "bfloat16": mx.bfloat16, "float32": mx.float32}
 # The torch dtype the weights are read in before conversion: no wider than the MLX copy.
-_TORCH_DTYPES = {mx.float16: torch.float16, mx.bfloat16: torch.float32, mx.float32: torch.float32}
+TORCH_DTYPES = {mx.float16: torch.float16, mx.bfloat16: torch.float32, mx.float32: torch.float32}
 
 
 def mlx_dtype(choice: str | None = None) -> mx.Dtype:
@@ -168,10 +168,10 @@ def _mlx_name(name: str) -> str:
 
 def from_torch(model: CsmModel, dtype: mx.Dtype = mx.float32) -> MlxCsmModel:
     """Convert a torch :class:`CsmModel` (any device, any dtype); ``model`` is left as it was."""
-    return _converted(model.cfg, dict(model.state_dict()), dtype)
+    return convert_state(model.cfg, dict(model.state_dict()), dtype)
 
 
-def _converted(cfg: CsmModelConfig, state: dict[str, torch.Tensor], dtype: mx.Dtype) -> MlxCsmModel:
+def convert_state(cfg: CsmModelConfig, state: dict[str, torch.Tensor], dtype: mx.Dtype) -> MlxCsmModel:
     """Convert tensor by tensor, taking each out of ``state``: when nothing else holds the torch
     weights, each goes as its MLX copy comes, so the two never both exist whole."""
     params: dict[str, mx.array] = {}
@@ -179,7 +179,7 @@ def _converted(cfg: CsmModelConfig, state: dict[str, torch.Tensor], dtype: mx.Dt
         tensor = state.pop(name).detach()
         if name == "audio_head":
             tensor = tensor.transpose(1, 2)  # [N-1, Dd, V] -> [N-1, V, Dd]
-        array = mx.array(tensor.to("cpu", _TORCH_DTYPES[dtype]).contiguous().numpy()).astype(dtype)
+        array = mx.array(tensor.to("cpu", TORCH_DTYPES[dtype]).contiguous().numpy()).astype(dtype)
         del tensor
         mx.eval(array)  # made now, while the torch tensor it copies is still mapped
         params[_mlx_name(name)] = array
@@ -190,7 +190,7 @@ def load_mlx_model(folder: Path, chosen: weights.WeightSet | None = None, dtype:
     """Read a model folder of either layout with the torch loader (on the CPU, in a dtype no wider
     than the MLX copy's) and convert it to MLX, dropping the torch weights as it goes."""
     dtype = dtype or mlx_dtype()
-    model = load_model(folder, torch.device("cpu"), _TORCH_DTYPES[dtype], chosen)
+    model = load_model(folder, torch.device("cpu"), TORCH_DTYPES[dtype], chosen)
     cfg, state = model.cfg, dict(model.state_dict())
     del model  # the state dict now holds the only references to the torch weights
-    return _converted(cfg, state, dtype)
+    return convert_state(cfg, state, dtype)

@@ -133,6 +133,9 @@ class MlxCsmModel:
         self.codebook0_head = params["codebook0_head.weight"]  # [V, Db]
         self.audio_head = params["audio_head"]  # [N-1, V, Dd]: rows per code, so a head's first ids are contiguous
         self.codebook_offsets = mx.arange(cfg.audio_num_codebooks) * cfg.audio_vocab_size
+        # Nothing lazy is kept between calls: an MLX graph runs on the streams of the thread that
+        # made it, and the engine may be loaded on one thread and used on another.
+        mx.eval(self.codebook_offsets)
 
     def embed_prompt(self, tokens: torch.Tensor, mask: torch.Tensor) -> mx.array:
         """tokens, mask: ``[B, T, N+1]`` torch tensors (codebooks then text). Returns ``[B, T, Db]``."""

@@ -98,6 +98,7 @@ class MlxFrameStep:
         self._caches = model.backbone.caches(batch, n_pos, model.dtype)
         self._decoder_caches = model.decoder.caches(batch, n_cb, model.dtype)
         self._index_bits = mix32(mx.arange(n_cb * valid_vocab, dtype=mx.uint32))  # [N * V]
+        mx.eval(self.embeds, self._index_bits, *self._cache_arrays())  # made here, whichever thread runs it
 
     # ----- per generation ---------------------------------------------------------------------
     def start(self, prompt_embeds: mx.array, keys: list[int], temperature: float, topk: int,
@@ -163,7 +164,7 @@ class MlxFrameStep:
 
     # ----- the frame ----------------------------------------------------------------------------
     def _cache_arrays(self) -> list[mx.array]:
-        return [a for cache in self._caches for a in cache.arrays()]
+        return [a for cache in (*self._caches, *self._decoder_caches) for a in cache.arrays()]
 
     def _noise(self, pos: int) -> mx.array:
         """``sampling.gumbel_noise`` for this step's keys at ``pos``: ``[B, N, V]`` float32."""

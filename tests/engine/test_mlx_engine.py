@@ -10,6 +10,7 @@ import json
 import platform
 import shutil
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -125,6 +126,26 @@ def test_stop_cancels_and_the_engine_stays_usable(engines):
     with pytest.raises(GenerationCancelled):
         mlx_gen.generate_codes(TEXT, 1, _context(), max_audio_length_ms=4000, should_stop=lambda: True)
     assert mlx_gen.generate_codes(TEXT, 1, (), max_audio_length_ms=400, seed=1).shape == (32, 5)
+
+
+def test_an_engine_loaded_on_one_thread_generates_on_others(tiny_folder, engines):
+    """The app loads the engine in a model job; MLX runs a graph on the streams of the thread
+    that made it, so the engine keeps nothing lazy between calls (its caches included)."""
+    made = {}
+
+    def load():
+        made["gen"] = load_csm_1b("mlx", model=tiny_folder, warm_up=False)  # a warm-up would run frames there
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    loader.join()
+    want = engines[0].generate_codes(TEXT, 1, _context(), max_audio_length_ms=800, seed=6)
+    assert torch.equal(made["gen"].generate_codes(TEXT, 1, _context(), max_audio_length_ms=800, seed=6), want)
+    worker = threading.Thread(target=lambda: made.update(batch=made["gen"].generate_candidates(
+        TEXT, 1, _context(), num_candidates=2, max_audio_length_ms=800, seed=6)))
+    worker.start()
+    worker.join()
+    assert torch.equal(made["batch"][0].codes, want)
 
 
 def test_a_prompt_over_budget_is_refused_before_any_frame(engines):

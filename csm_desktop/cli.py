@@ -489,7 +489,8 @@ def _app(args: argparse.Namespace) -> int:
 def _add_engine_options(command: argparse.ArgumentParser) -> None:
     """The options :func:`_load_engine` reads."""
     command.add_argument("--model", default=DEFAULT_MODEL, help="hub repository id or local model folder")
-    command.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    command.add_argument("--device", default=None,
+                         help="cuda, mps, mlx (Apple Silicon) or cpu (default: best available)")
     command.add_argument("--accel", choices=ACCELS, default="auto",
                          help="frame speed-up: auto (CUDA graph on CUDA), off, graph or compile (slow first start)")
 

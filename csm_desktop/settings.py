@@ -15,7 +15,7 @@ from csm_desktop.paths import config_dir
 SCHEMA_VERSION = 1
 DEFAULT_MODEL = "sesame/csm-1b"  # the speech model, as the hub names it: its one home
 ENGINES = ("local", "remote")
-DEVICES = ("auto", "cuda", "mps", "cpu")
+DEVICES = ("auto", "cuda", "mps", "mlx", "cpu")  # mlx: the language model in MLX (Apple Silicon)
 # Generation defaults a project copies: the ranges project.json is held to (dialogue/project.py).
 TEMPERATURE = (0.01, 5.0)
 TOPK = (1, 2051)  # a Mimi codebook has 2051 entries

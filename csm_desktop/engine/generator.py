@@ -8,14 +8,16 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
+from csm_desktop.engine.accel import resolve_accel
+from csm_desktop.engine.backends import MLX, mlx_installed, wants_mlx
 from csm_desktop.engine.checkpoint import folder_weights, load_model
 from csm_desktop.engine.codec import MimiCodec, load_mimi
 from csm_desktop.engine.model import CsmModel
 from csm_desktop.engine.sampling import sampling_key
-from csm_desktop.engine.accel import resolve_accel
 from csm_desktop.engine.step import EndWatch, FrameStep
 from csm_desktop.engine.tokenizer import TextTokenizer
 from csm_desktop.errors import (
@@ -27,6 +29,9 @@ from csm_desktop.errors import (
     ModelNotFoundError,
     PromptTooLongError,
 )
+
+if TYPE_CHECKING:
+    from csm_desktop.engine.mlx_step import MlxFrameStep
 
 # An utterance that ends before its first frame is retried once with these caps on
 # temperature and top-k, as the reference deployment did; the text is never cut.
@@ -58,7 +63,15 @@ class Candidate:
 
 
 def pick_device(device: str | torch.device | None) -> torch.device:
-    """CUDA, then MPS, then CPU, unless told; a named device that is missing is an error."""
+    """CUDA, then MPS, then CPU, unless told; a named device that is missing is an error.
+
+    ``"mlx"`` (the language model in MLX) gives the torch device for Mimi: MPS where it is, else the CPU.
+    """
+    if str(device) == MLX:
+        if not mlx_installed():
+            raise DeviceError("MLX was requested but the mlx package is not installed. Install it "
+                              "(pip install mlx, on a Mac with Apple Silicon), or choose 'auto' in Settings.")
+        return torch.device("mps") if torch.backends.mps.is_available() else torch.device("cpu")
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -93,7 +106,7 @@ class Generator:
         self.model = model
         self.tokenizer = tokenizer
         self.codec = codec
-        self.device = model.projection.weight.device
+        self.device = model.device if _is_mlx(model) else model.projection.weight.device
         self.sample_rate = codec.sample_rate
         self.frame_ms = 1000.0 * codec.frame_size / codec.sample_rate
         self.max_seq_len = model.cfg.backbone.max_seq_len
@@ -103,7 +116,7 @@ class Generator:
         self._lock = threading.Lock()
         # Ids past the codec's cardinality exist in the model's vocabulary but not in Mimi's.
         self._valid_vocab = min(codec.cardinality, model.cfg.audio_vocab_size)
-        self._step = FrameStep(model, self._valid_vocab, resolve_accel(accel, self.device))
+        self._step = _frame_step(model, self._valid_vocab, resolve_accel(accel, self.device))
         self._batch_steps: dict[int, FrameStep] = {}
         codec.use_graphs = self.accel != "off"
         # On CUDA the host learns that a frame ended the audio one frame late, so it never
@@ -388,7 +401,7 @@ class Generator:
             self._batch_steps.clear()
         step = self._batch_steps.get(n)
         if step is None:
-            step = self._batch_steps[n] = FrameStep(self.model, self._valid_vocab, self.accel, batch=n)
+            step = self._batch_steps[n] = _frame_step(self.model, self._valid_vocab, self.accel, batch=n)
         return step
 
     def generate(
@@ -466,6 +479,19 @@ class Generator:
             frames.close()
 
 
+def _is_mlx(model) -> bool:
+    return getattr(model, "backend", "torch") == MLX
+
+
+def _frame_step(model, valid_vocab: int, accel: str, batch: int = 1) -> FrameStep | MlxFrameStep:
+    """The frame step for ``model``: torch's, or MLX's for an MLX model (which has one mode)."""
+    if _is_mlx(model):
+        from csm_desktop.engine.mlx_step import MlxFrameStep
+
+        return MlxFrameStep(model, valid_vocab, batch)
+    return FrameStep(model, valid_vocab, accel, batch=batch)
+
+
 def _mark_ends(watch: EndWatch, ends: list[int | None]) -> int:
     """Read the oldest pending frame's end flags into ``ends`` (a row's first end only)."""
     p, row = watch.pop()
@@ -504,7 +530,8 @@ def load_csm_1b(
     A hub repository id is turned into a folder by :func:`csm_desktop.services.models.load_csm_1b`.
 
     Args:
-        device: ``"cuda"``, ``"mps"``, ``"cpu"``, or None for the best available.
+        device: ``"cuda"``, ``"mps"``, ``"cpu"``, ``"mlx"`` (the language model in MLX, Mimi in
+            torch), or None for the best available (MLX on Apple Silicon when it is installed).
         model: a local model folder.
         mimi: moshi's Mimi weights file, for a checkpoint that carries no codec.
         accel: ``"auto"`` (CUDA graph on CUDA, eager elsewhere), ``"off"``, ``"graph"`` or
@@ -526,7 +553,12 @@ def load_csm_1b(
     dev = pick_device(device)
     chosen = folder_weights(folder)
     with _device_errors():
-        csm = load_model(folder, dev, default_dtype(dev), chosen)
+        if wants_mlx(device):
+            from csm_desktop.engine.mlx_model import load_mlx_model
+
+            csm = load_mlx_model(folder, chosen)
+        else:
+            csm = load_model(folder, dev, default_dtype(dev), chosen)
         codec = load_mimi(folder, dev, csm.cfg.audio_num_codebooks, chosen,
                           Path(mimi) if mimi is not None else None)
     if codec.num_codebooks != csm.cfg.audio_num_codebooks:

@@ -17,7 +17,7 @@ from csm_desktop.redaction import redact_url
 from csm_desktop.services.remote import RemoteEngine
 from csm_desktop.ui.tasks import Job, ModelTasks
 
-ACCEL_NAMES = {"off": "plain PyTorch", "graph": "CUDA graph", "compile": "compiled"}
+ACCEL_NAMES = {"off": "plain PyTorch", "graph": "CUDA graph", "compile": "compiled", "mlx": "MLX"}
 
 
 def describe_engine(engine) -> tuple[str, str]:
@@ -30,6 +30,9 @@ def describe_engine(engine) -> tuple[str, str]:
         return "", ""
     text = f"{device.type.upper()} · {ACCEL_NAMES.get(engine.accel, engine.accel)}"
     tip = f"Model: {engine.model_id}\nDevice: {device}\nSpeed-up: {ACCEL_NAMES.get(engine.accel, engine.accel)}"
+    if engine.accel == "mlx":  # the language model runs in MLX, wherever MLX runs; Mimi on the torch device
+        text = f"MLX · {engine.model.runs_on}"
+        tip = f"Model: {engine.model_id}\nDevice: MLX on the {engine.model.runs_on}, Mimi on {device}"
     problem = getattr(engine, "accel_problem", None)
     if problem:
         text += " (speed-up failed)"

@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csm_desktop.engine.backends import mlx_installed
 from csm_desktop.errors import CsmError
 from csm_desktop.services import credentials
-from csm_desktop.ui.responsible_settings import ResponsibleVoiceTab
 from csm_desktop.services.remote import base_url
 from csm_desktop.settings import DEFAULT_MODEL, DEVICES, PARALLEL, Settings
+from csm_desktop.ui.responsible_settings import ResponsibleVoiceTab
 
 ACCEL_LABELS = (
     ("Automatic (CUDA graphs on NVIDIA GPUs)", "auto"),
@@ -43,6 +44,8 @@ def detected_devices() -> str:
         found.append(f"CUDA: {torch.cuda.get_device_name()}")
     if torch.backends.mps.is_available():
         found.append("Apple GPU (MPS)")
+    if mlx_installed():
+        found.append("MLX")
     found.append("CPU")
     return "Detected: " + ", ".join(found)
 

@@ -38,6 +38,21 @@ def tiny_generator(tiny_folder):
     return load_csm_1b("cpu", model=tiny_folder)
 
 
+@pytest.fixture(params=["cpu", "mps-at-float32"])
+def engine_policy(request):
+    """None (the CPU's own policy), then the Mac's (MPS) policy at float32, run on the CPU: a test
+    that takes this runs under both (they must give the same codes)."""
+    if request.param == "cpu":
+        return None
+    import dataclasses
+
+    import torch
+
+    from csm_desktop.engine.policy import policy_for
+
+    return dataclasses.replace(policy_for(torch.device("mps")), dtype=torch.float32)
+
+
 @pytest.fixture(scope="session")
 def upstream_folders(tmp_path_factory):
     """One tiny CSM made by transformers itself, saved twice by upstream tools: ``resaved`` (what

@@ -24,13 +24,20 @@ def resolve_accel(choice: str | None, device: torch.device) -> str:
 
     ``auto`` means a CUDA graph on CUDA and eager elsewhere (MPS and CPU have no graphs, and
     compiling on them costs more start-up than it saves for most users). ``graph`` falls back
-    to eager off CUDA; ``compile`` works everywhere inductor does (a C++ compiler on CPU).
+    to eager off CUDA; ``compile`` works on CUDA and on the CPU (with a C++ compiler), and is
+    refused on MPS, where inductor's Metal backend is a prototype with known wrong results and
+    nothing checks its frames against eager ones.
     """
     from_env = os.environ.get(ACCEL_ENV)
     choice = from_env or choice or "auto"
     if choice not in ACCELS:
         where = f"The environment variable {ACCEL_ENV} says" if from_env else "Unknown speed-up mode"
         raise CsmError(f"{where} {choice!r}: use one of {', '.join(ACCELS)}" + (", or unset it." if from_env else "."))
+    if choice == "compile" and device.type == "mps":
+        where = f"The environment variable {ACCEL_ENV} asks" if from_env else "The speed-up mode 'compile' asks"
+        raise CsmError(f"{where} for torch.compile, which is not offered on a Mac's GPU (MPS): its Metal backend is "
+                       "an early prototype that can give wrong audio. Choose 'auto' or 'off'"
+                       + (", or unset the variable." if from_env else " in Settings."))
     if choice == "auto":
         return "graph" if device.type == "cuda" else "off"
     if choice == "graph" and device.type != "cuda":

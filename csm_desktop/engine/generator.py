@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from csm_desktop.engine.accel import resolve_accel
 from csm_desktop.engine.backends import MLX, mlx_installed, wants_mlx
 from csm_desktop.engine.checkpoint import folder_weights, load_model
 from csm_desktop.engine.codec import MimiCodec, load_mimi
 from csm_desktop.engine.model import CsmModel
+from csm_desktop.engine.policy import CPU_POLICY, DevicePolicy, policy_for
 from csm_desktop.engine.sampling import sampling_key
 from csm_desktop.engine.step import EndWatch, FrameStep
 from csm_desktop.engine.tokenizer import TextTokenizer
@@ -86,10 +86,6 @@ def pick_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def default_dtype(device: torch.device) -> torch.dtype:
-    return torch.bfloat16 if device.type == "cuda" else torch.float32
-
-
 class Generator:
     """Generates speech for one utterance at a time, given context segments."""
 
@@ -102,7 +98,10 @@ class Generator:
         model_id: str,
         is_test_model: bool = False,
         accel: str | None = "auto",
+        policy: DevicePolicy | None = None,
     ) -> None:
+        """``policy``: how to run on this device (by default :func:`policy_for` the model's device
+        and ``accel``); tests pass another device's to run its choices on the CPU."""
         self.model = model
         self.tokenizer = tokenizer
         self.codec = codec
@@ -116,12 +115,19 @@ class Generator:
         self._lock = threading.Lock()
         # Ids past the codec's cardinality exist in the model's vocabulary but not in Mimi's.
         self._valid_vocab = min(codec.cardinality, model.cfg.audio_vocab_size)
-        self._step = _frame_step(model, self._valid_vocab, resolve_accel(accel, self.device))
+        if _is_mlx(model):  # MLX runs its own way: eager frames, the end flag read at once
+            self.policy = policy or CPU_POLICY
+        else:
+            self.policy = policy or policy_for(self.device, accel)
+            if self.policy.dtype != model.projection.weight.dtype:
+                raise ValueError(f"the model is {model.projection.weight.dtype}, its policy says {self.policy.dtype}")
+            model.use_policy(self.policy)
+        self._step = _frame_step(model, self._valid_vocab, self.policy.accel)
         self._batch_steps: dict[int, FrameStep] = {}
         codec.use_graphs = self.accel != "off"
-        # On CUDA the host learns that a frame ended the audio one frame late, so it never
-        # waits for the frame it has just queued; the extra frame is thrown away.
-        self._end_lag = 1 if self.device.type == "cuda" else 0
+        # On a GPU the host learns that a frame ended the audio a frame or two late, so it never
+        # waits for the frame it has just queued; the extra frames are thrown away.
+        self._end_lag = self.policy.end_lag
 
     @property
     def accel(self) -> str:
@@ -140,8 +146,9 @@ class Generator:
 
     def warm_up(self, topks: tuple[int, ...] = (50, 1)) -> None:
         """Capture or compile the frame step for these top-k values and run the codec once, so
-        the first line does not pay for it. Eager CPU/MPS engines have nothing to prepare."""
-        if self.accel == "off":
+        the first line does not pay for it; on MPS run the eager step and the codec once (the
+        device builds its kernels at first use). Eager CPU engines have nothing to prepare."""
+        if self.accel == "off" and not self.policy.warm_up:
             return
         with self._lock, torch.inference_mode(), _device_errors():
             self._step.warm_up(topks)
@@ -501,14 +508,23 @@ def _mark_ends(watch: EndWatch, ends: list[int | None]) -> int:
     return p
 
 
+def _out_of_memory(exc_type: type[BaseException] | None, exc: BaseException | None) -> bool:
+    if exc_type is None:
+        return False
+    if issubclass(exc_type, torch.OutOfMemoryError):
+        return True
+    # MPS raises a plain RuntimeError ("MPS backend out of memory (MPS allocated: ...").
+    return issubclass(exc_type, RuntimeError) and "MPS backend out of memory" in str(exc)
+
+
 class _device_errors:
-    """Turn out-of-memory errors into a :class:`DeviceError` that says what to do."""
+    """Turn out-of-memory errors (CUDA's and MPS's) into a :class:`DeviceError` that says what to do."""
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and issubclass(exc_type, torch.OutOfMemoryError):
+        if _out_of_memory(exc_type, exc):
             raise DeviceError(
                 "The GPU ran out of memory. Close other programs that use the GPU, shorten the "
                 "context or the line, or switch the device to CPU in Settings."
@@ -524,6 +540,7 @@ def load_csm_1b(
     accel: str | None = "auto",
     warm_up: bool = True,
     model_id: str | None = None,
+    policy: DevicePolicy | None = None,
 ) -> Generator:
     """Load CSM-1B from a local model folder (either checkpoint layout); nothing is downloaded.
 
@@ -538,6 +555,9 @@ def load_csm_1b(
             ``"compile"``; the ``CSM_DESKTOP_ACCEL`` environment variable overrides it.
         warm_up: prepare the frame step (graph capture, compilation) before returning.
         model_id: the name the generator gives its model (caches key on it); the folder by default.
+        policy: how to run on the device (dtype, frame step, attention); by default
+            :func:`~csm_desktop.engine.policy.policy_for` the device and ``accel``. Tests pass
+            the MPS policy to check the Mac's choices on the CPU.
 
     Raises:
         ModelNotFoundError: ``model`` is not an existing folder.
@@ -551,6 +571,7 @@ def load_csm_1b(
             "which downloads it."
         )
     dev = pick_device(device)
+    policy = policy or (CPU_POLICY if wants_mlx(device) else policy_for(dev, accel))
     chosen = folder_weights(folder)
     with _device_errors():
         if wants_mlx(device):
@@ -558,7 +579,7 @@ def load_csm_1b(
 
             csm = load_mlx_model(folder, chosen)
         else:
-            csm = load_model(folder, dev, default_dtype(dev), chosen)
+            csm = load_model(folder, dev, policy.dtype, chosen)
         codec = load_mimi(folder, dev, csm.cfg.audio_num_codebooks, chosen,
                           Path(mimi) if mimi is not None else None)
     if codec.num_codebooks != csm.cfg.audio_num_codebooks:
@@ -567,7 +588,7 @@ def load_csm_1b(
         )
     tokenizer = TextTokenizer.from_folder(folder)
     gen = Generator(csm, tokenizer, codec, model_id=model_id or str(model), is_test_model=csm.cfg.test_model,
-                    accel=accel)
+                    policy=policy)
     if warm_up:
         gen.warm_up()
     return gen

@@ -180,8 +180,6 @@ def convert_state(cfg: CsmModelConfig, state: dict[str, torch.Tensor], dtype: mx
     params: dict[str, mx.array] = {}
     for name in list(state):
         tensor = state.pop(name).detach()
-        if name == "audio_head":
-            tensor = tensor.transpose(1, 2)  # [N-1, Dd, V] -> [N-1, V, Dd]
         array = mx.array(tensor.to("cpu", TORCH_DTYPES[dtype]).contiguous().numpy()).astype(dtype)
         del tensor
         mx.eval(array)  # made now, while the torch tensor it copies is still mapped

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from csm_desktop.engine.config import CsmModelConfig, RopeScaling, TransformerConfig
+from csm_desktop.engine.policy import CPU_POLICY, DevicePolicy
 
 
 def rope_frequencies(head_dim: int, base: float, scaling: RopeScaling | None) -> torch.Tensor:
@@ -68,6 +69,7 @@ class Attention(nn.Module):
         self.head_dim = cfg.attn_head_dim
         self.wqkv = nn.Linear(cfg.embed_dim, (self.n_heads + 2 * self.n_kv) * self.head_dim, bias=False)
         self.wo = nn.Linear(self.n_heads * self.head_dim, cfg.embed_dim, bias=False)
+        self.policy = CPU_POLICY  # cache writes and GQA folding: see CsmModel.use_policy
         self.register_buffer("k_cache", None, persistent=False)  # [B, KV, S, hd] after setup_cache
         self.register_buffer("v_cache", None, persistent=False)
 
@@ -82,7 +84,8 @@ class Attention(nn.Module):
         cos: torch.Tensor,  # [T, hd]
         sin: torch.Tensor,
         input_pos: torch.Tensor,  # [T]
-        mask: torch.Tensor,  # [T, S] additive: 0 = attend, -inf = not
+        mask: torch.Tensor,  # [T, S] additive (0 = attend, -inf = not), or bool (True = attend)
+        first: int | None = None,  # input_pos[0] when the host knows it (eager frames, prefill)
     ) -> torch.Tensor:
         b, t, _ = x.shape
         q_size, kv_size = self.n_heads * self.head_dim, self.n_kv * self.head_dim
@@ -92,12 +95,23 @@ class Attention(nn.Module):
         q, k = qk.split([self.n_heads, self.n_kv], dim=1)  # [B, H, T, hd], [B, KV, T, hd]
         v = v.view(b, t, self.n_kv, self.head_dim).transpose(1, 2)
         assert self.k_cache is not None and self.v_cache is not None, "call setup_caches() first"
-        self.k_cache.index_copy_(2, input_pos, k)
-        self.v_cache.index_copy_(2, input_pos, v)
+        if first is not None and self.policy.cache_writes == "slice":
+            self.k_cache[:, :, first : first + t] = k
+            self.v_cache[:, :, first : first + t] = v
+        else:
+            self.k_cache.index_copy_(2, input_pos, k)
+            self.v_cache.index_copy_(2, input_pos, v)
         s = mask.shape[-1]  # attend to the first S cached positions only
-        y = F.scaled_dot_product_attention(
-            q, self.k_cache[:, :, :s], self.v_cache[:, :, :s], attn_mask=mask, enable_gqa=self.n_kv != self.n_heads
-        )
+        keys, values = self.k_cache[:, :, :s], self.v_cache[:, :, :s]
+        g = self.n_heads // self.n_kv
+        if g > 1 and self.policy.gqa_fold:
+            # Heads kv*g .. kv*g+g-1 share key/value head kv: as rows of one call they need no
+            # copy of K/V per query head. [B, H, T, hd] -> [B, KV, G*T, hd], the mask tiled G times.
+            y = F.scaled_dot_product_attention(q.reshape(b, self.n_kv, g * t, self.head_dim), keys, values,
+                                               attn_mask=mask.expand(g, t, s).reshape(g * t, s))
+            y = y.view(b, self.n_heads, t, self.head_dim)
+        else:
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=g > 1)
         return self.wo(y.transpose(1, 2).reshape(b, t, q_size))
 
 
@@ -121,8 +135,8 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.embed_dim, cfg.norm_eps)
         self.mlp = FeedForward(cfg)
 
-    def forward(self, x, cos, sin, input_pos, mask):
-        h = x + self.attn(self.attn_norm(x), cos, sin, input_pos, mask)
+    def forward(self, x, cos, sin, input_pos, mask, first=None):
+        h = x + self.attn(self.attn_norm(x), cos, sin, input_pos, mask, first)
         return h + self.mlp(self.mlp_norm(h))
 
 
@@ -134,9 +148,10 @@ class Transformer(nn.Module):
         self.cfg = cfg
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
         self.norm = RMSNorm(cfg.embed_dim, cfg.norm_eps)
+        self.policy = CPU_POLICY  # attended length and mask type: see CsmModel.use_policy
         self.register_buffer("cos", None, persistent=False)  # [S, hd] after setup_caches
         self.register_buffer("sin", None, persistent=False)  # signed: see signed_sin
-        self.register_buffer("causal", None, persistent=False)  # [S, S] additive mask
+        self.register_buffer("causal", None, persistent=False)  # [S, S] additive or bool mask
 
     def setup_caches(self, batch: int, length: int, dtype: torch.dtype, device: torch.device) -> None:
         hd = self.cfg.attn_head_dim
@@ -145,22 +160,39 @@ class Transformer(nn.Module):
         emb = torch.cat((freqs, freqs), dim=-1)
         self.register_buffer("cos", emb.cos().to(device=device, dtype=dtype), persistent=False)
         self.register_buffer("sin", signed_sin(emb.sin()).to(device=device, dtype=dtype), persistent=False)
-        allowed = torch.tril(torch.ones(length, length, dtype=torch.bool, device=device))
-        causal = torch.zeros(length, length, dtype=dtype, device=device).masked_fill(~allowed, float("-inf"))
-        self.register_buffer("causal", causal, persistent=False)  # additive: SDPA skips a bool->float step
+        self.register_buffer("causal", self._causal_mask(length, dtype, device), persistent=False)
         for layer in self.layers:
             layer.attn.setup_cache(batch, length, dtype, device)
 
-    def forward(self, x: torch.Tensor, input_pos: torch.Tensor, kv_len: int | None = None) -> torch.Tensor:
+    def _causal_mask(self, length: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        allowed = torch.tril(torch.ones(length, length, dtype=torch.bool, device=device))
+        if self.policy.bool_mask:
+            return allowed
+        # Additive on CUDA and the CPU: SDPA skips a bool->float step.
+        return torch.zeros(length, length, dtype=dtype, device=device).masked_fill(~allowed, float("-inf"))
+
+    def use_policy(self, policy: DevicePolicy) -> None:
+        """Attend and write the caches as ``policy`` says (rebuilds the mask if its type changes)."""
+        old, self.policy = self.policy, policy
+        for layer in self.layers:
+            layer.attn.policy = policy
+        if self.causal is not None and old.bool_mask != policy.bool_mask:
+            self.causal = self._causal_mask(self.causal.shape[0], self.cos.dtype, self.causal.device)
+
+    def forward(self, x: torch.Tensor, input_pos: torch.Tensor, kv_len: int | None = None,
+                first: int | None = None) -> torch.Tensor:
         """x: ``[B, T, D]``; input_pos: ``[T]``; kv_len: how many cache positions may be
-        attended (None: the whole cache, as a CUDA graph needs static shapes)."""
+        attended (None: the whole cache, as a CUDA graph needs static shapes); given, the ``T``
+        positions are the last of those ``kv_len``. first: ``input_pos[0]``, when the host knows
+        it and ``kv_len`` does not say it."""
         assert self.cos is not None and self.sin is not None and self.causal is not None
         cos, sin = self.cos[input_pos], self.sin[input_pos]
         mask = self.causal[input_pos]  # [T, S]
         if kv_len is not None:
-            mask = mask[:, :kv_len]
+            first = kv_len - x.shape[1]
+            mask = mask[:, : self.policy.attended(kv_len, mask.shape[-1])]
         for layer in self.layers:
-            x = layer(x, cos, sin, input_pos, mask)
+            x = layer(x, cos, sin, input_pos, mask, first)
         return self.norm(x)
 
 
@@ -177,13 +209,24 @@ class CsmModel(nn.Module):
         self.audio_embeddings = nn.Embedding(cfg.audio_vocab_size * cfg.audio_num_codebooks, bdim)
         self.projection = nn.Linear(bdim, ddim, bias=False)
         self.codebook0_head = nn.Linear(bdim, cfg.audio_vocab_size, bias=False)
-        self.audio_head = nn.Parameter(torch.empty(cfg.audio_num_codebooks - 1, ddim, cfg.audio_vocab_size))
+        # [N-1, V, D]: each codebook's head is a contiguous [V, D] weight (checkpoints store
+        # [N-1, D, V], whose per-codebook vocabulary slice is strided: a copy per codebook).
+        self.audio_head = nn.Parameter(torch.empty(cfg.audio_num_codebooks - 1, cfg.audio_vocab_size, ddim))
         self.register_buffer(
             "codebook_offsets",
             torch.arange(cfg.audio_num_codebooks) * cfg.audio_vocab_size,
             persistent=False,
         )
         self.register_buffer("decoder_positions", torch.arange(cfg.audio_num_codebooks), persistent=False)
+
+    @property
+    def policy(self) -> DevicePolicy:
+        return self.backbone.policy
+
+    def use_policy(self, policy: DevicePolicy) -> None:
+        """Write caches, attend and mask as ``policy`` says (its dtype is the loader's business)."""
+        self.backbone.use_policy(policy)
+        self.decoder.use_policy(policy)
 
     def setup_caches(self, batch: int = 1) -> None:
         dtype, device = self.projection.weight.dtype, self.projection.weight.device
@@ -276,8 +319,8 @@ class CsmModel(nn.Module):
         x = torch.stack([last_h, self.audio_embeddings(c0)], dim=1)  # [B, 2, Db]
         pos = self.decoder_positions[:2]
         for i in range(1, n):
-            h = self.decoder(self.projection(x), pos)[:, -1]  # [B, Dd]
-            ci = sample(h @ self.audio_head[i - 1, :, :valid_vocab], i)
+            h = self.decoder(self.projection(x), pos, first=0 if i == 1 else i)[:, -1]  # [B, Dd]
+            ci = sample(F.linear(h, self.audio_head[i - 1, :valid_vocab]), i)
             codes.append(ci)
             if i < n - 1:
                 x = self.audio_embeddings(ci + self.codebook_offsets[i]).unsqueeze(1)

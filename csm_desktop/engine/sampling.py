@@ -1,9 +1,11 @@
 """Top-k sampling that a CUDA graph can hold: no host synchronisation, no generator state.
 
 The random numbers are a counter-based hash of (key, position, index), computed with integer
-tensor ops: a frame's noise depends only on the seed and where the frame sits, so the same
-seed gives the same codes on every device and whether or not the step is graphed or compiled,
-and nothing has to be re-seeded inside a captured graph.
+tensor ops: a frame's noise depends only on the seed and where the frame sits, and nothing has
+to be re-seeded inside a captured graph. The noise is the same on every device; the codes are
+the same for the same seed on the same device type, dtype and PyTorch build, whether or not
+the step is graphed or compiled. Across those the logits round differently (CPU float32 and
+CUDA bfloat16 already give other codes), so a seed names a take on one setup, not everywhere.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ def gumbel_noise(key: torch.Tensor, position: torch.Tensor, rows: int, cols: int
     return noise.view(rows, cols) if key.ndim == 0 else noise.view(-1, rows, cols)
 
 
+def first_argmax(x: torch.Tensor) -> torch.Tensor:
+    """Index ``[B]`` of the largest value of each row of ``x`` ``[B, V]``, the lowest index on a
+    tie. ``argmax`` promises no order among ties (MPS reduces in its own order), and greedy
+    float16 logits tie often enough to matter."""
+    top = x.amax(dim=-1, keepdim=True)
+    index = torch.arange(x.shape[-1], device=x.device)
+    # A row without its maximum (NaN) gets the last index, never one past the vocabulary.
+    return torch.where(x == top, index, x.shape[-1] - 1).amin(dim=-1)
+
+
 def pick_codes(
     logits: torch.Tensor, topk: int, temperature: torch.Tensor | float, noise: torch.Tensor | None
 ) -> torch.Tensor:
@@ -65,7 +77,7 @@ def pick_codes(
         noise: ``[V]`` or ``[B, V]`` Gumbel noise, see :func:`gumbel_noise`.
     """
     if topk <= 1 or noise is None:
-        return logits.argmax(dim=-1)
+        return first_argmax(logits)
     scores = logits.float() / temperature
     # The k-th largest score is the smallest of the top k: unsorted top-k skips a sort per call.
     kth = torch.topk(scores, min(topk, scores.shape[-1]), dim=-1, sorted=False).values.amin(dim=-1, keepdim=True)

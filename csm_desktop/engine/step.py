@@ -142,10 +142,14 @@ class FrameStep:
         return p
 
     def warm_up(self, topks: tuple[int, ...]) -> None:
-        """Build (capture, compile) the runners for these top-k values now, not at first use."""
+        """Build (capture, compile) the runners for these top-k values now, not at first use.
+        Eager runners are run as a capture is warmed up, for a device (MPS) that builds its
+        kernels at first use."""
         for k in topks:
             if k not in self._runners:
                 self._runners[k] = self._build(k)
+                if self.accel == "off":
+                    self._prepared(self._runners[k])
 
     # ----- the frame ----------------------------------------------------------------------------
     def _body(self, topk: int, kv_len: int | None = None) -> None:
@@ -157,8 +161,12 @@ class FrameStep:
             return pick_codes(logits, topk, self.temperature, None if noise is None else noise[:, codebook])
 
         codes = model.decode_frame(h, sample, vocab)  # [B, N]
-        self.codes.index_copy_(0, self.pos, codes[None])
-        self.ended.index_copy_(0, self.pos, (codes == 0).all(dim=1)[None])
+        if kv_len is not None and model.policy.cache_writes == "slice":  # eager: the host knows pos
+            self.codes[kv_len - 1] = codes
+            self.ended[kv_len - 1] = (codes == 0).all(dim=1)
+        else:
+            self.codes.index_copy_(0, self.pos, codes[None])
+            self.ended.index_copy_(0, self.pos, (codes == 0).all(dim=1)[None])
         self.embeds.copy_(model.embed_frame(codes))
         self.pos.add_(1)
 
@@ -230,24 +238,26 @@ class FrameStep:
 class EndWatch:
     """Reads each frame's end-of-audio flag ``lag`` frames behind the newest queued frame.
 
-    On CUDA the flag is copied to pinned memory with an event, so the host waits only for a
-    frame the GPU has (nearly) finished while the next one is already queued; elsewhere it is
-    read directly (the device ran the frame synchronously anyway).
+    On CUDA and MPS the flag is copied to host memory as soon as its frame is queued, and an
+    event marks the copy, so the host waits only for a frame the GPU has (nearly) finished
+    while the next ones are already queued (a plain read would wait for all queued work); on
+    the CPU it is read directly (the frame ran synchronously anyway).
     """
 
     def __init__(self, step: FrameStep, lag: int) -> None:
         self.step = step
         self.lag = lag
         self._cuda = step.device.type == "cuda"
+        self._event = torch.cuda.Event if self._cuda else torch.mps.Event if step.device.type == "mps" else None
         self._host = torch.zeros(step.ended.shape, dtype=torch.bool, pin_memory=self._cuda)
-        self._pending: deque[tuple[int, torch.cuda.Event | None]] = deque()
-        self.ready: torch.cuda.Event | None = None  # the last popped frame's event
+        self._pending: deque[tuple[int, torch.cuda.Event | torch.mps.Event | None]] = deque()
+        self.ready: torch.cuda.Event | None = None  # the last popped frame's event (CUDA only: Mimi's stream)
 
     def push(self, p: int) -> None:
         event = None
-        if self._cuda:
+        if self._event is not None:
             self._host[p : p + 1].copy_(self.step.ended[p : p + 1], non_blocking=True)
-            event = torch.cuda.Event()
+            event = self._event()
             event.record()
         self._pending.append((p, event))
 
@@ -261,7 +271,7 @@ class EndWatch:
         """The oldest pending position and, per row, whether its frame ended the audio (``[B]``
         bool, on the CPU). :attr:`ready` is then that frame's CUDA event (None elsewhere)."""
         p, event = self._pending.popleft()
-        self.ready = event
+        self.ready = event if self._cuda else None
         if event is None:
             return p, self.step.ended[p].cpu()
         event.synchronize()

@@ -191,6 +191,13 @@ def read_weights(folder: Path, chosen: WeightSet, keep: Callable[[str], bool], d
     return found
 
 
+def tensor_names(folder: Path, chosen: WeightSet) -> set[str]:
+    """The names of the tensors the chosen files hold (from the index, or the files' headers)."""
+    if chosen.weight_map is not None:
+        return set(chosen.weight_map)
+    return {key for name in chosen.files for key in _safetensors_keys(folder / name)}
+
+
 def folder_weights(folder: Path) -> WeightSet:
     """The weight files of a model folder to load, and their layout (from their tensor names)."""
     return choose(lambda name: (folder / name).is_file(),

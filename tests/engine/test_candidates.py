@@ -22,9 +22,10 @@ def gen(tiny_folder):
     return load_csm_1b("cpu", model=tiny_folder)
 
 
-def test_each_candidate_is_the_take_its_seed_samples_alone(gen):
+def test_each_candidate_is_the_take_its_seed_samples_alone(tiny_folder, engine_policy):
     """Candidate i samples with seed + i: on the CPU (float32) the batch gives, bit for bit, the
-    takes that generate_codes gives for those seeds one at a time."""
+    takes that generate_codes gives for those seeds one at a time (under the Mac's policy too)."""
+    gen = load_csm_1b("cpu", model=tiny_folder, policy=engine_policy)
     cands = gen.generate_candidates(TEXT, 1, _context(), num_candidates=4, max_audio_length_ms=1600, seed=10)
     assert [c.seed for c in cands] == [10, 11, 12, 13]
     assert all(isinstance(c, Candidate) and c.codes.shape == (32, 20) and c.codes.dtype == torch.long for c in cands)
@@ -40,11 +41,12 @@ def test_greedy_candidates_are_all_the_greedy_take(gen):
     assert all(torch.equal(c.codes, greedy) for c in cands)
 
 
-def test_a_batch_leaves_single_takes_and_prompt_reuse_as_they_were(gen, tiny_folder):
+def test_a_batch_leaves_single_takes_and_prompt_reuse_as_they_were(tiny_folder, engine_policy):
     """The batch has caches of its own: the batch-1 caches keep the prompt, and a line rendered
     after a batch equals the same line from a fresh engine."""
     ctx = _context(frames=80)  # a prompt of more than one 64-position prefill block
-    fresh = load_csm_1b("cpu", model=tiny_folder)
+    gen = load_csm_1b("cpu", model=tiny_folder, policy=engine_policy)
+    fresh = load_csm_1b("cpu", model=tiny_folder, policy=engine_policy)
     want = fresh.generate_codes(TEXT, 1, ctx, max_audio_length_ms=1200, seed=7)
     gen.generate_codes(TEXT, 1, ctx, max_audio_length_ms=400, seed=3)
     gen.generate_candidates(TEXT, 1, ctx, num_candidates=2, max_audio_length_ms=1200, seed=99)

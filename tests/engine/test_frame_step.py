@@ -70,7 +70,7 @@ def ends_at_frame(tiny_generator, monkeypatch):
     return arm
 
 
-@pytest.mark.parametrize("lag", [0, 1, 3])
+@pytest.mark.parametrize("lag", [0, 1, 2, 3])
 def test_lagged_end_check_gives_the_same_audio(tiny_generator, ends_at_frame, monkeypatch, lag):
     gen = tiny_generator
     free = gen.generate_codes(TEXT, 1, _context(), max_audio_length_ms=1600, seed=4)
@@ -110,11 +110,11 @@ def test_compiled_step_gives_the_same_codes(tiny_folder):
     assert compiled.accel == "compile" and compiled._step.fallback_reason is None
 
 
-def test_prompt_prefix_is_reused_and_gives_the_same_codes(tiny_folder):
+def test_prompt_prefix_is_reused_and_gives_the_same_codes(tiny_folder, engine_policy):
     """Lines share their opening context (the voice clips), and a regenerated line shares all of
     it: those positions are not computed again, and the codes do not depend on whether they were."""
     audio = torch.randn(1920 * 150, generator=torch.Generator().manual_seed(1)) * 0.1  # 151 positions
-    gen = load_csm_1b("cpu", model=tiny_folder)
+    gen = load_csm_1b("cpu", model=tiny_folder, policy=engine_policy)
     ctx = [Segment(0, "A voice clip that opens every line's context.", codes=gen.encode_audio(audio))]
     n_prompt = gen.prompt_length(TEXT, 1, ctx)
 
@@ -129,7 +129,7 @@ def test_prompt_prefix_is_reused_and_gives_the_same_codes(tiny_folder):
     assert gen._step.prefilled[0] == (n_prompt - 1) // 64 * 64  # only the last, partial block
     assert torch.equal(again, first)
 
-    fresh = load_csm_1b("cpu", model=tiny_folder)  # nothing cached: every block computed
+    fresh = load_csm_1b("cpu", model=tiny_folder, policy=engine_policy)  # nothing cached: every block computed
     assert torch.equal(fresh.generate_codes(TEXT, 1, ctx, max_audio_length_ms=800, seed=6), first)
     other = [Segment(1, "Another clip first.", codes=ctx[0].codes)]
     fresh.generate_codes(TEXT, 1, other, max_audio_length_ms=800, seed=6)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from csm_desktop.engine import Segment
+from csm_desktop.engine import Segment, load_csm_1b
 from csm_desktop.errors import CsmError, EmptyAudioError, GenerationCancelled, PromptTooLongError
 
 TEXT = "Hello there, how are you?"
@@ -34,8 +34,8 @@ def test_same_seed_same_codes_other_seed_other_codes(tiny_generator):
     assert not torch.equal(a, c)
 
 
-def test_stream_joined_equals_generate(tiny_generator):
-    gen = tiny_generator
+def test_stream_joined_equals_generate(tiny_folder, engine_policy):
+    gen = load_csm_1b("cpu", model=tiny_folder, policy=engine_policy)
     ctx = [Segment(0, "Earlier words.", audio=torch.randn(1920 * 5, generator=torch.Generator().manual_seed(0)) * 0.1)]
     chunks = list(gen.stream(TEXT, 1, ctx, max_audio_length_ms=1200, seed=3))
     batch = gen.generate(TEXT, 1, ctx, max_audio_length_ms=1200, seed=3)

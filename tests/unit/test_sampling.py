@@ -58,3 +58,19 @@ def test_sampling_keys():
     assert len({sampling_key(5), sampling_key(6), sampling_key(5, attempt=1), sampling_key(2**40 + 5)}) == 4
     assert all(0 <= sampling_key(s) < 2**32 for s in (0, 1, 2**31, 2**63 - 1, -3))
     assert sampling_key(None) != sampling_key(None)  # fresh randomness (fails once in 2**32 runs)
+
+
+def test_greedy_ties_go_to_the_lowest_index_whatever_argmax_does(monkeypatch):
+    """argmax promises no order among equal values (MPS reduces in its own order): greedy picks
+    must not depend on it. Here argmax is made to prefer the last of the tied values."""
+
+    def last_of_ties(self, dim=None, keepdim=False):
+        flipped = self.flip(dim)
+        return self.shape[dim] - 1 - torch.max(flipped, dim=dim, keepdim=keepdim).indices
+
+    monkeypatch.setattr(torch.Tensor, "argmax", last_of_ties)
+    logits = torch.tensor([[0.0, 3.0, 1.0, 3.0, 3.0], [2.0, 2.0, 2.0, 2.0, 2.0], [0.0, 0.0, 0.0, 0.0, 9.0]])
+    assert pick_codes(logits.half(), 1, 1.0, None).tolist() == [1, 0, 4]
+    assert pick_codes(logits, 50, 1.0, None).tolist() == [1, 0, 4]  # no noise: greedy too
+    nan_row = torch.tensor([[float("nan"), 1.0, 0.0]])
+    assert 0 <= int(pick_codes(nan_row, 1, 1.0, None)) < 3  # never an id past the vocabulary

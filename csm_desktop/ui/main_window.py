@@ -353,6 +353,7 @@ class MainWindow(QMainWindow):
         self.act_settings.setShortcuts(preferences + ([] if comma in preferences else [comma]))
         self.session.project_replaced.connect(self._remember_last_project)
         self.session.saved.connect(lambda _path: self._remember_last_project())
+        self.session.saved.connect(lambda _path: self._fill_recent())  # Save As adds to Open Recent
         self.guide = ActionGuide(self.session, self.editor, render_all=self.act_render_all,
                                  render_selected=self.act_render_sel, play_line=self.act_play_line,
                                  play_all=self.act_play_all, export=self.act_export)

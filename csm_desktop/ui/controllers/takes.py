@@ -48,7 +48,7 @@ class TakesController(QObject):
             self.show_waveform(None)  # no line here: neither takes nor another line's waveform
             return
         u = utts[n]
-        label = f"{u.speaker}: {u.text[:40]}"
+        label = f"{u.speaker}: {u.text}"  # the panel cuts it to its width
         if store is None:
             self.panel.show_takes(label, [], f"Not rendered yet. Save the project, then {RENDER_HINT}.")
             self.show_waveform(None)

@@ -214,6 +214,7 @@ class TimelineController(QObject):
         self._paused_line = self.editor.current_utterance()
         self.player.stop()
         self.view.set_playing(False)
+        self._show_can_stop()  # paused: Stop takes the playhead away
         self._show_position()  # the playhead stays where it paused
 
     def stop(self) -> None:
@@ -228,9 +229,14 @@ class TimelineController(QObject):
         self.view.set_playing(False)
         self.view.set_position(None, None)
         self.editor.set_playing_line(None)
+        self._show_can_stop()
+
+    def _show_can_stop(self) -> None:
+        self.view.set_can_stop(self.player.playing or self.state == "paused")
 
     # ----- the player's news ----------------------------------------------------------------------------
     def _on_playing(self, playing: bool) -> None:
+        self._show_can_stop()  # Stop stops any audio: a take, a clip, the dialogue
         if self._starting:
             return
         if self.state == "playing" and (not playing or self.player.source != DIALOGUE):
@@ -248,7 +254,7 @@ class TimelineController(QObject):
             self.editor.set_playing_line(None)
             return
         p = t.placement_at(int(self.position * t.sample_rate))
-        self.view.set_position(self.position, None if p is None else p.line)
+        self.view.set_position(self.position, None if p is None else p.line, follow=self.state == "playing")
         self.editor.set_playing_line(None if p is None else p.script_line, follow=follow)
 
     def _go_to_line(self, utterance: int) -> None:

@@ -78,3 +78,41 @@ def test_a_typo_hint_names_its_lines_in_a_project_opened_from_disk(make_window, 
     assert w.open_project(tmp_path / "Typo.csmproj")
     assert w.speakers.hint.isVisibleTo(w.speakers)
     assert "(line 3)" in w.speakers.hint_label.text() and "Did you mean Bob?" in w.speakers.hint_label.text()
+
+
+def test_an_empty_project_says_what_to_do_and_offers_nothing_to_act_on(make_window, qtbot):
+    w = make_window()
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.takes.status.isVisible() and "Alice: Hello." in w.takes.status.text()  # not a blank panel
+    assert not w.speakers.buttons["Rename"].isEnabled() and not w.speakers.buttons["Remove"].isEnabled()
+    assert w.speakers.buttons["Add"].isEnabled()
+    assert not w.timeline.scroll.isVisible()  # nothing to scroll along yet
+    w.editor.setPlainText("Alice: Hello.\n")
+    w.speakers.tree.setCurrentItem(w.speakers.tree.topLevelItem(0))
+    assert w.speakers.buttons["Rename"].isEnabled() and w.speakers.buttons["Remove"].isEnabled()
+
+
+def test_the_timeline_fills_in_while_a_render_runs(make_window, qtbot, tmp_path):
+    """Lines rendered so far are on the timeline before the render ends, as in a studio."""
+    import time
+
+    from fakes.engine import FakeEngine
+
+    class Slow(FakeEngine):
+        def stream(self, *args, **kwargs):
+            for chunk in super().stream(*args, **kwargs):
+                time.sleep(0.01)
+                yield chunk
+
+    w = make_window(engine_factory=lambda: Slow(frames_per_char=1.0))
+    w.editor.setPlainText("".join(f"{'Alice' if i % 2 else 'Bob'}: Line number {i} of a scene.\n" for i in range(6)))
+    assert w.save_as(tmp_path / "Live")
+    assert w.rendering.start_render(None) is not None
+    qtbot.waitUntil(lambda: w.timeline_ctl.timeline is not None and len(w.timeline_ctl.timeline.placements) >= 2,
+                    timeout=30_000)
+    assert w.rendering.job is not None  # still rendering
+    assert w.timeline.note.text().endswith("not rendered yet")
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    w.timeline_ctl.refresh()
+    assert len(w.timeline_ctl.timeline.placements) == 6 and w.timeline.note.text() == ""

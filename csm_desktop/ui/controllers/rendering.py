@@ -333,6 +333,9 @@ class RenderController(QObject):
                 self._failed[key] = event.error or "see the message"
             else:
                 self._failed.pop(key, None)
+                # The line's take joins the project now: the timeline and the takes show it while
+                # the next lines render (the render's end merges them all again).
+                self.session.merge_render(self._rendered_copy, [(u.speaker, u.text) for u in self.editor.utterances()])
         self.progress.setRange(0, max(1, event.lines_total))
         self.progress.setValue(event.lines_done)
         if event.state == "rendering":

@@ -140,7 +140,8 @@ class TimelineView(QWidget):
         self.zoom_out_button.setEnabled(has_audio and c.zoom > 1.0)
         self.fit_button.setEnabled(has_audio and c.zoom > 1.0)
         zoomed = has_audio and c.zoom > 1.0
-        self.scroll.setEnabled(zoomed)  # always there: zooming does not move the window's layout
+        self.scroll.setVisible(has_audio)  # there from the first audio on: zooming does not move the layout
+        self.scroll.setEnabled(zoomed)
         self.scroll.blockSignals(True)
         self.scroll.setRange(0, round((c.total_s - c.visible_s()) * 1000) if zoomed else 0)
         self.scroll.setPageStep(max(1, int(c.visible_s() * 1000)))

@@ -6,7 +6,7 @@ Click anywhere to play from there; double-click a clip to go to its line in the 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QIcon
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -18,20 +18,16 @@ from PySide6.QtWidgets import (
 )
 
 from csm_desktop.dialogue.export import Timeline
-from csm_desktop.paths import resources_dir
+from csm_desktop.ui.icons import icon
 from csm_desktop.ui.widgets.timeline_canvas import ZOOM_STEP, TimelineCanvas, clock
 
 __all__ = ["TimelineCanvas", "TimelineView", "clock"]
 
 
-def _icon(name: str) -> QIcon:
-    return QIcon(str(resources_dir() / "icons" / f"{name}.svg"))
-
-
-def _tool_button(name: str, icon: str, tip: str, text: str = "") -> QToolButton:
+def _tool_button(name: str, icon_name: str, tip: str, text: str = "") -> QToolButton:
     button = QToolButton()
     button.setObjectName(name)
-    button.setIcon(_icon(icon))
+    button.setIcon(icon(icon_name))
     button.setToolTip(tip)
     if text:
         button.setText(text)
@@ -112,7 +108,7 @@ class TimelineView(QWidget):
     def set_playing(self, playing: bool) -> None:
         """The dialogue plays (the button offers Pause) or not (it offers Play)."""
         self.play_button.setText("Pause" if playing else "Play")
-        self.play_button.setIcon(_icon("pause" if playing else "play"))
+        self.play_button.setIcon(icon("pause" if playing else "play"))
 
     def set_can_stop(self, can: bool) -> None:
         """Whether anything plays, or waits paused, for Stop to stop."""

@@ -134,6 +134,8 @@ class MainWindow(QMainWindow):
         self.transport = TransportController(session, self.editor, self.player, self.waveform, self)
         self.timeline_ctl = TimelineController(session, self.editor, self.player, self.timeline, self)
         self.rendering.states_planned.connect(self.timeline_ctl.refresh)  # stale lines, new takes
+        self.rendering.line_rendered.connect(self.timeline_ctl.follow_render)  # lines join it as they render
+        self.rendering.render_ended.connect(lambda _report: self.timeline_ctl.follow_render(None))
         self.takes.play_requested.connect(self.transport.play_take)
         self.takes.regenerate_requested.connect(self.rendering.regenerate_selected)
         self.library_panel.play_requested.connect(self.transport.play_clip)

@@ -70,7 +70,8 @@ def _utterances(text: str) -> list[Utterance]:
     return [i for i in items if isinstance(i, Utterance)]
 
 
-def _lines_by_tag(text: str) -> dict[str, list[int]]:
+def lines_by_tag(text: str) -> dict[str, list[int]]:
+    """Each speaker tag of ``text`` with the (editor) numbers of the lines it opens."""
     out: dict[str, list[int]] = {}
     for u in _utterances(text):
         out.setdefault(u.speaker, []).append(u.line)
@@ -82,7 +83,7 @@ def tag_fixes(project: Project) -> list[TagFix]:
     voiced = [s.name for s in project.speakers if s.clip_ids]
     has_clips = set(voiced)
     fixes = []
-    for tag, lines in _lines_by_tag(project.script_text).items():
+    for tag, lines in lines_by_tag(project.script_text).items():
         if tag in has_clips:
             continue
         if (name := suggestion(tag, voiced)) is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -39,7 +39,6 @@ from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.recovery import RecoveryStore
 from csm_desktop.dialogue.voices import VoiceLibrary
 from csm_desktop.errors import CsmError
-from csm_desktop.paths import resources_dir
 from csm_desktop.settings import Settings
 from csm_desktop.ui.controllers.exporting import ExportController
 from csm_desktop.ui.controllers.generation import GenerationController
@@ -56,6 +55,7 @@ from csm_desktop.ui.widgets import project_dialogs
 from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.widgets.file_drops import FileDropCatcher
 from csm_desktop.ui.engine_host import EngineHost
+from csm_desktop.ui import icons
 from csm_desktop.ui.errors import show_error, show_exception
 from csm_desktop.ui.widgets.library_panel import LibraryPanel
 from csm_desktop.ui.widgets.line_inspector import LineInspector
@@ -134,6 +134,8 @@ class MainWindow(QMainWindow):
         self.transport = TransportController(session, self.editor, self.player, self.waveform, self)
         self.timeline_ctl = TimelineController(session, self.editor, self.player, self.timeline, self)
         self.rendering.states_planned.connect(self.timeline_ctl.refresh)  # stale lines, new takes
+        self.rendering.line_rendered.connect(self.timeline_ctl.follow_render)  # lines join it as they render
+        self.rendering.render_ended.connect(lambda _report: self.timeline_ctl.follow_render(None))
         self.takes.play_requested.connect(self.transport.play_take)
         self.takes.regenerate_requested.connect(self.rendering.regenerate_selected)
         self.library_panel.play_requested.connect(self.transport.play_clip)
@@ -272,7 +274,7 @@ class MainWindow(QMainWindow):
     def _action(self, text: str, slot, shortcut=None, tip: str = "", icon: str | None = None) -> QAction:
         act = QAction(text, self)
         if icon:
-            act.setIcon(QIcon(str(resources_dir() / "icons" / f"{icon}.svg")))
+            act.setIcon(icons.icon(icon))
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
         if tip:
@@ -353,6 +355,7 @@ class MainWindow(QMainWindow):
         self.act_settings.setShortcuts(preferences + ([] if comma in preferences else [comma]))
         self.session.project_replaced.connect(self._remember_last_project)
         self.session.saved.connect(lambda _path: self._remember_last_project())
+        self.session.saved.connect(lambda _path: self._fill_recent())  # Save As adds to Open Recent
         self.guide = ActionGuide(self.session, self.editor, render_all=self.act_render_all,
                                  render_selected=self.act_render_sel, play_line=self.act_play_line,
                                  play_all=self.act_play_all, export=self.act_export)

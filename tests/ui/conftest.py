@@ -5,57 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QThread
 
 from fakes.engine import FakeEngine
-
-
-class SilentPlayer(QObject):
-    """Stands in for the sounddevice player: records what would be played; ``advance`` and
-    ``finish`` play it on, as the real player's clock would."""
-
-    position_changed = Signal(float)
-    playing_changed = Signal(bool)
-    sample_rate = 24_000
-
-    def __init__(self):
-        super().__init__()
-        self.played = []
-        self.starts = []  # where each play started, in seconds
-        self.playing = False
-        self.source = None
-        self._pos = 0.0
-
-    def play(self, audio, start_s=0.0, source=None):
-        self.stop()
-        self.played.append(np.asarray(audio))
-        self.starts.append(start_s)
-        self.source = source
-        self._pos = start_s
-        self.playing = True
-        self.playing_changed.emit(True)
-
-    def append(self, audio):
-        self.played[-1] = np.concatenate([self.played[-1], audio])
-
-    def position(self):
-        return self._pos
-
-    def advance(self, seconds):
-        """``seconds`` more of playing: the position moves (and the end stops it)."""
-        end = len(self.played[-1]) / self.sample_rate
-        self._pos = min(end, self._pos + seconds)
-        self.position_changed.emit(self._pos)
-        if self._pos >= end:
-            self.stop()
-
-    def finish(self):
-        self.advance(len(self.played[-1]) / self.sample_rate)
-
-    def stop(self):
-        if self.playing:
-            self.playing = False
-            self.playing_changed.emit(False)
+from fakes.player import SilentPlayer
 
 
 @pytest.fixture

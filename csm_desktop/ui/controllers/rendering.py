@@ -61,6 +61,9 @@ class RenderController(QObject):
     audio_streamed = Signal(object)  # np.ndarray: a render's audio as it is made
     states_planned = Signal()  # the gutter shows freshly planned states
     render_ended = Signal(object)  # the RenderReport of a finished render; None: stopped or failed
+    # The project copy a render works on, each time it finished a line (its takes join the session's
+    # project when the render ends; the timeline shows them already).
+    line_rendered = Signal(object)
 
     def __init__(self, session: ProjectSession, editor: ScriptEditor, model_tasks: ModelTasks,
                  side_tasks: NetworkTasks, engine_host: EngineHost, window: QMainWindow, *,
@@ -333,6 +336,7 @@ class RenderController(QObject):
                 self._failed[key] = event.error or "see the message"
             else:
                 self._failed.pop(key, None)
+                self.line_rendered.emit(self._rendered_copy)
         self.progress.setRange(0, max(1, event.lines_total))
         self.progress.setValue(event.lines_done)
         if event.state == "rendering":

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMainWindow
 
-from csm_desktop.dialogue.speaker_hints import tag_fixes
+from csm_desktop.dialogue.speaker_hints import lines_by_tag, tag_fixes
 from csm_desktop.dialogue.voices import Clip
 from csm_desktop.errors import CsmError
 from csm_desktop.ui.consent import ask_consent
@@ -80,9 +80,7 @@ class SpeakersController(QObject):
         clips = self._clips()
         views = {c.id: ClipView(c.id, c.name, c.duration, c.transcript) for c in clips}
         fixes = {f.tag: f.suggestion for f in tag_fixes(project)}
-        lines: dict[str, list[int]] = {}
-        for u in self.editor.utterances():
-            lines.setdefault(u.speaker, []).append(u.line)
+        lines = lines_by_tag(project.script_text)  # the project's: the editor may not show it yet
         speakers = [SpeakerView(s.name, s.csm_id, self.editor.colors[s.name],
                                 [views[c] for c in s.clip_ids if c in views],
                                 sum(c not in views for c in s.clip_ids), fixes.get(s.name), tuple(lines.get(s.name, ())))

@@ -17,6 +17,8 @@ from csm_desktop.ui.widgets.takes_panel import TakeRow, TakesPanel, peaks_of
 from csm_desktop.ui.widgets.waveform import Waveform
 
 RENDER_HINT = "Render > Render selected line (Ctrl+Shift+R)"
+EMPTY_HINT = ("Every line you render gets its takes here: listen, compare and pick the best. Start by typing "
+              "a line such as \u201cAlice: Hello.\u201d in the script.")
 
 
 class TakesController(QObject):
@@ -44,11 +46,11 @@ class TakesController(QObject):
         """Line ``n``'s takes (an utterance index; -1: the cursor is on no line)."""
         store, utts = self.session.store(), self.editor.utterances()
         if not 0 <= n < len(utts):
-            self.panel.show_takes("", [], "Click a line of the script to see its takes." if utts else "")
+            self.panel.show_takes("", [], "Click a line of the script to see its takes." if utts else EMPTY_HINT)
             self.show_waveform(None)  # no line here: neither takes nor another line's waveform
             return
         u = utts[n]
-        label = f"{u.speaker}: {u.text[:40]}"
+        label = f"{u.speaker}: {u.text}"  # the panel cuts it to its width
         if store is None:
             self.panel.show_takes(label, [], f"Not rendered yet. Save the project, then {RENDER_HINT}.")
             self.show_waveform(None)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from csm_desktop.dialogue.export import Timeline, build_timeline
+from csm_desktop.dialogue.project import Project
 from csm_desktop.errors import CsmError
 from csm_desktop.ui.errors import show_exception
 from csm_desktop.ui.session import ProjectSession
@@ -53,6 +54,7 @@ class TimelineController(QObject):
         self._mix_layout: tuple = ()
         self._starting = False  # our own play() stops what plays first: that stop is no end
         self._typed_at = 0.0
+        self._rendering: Project | None = None  # while a render runs: the copy it works on
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_MS)
@@ -74,22 +76,30 @@ class TimelineController(QObject):
         self._refresh_timer.start()
 
     def _on_project_replaced(self) -> None:
-        """Another project: the one playing (or paused) is over."""
+        """Another project: the one playing (or paused) is over, and no render's copy is shown."""
+        self._rendering = None
         if self.state == "playing":
             self.player.stop()
         self._clear()
         self.timeline = None
         self.refresh()
 
+    def follow_render(self, rendering: Project | None) -> None:
+        """A render finished a line: lay out ``rendering`` (the copy it works on, whose chosen takes
+        the session's project gets at the render's end), so lines join the timeline as they
+        render. None: the render ended, the session's project again."""
+        self._rendering = rendering
+        self.refresh()
+
     def refresh(self) -> None:
-        """Lay the dialogue out again from the project and its takes."""
+        """Lay the dialogue out again from the project (or the render's copy) and its takes."""
         self._refresh_timer.stop()
         store = self.session.store()
         if store is None:
             self._show(None, empty_text="Save the project and render lines to hear and see the dialogue here")
             return
         try:
-            timeline = build_timeline(self.session.project, store, partial=True)
+            timeline = build_timeline(self._rendering or self.session.project, store, partial=True)
         except CsmError as exc:  # a script error while typing: the last layout stays, and why
             self._show(self.timeline, note=f"Not up to date: {exc}")
             return
@@ -102,8 +112,11 @@ class TimelineController(QObject):
             note = f"{missing} line{'s' if missing != 1 else ''} not rendered yet"
         moved = _layout(timeline) != _layout(self.timeline)
         self._show(timeline, note=note)
-        if moved and self.state == "playing":
-            self.play_from(self.position or 0.0)  # the same moment, with the new audio
+        if self.state == "playing" and _layout(timeline) != self._mix_layout:
+            # The same moment, with the new audio. While a render runs, the audio playing stays
+            # (a new mix per line of a long script is a lot of memory); its end brings the new one.
+            if self._rendering is None:
+                self.play_from(self.position or 0.0)
         elif moved and self.state == "paused" and self.position is not None:
             self.position = min(self.position, self._total())
             self._show_position()
@@ -214,6 +227,7 @@ class TimelineController(QObject):
         self._paused_line = self.editor.current_utterance()
         self.player.stop()
         self.view.set_playing(False)
+        self._show_can_stop()  # paused: Stop takes the playhead away
         self._show_position()  # the playhead stays where it paused
 
     def stop(self) -> None:
@@ -228,9 +242,14 @@ class TimelineController(QObject):
         self.view.set_playing(False)
         self.view.set_position(None, None)
         self.editor.set_playing_line(None)
+        self._show_can_stop()
+
+    def _show_can_stop(self) -> None:
+        self.view.set_can_stop(self.player.playing or self.state == "paused")
 
     # ----- the player's news ----------------------------------------------------------------------------
     def _on_playing(self, playing: bool) -> None:
+        self._show_can_stop()  # Stop stops any audio: a take, a clip, the dialogue
         if self._starting:
             return
         if self.state == "playing" and (not playing or self.player.source != DIALOGUE):
@@ -248,7 +267,7 @@ class TimelineController(QObject):
             self.editor.set_playing_line(None)
             return
         p = t.placement_at(int(self.position * t.sample_rate))
-        self.view.set_position(self.position, None if p is None else p.line)
+        self.view.set_position(self.position, None if p is None else p.line, follow=self.state == "playing")
         self.editor.set_playing_line(None if p is None else p.script_line, follow=follow)
 
     def _go_to_line(self, utterance: int) -> None:

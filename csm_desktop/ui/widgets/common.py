@@ -1,11 +1,19 @@
-"""What the side panels share: a colour swatch, a header, a row of buttons, a tree that says
-what to do while it is empty, the files a drag carries."""
+"""What the side panels share: a colour swatch, a header (cut with "…" where it is long), a row of
+buttons, a tree that says what to do while it is empty, the files a drag carries."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTreeWidget, QVBoxLayout
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QTreeWidget,
+    QVBoxLayout,
+)
+
 
 def swatch(color: str | None) -> QIcon:
     """A square of ``color``; an empty outline for None (a clip no speaker uses)."""
@@ -36,8 +44,30 @@ def button_row(layout: QVBoxLayout, buttons) -> dict[str, QPushButton]:
     return made
 
 
-def header(text: str) -> QLabel:
-    label = QLabel(text)
+class ElidedLabel(QLabel):
+    """One line of text that never widens its panel: cut with "…" at the label's width, the whole
+    text in its tooltip."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self.setToolTip(text)
+
+    def shown_text(self) -> str:
+        """What fits: the text, or its start and "…"."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.drawText(self.contentsRect(), int(self.alignment()), self.shown_text())
+
+
+def header(text: str, elide: bool = False) -> QLabel:
+    """A panel's title; ``elide``: it may be long (a line's words) and is cut to the panel's width."""
+    label = ElidedLabel(text) if elide else QLabel(text)
     label.setStyleSheet("font-weight: 600; padding: 2px 0;")
     return label
 

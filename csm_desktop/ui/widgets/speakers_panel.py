@@ -118,6 +118,8 @@ class SpeakersPanel(QWidget):
         self.buttons = button_row(layout, [("Add", self.add_requested.emit, "Add a speaker"),
                                            ("Rename", self._rename, "Rename the selected speaker and its lines"),
                                            ("Remove", self._remove, "Remove the selected speaker")])
+        self.tree.currentItemChanged.connect(lambda *_: self._enable())
+        self._enable()
         self.speakers: list[SpeakerView] = []
         self.library: list[ClipView] = []
         self._kept: set[str] = set()  # tags the user chose to keep as they are
@@ -194,6 +196,12 @@ class SpeakersPanel(QWidget):
             self._show_hint()
 
     # ----- selection and intents ----------------------------------------------------------------------
+    def _enable(self) -> None:
+        """Rename and Remove act on the selected speaker: with none, there is nothing to act on."""
+        selected = self.selected_speaker() is not None
+        for name in ("Rename", "Remove"):
+            self.buttons[name].setEnabled(selected)
+
     def _speaker_of(self, item: QTreeWidgetItem | None) -> str | None:
         if item is None:
             return None

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPen, QPixmap, 
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QMenu,
@@ -114,9 +115,7 @@ class TakesPanel(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.title = header("Takes")
-        # The line's words must not widen the panel (and re-wrap the editor beside it).
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title = header("Takes", elide=True)  # the line's words never widen the panel (nor re-wrap the editor)
         layout.addWidget(self.title)
         self.status = QLabel()
         self.status.setObjectName("takeStatus")
@@ -127,6 +126,10 @@ class TakesPanel(QWidget):
         self.list.setObjectName("takesList")
         self.list.setIconSize(WAVE_SIZE)
         self.list.setSpacing(1)
+        # A narrow panel wraps a row's words (the checks' problems) rather than cutting them off.
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
@@ -142,6 +145,7 @@ class TakesPanel(QWidget):
         self.buttons["▶ This take"].setToolTip("Play the selected take (double-click a take to play it too)")
         self.buttons["▶ Chosen"].setToolTip("Play the line's chosen take, to compare it with the one selected")
         self.buttons["Regenerate"].setToolTip("Render the line again with the next seed: a new take")
+        self.buttons["Regenerate"].setEnabled(False)  # until a line is selected
         self.rows: list[TakeRow] = []
         self.chosen: str | None = None
         # Take key and palette -> its icon, least recently shown first. Qt keeps every icon
@@ -165,10 +169,10 @@ class TakesPanel(QWidget):
     # ----- what is shown ----------------------------------------------------------------------------
     def show_takes(self, line_label: str, rows: list[TakeRow], status: str = "") -> None:
         selected = self.selected_key()
-        self.title.setText(f"Takes · {line_label}" if line_label else "Takes")
-        self.title.setToolTip(self.title.text())  # the panel keeps its width: a long line is cut, whole here
+        self.title.setText(f"Takes · {line_label}" if line_label else "Takes")  # cut to fit; whole in its tooltip
         self.status.setText(status)
         self.status.setVisible(bool(status))
+        self.buttons["Regenerate"].setEnabled(bool(line_label))  # no line selected: nothing to regenerate
         # Out of date or failed: in the gutter's colours for those states.
         color = "#d9534f" if status.startswith("Failed") else "#b86e00" if status.startswith("Out of date") else ""
         self.status.setStyleSheet(f"color: {color};" if color else "")

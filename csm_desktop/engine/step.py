@@ -242,6 +242,10 @@ class EndWatch:
     event marks the copy, so the host waits only for a frame the GPU has (nearly) finished
     while the next ones are already queued (a plain read would wait for all queued work); on
     the CPU it is read directly (the frame ran synchronously anyway).
+
+    CUDA copies into one pinned buffer, row by row. MPS copies each frame's flags into a tensor
+    of its own: an MPS-to-CPU blit needs its destination 4-byte aligned (PyTorch asserts
+    "Unaligned blit request"), and row ``p`` of a bool buffer starts at byte ``p * B``.
     """
 
     def __init__(self, step: FrameStep, lag: int) -> None:
@@ -249,17 +253,23 @@ class EndWatch:
         self.lag = lag
         self._cuda = step.device.type == "cuda"
         self._event = torch.cuda.Event if self._cuda else torch.mps.Event if step.device.type == "mps" else None
-        self._host = torch.zeros(step.ended.shape, dtype=torch.bool, pin_memory=self._cuda)
-        self._pending: deque[tuple[int, torch.cuda.Event | torch.mps.Event | None]] = deque()
+        self._host = torch.zeros(step.ended.shape, dtype=torch.bool, pin_memory=self._cuda) if self._cuda else None
+        self._pending: deque[tuple[int, object | None, torch.Tensor | None]] = deque()
         self.ready: torch.cuda.Event | None = None  # the last popped frame's event (CUDA only: Mimi's stream)
 
     def push(self, p: int) -> None:
-        event = None
+        event, host = None, None
         if self._event is not None:
-            self._host[p : p + 1].copy_(self.step.ended[p : p + 1], non_blocking=True)
+            if self._host is not None:
+                host = self._host[p]
+                self._host[p : p + 1].copy_(self.step.ended[p : p + 1], non_blocking=True)
+            else:
+                row = self.step.ended[p]
+                host = torch.empty(row.shape, dtype=row.dtype)  # a fresh allocation: aligned, offset 0
+                host.copy_(row, non_blocking=True)
             event = self._event()
             event.record()
-        self._pending.append((p, event))
+        self._pending.append((p, event, host))
 
     def due(self) -> bool:
         return len(self._pending) > self.lag
@@ -270,9 +280,9 @@ class EndWatch:
     def pop(self) -> tuple[int, torch.Tensor]:
         """The oldest pending position and, per row, whether its frame ended the audio (``[B]``
         bool, on the CPU). :attr:`ready` is then that frame's CUDA event (None elsewhere)."""
-        p, event = self._pending.popleft()
+        p, event, host = self._pending.popleft()
         self.ready = event if self._cuda else None
-        if event is None:
+        if event is None or host is None:
             return p, self.step.ended[p].cpu()
         event.synchronize()
-        return p, self._host[p]
+        return p, host

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from csm_desktop.engine import Segment, load_csm_1b
 from csm_desktop.engine.accel import resolve_accel
+from csm_desktop.engine.step import EndWatch
 from csm_desktop.errors import CsmError
 
 TEXT = "Pretty good, pretty good."
@@ -134,3 +137,46 @@ def test_prompt_prefix_is_reused_and_gives_the_same_codes(tiny_folder, engine_po
     other = [Segment(1, "Another clip first.", codes=ctx[0].codes)]
     fresh.generate_codes(TEXT, 1, other, max_audio_length_ms=800, seed=6)
     assert fresh._step.prefilled[0] == 0  # differs from the first position on
+
+
+class _FakeMpsEvent:
+    def record(self) -> None:
+        pass
+
+    def synchronize(self) -> None:
+        pass
+
+
+class _CopyTargets(TorchDispatchMode):
+    """Records the byte offset, within its storage, of every copy_ destination."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offsets: list[int] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.copy_.default:
+            dst = args[0]
+            self.offsets.append(dst.storage_offset() * dst.element_size())
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_mps_end_flags_are_copied_to_aligned_host_memory(monkeypatch, rows):
+    """PyTorch's MPS-to-CPU blit asserts a 4-byte-aligned destination ("Unaligned blit request"):
+    a frame's flags must not land at byte p * rows of one shared bool buffer."""
+    monkeypatch.setattr(torch.mps, "Event", _FakeMpsEvent)
+    ended = torch.zeros(16, rows, dtype=torch.bool)
+    ended[5, rows - 1] = True
+    step = SimpleNamespace(device=torch.device("mps"), ended=ended)  # a CPU tensor stands in for the MPS one
+    watch = EndWatch(step, lag=2)
+    with _CopyTargets() as copies:
+        for p in range(8):
+            watch.push(p)
+    assert len(copies.offsets) == 8
+    assert all(offset % 4 == 0 for offset in copies.offsets), copies.offsets
+    seen = {}
+    while len(watch):
+        p, flags = watch.pop()
+        seen[p] = flags.tolist()
+    assert seen[5][rows - 1] is True and not any(seen[4])

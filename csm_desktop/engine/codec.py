@@ -20,6 +20,8 @@ from csm_desktop.engine.weights import (
 )
 from csm_desktop.errors import CheckpointError
 
+MPS_CALL_FRAMES = 32  # see MimiCodec.max_call_frames
+
 
 class MimiCodec:
     """Wraps a moshi ``MimiModel``. Audio tensors are 1-D float32 at :attr:`sample_rate`."""
@@ -36,6 +38,17 @@ class MimiCodec:
         # turns that off together with its own graphs.
         self.use_graphs = True
         self._stream: torch.cuda.Stream | None = None  # Mimi's own CUDA stream, beside the frame step's
+        # Frames per Mimi call in encode/decode (None: any length). MPS before macOS 15.1 refuses
+        # a convolution output longer than 65536 ("Output channels > 65536 not supported at the
+        # MPS device"), and Mimi's outer convolutions make one value per sample: 2.7 s at 24 kHz.
+        # Longer audio goes through in pieces of 32 frames (61440 samples), with Mimi's streaming
+        # state carrying each piece's context to the next, which gives the whole call's result.
+        self.max_call_frames: int | None = MPS_CALL_FRAMES if device.type == "mps" else None
+
+    def _pieces(self, frames: int) -> int | None:
+        """Frames per call when ``frames`` must be split, else None."""
+        n = self.max_call_frames
+        return n if n is not None and frames > n else None
 
     @torch.inference_mode()
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
@@ -44,14 +57,25 @@ class MimiCodec:
         pad = -x.shape[-1] % self.frame_size  # Mimi takes whole frames: pad the last with silence
         if pad:
             x = torch.nn.functional.pad(x, (0, pad))
-        return self.mimi.encode(x)[0].long()
+        n = self._pieces(x.shape[-1] // self.frame_size)
+        if n is None:
+            return self.mimi.encode(x)[0].long()
+        step = n * self.frame_size
+        with self.mimi.streaming(1):
+            return torch.cat([self.mimi.encode(x[..., i : i + step]) for i in range(0, x.shape[-1], step)], -1)[0].long()
 
     @torch.inference_mode()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """codes ``[num_codebooks, frames]`` -> audio ``[frames * frame_size]`` on the CPU."""
         if codes.shape[-1] == 0:
             return torch.zeros(0)
-        return self.mimi.decode(codes.to(self.device).unsqueeze(0))[0, 0].float().cpu()
+        codes = codes.to(self.device).unsqueeze(0)
+        n = self._pieces(codes.shape[-1])
+        if n is None:
+            return self.mimi.decode(codes)[0, 0].float().cpu()
+        with self.mimi.streaming(1):
+            return torch.cat([self.mimi.decode(codes[..., i : i + n]) for i in range(0, codes.shape[-1], n)],
+                             -1)[0, 0].float().cpu()
 
     @contextlib.contextmanager
     def streaming(self):

@@ -469,6 +469,10 @@ class Generator:
         (``[num_codebooks]``, a copy on the engine's device)."""
         if self._lock.locked():  # before Mimi's streaming state, which a running stream holds
             raise CsmError(_BUSY)
+        # Context audio is encoded before Mimi streams: an encode inside the decoder's streaming
+        # block would carry the encoder's state from one clip into the next (other codes).
+        context = [Segment(seg.speaker, seg.text, codes=self.encode_audio(seg.audio))
+                   if seg.codes is None and seg.audio is not None else seg for seg in context]
         frames = self._frames(text, speaker, context, max_audio_length_ms, temperature, topk, seed, should_stop)
         try:
             with self.codec.streaming():

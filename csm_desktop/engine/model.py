@@ -56,8 +56,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # One fused kernel, normalising and scaling in float32 (the kernel's accumulation type)
-        # and rounding once; Llama's casts around it cost three more kernels per norm.
+        # One fused kernel; on CUDA and the CPU it normalises and scales in float32 (the kernel's
+        # accumulation type) and rounds once (PyTorch 2.9's MPS kernel rounds before scaling, as
+        # Llama's reference does). Llama's casts around it cost three more kernels per norm.
         return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 

@@ -8,9 +8,13 @@ Why MPS differs (PyTorch 2.9's MPS backend, read against its kernels; no Mac her
 * slice writes into the KV caches: ``index_copy_`` on MPS rewrites the whole cache per call;
   eager frames know their position on the host, so they write a slice.
 * attention: the query groups of GQA are folded into rows (no ``repeat_interleave`` copy of
-  K/V); the mask is boolean (a float mask sends every call to the MPSGraph path instead of
-  the Metal decode kernel); the attended length is rounded up to a multiple of 256 and the
-  rest masked, so a frame does not build a new MPS graph for every new length.
+  K/V); the attended length is rounded up to a multiple of 256 and the rest masked, so a
+  frame does not build a new MPS graph for every new length. The mask is boolean, which
+  MPS's Metal decode kernel takes; but a review of PyTorch 2.9's ``scaled_dot_product_attention``
+  found that it turns a boolean mask into a float one before it picks a kernel, so in 2.9
+  every call takes the MPSGraph path (whose graphs the rounding keeps few). Unmasked
+  single-position calls over the exact filled length might reach the Metal kernel instead:
+  a thing to time on a Mac (``bench/mac.py``), not assumed.
 * the end-of-audio flag is read two frames behind, and the eager step is run at load so the
   first line does not pay for building the device's kernels.
 """

@@ -147,7 +147,7 @@ def test_one_bad_file_does_not_stop_the_others(make_window, tmp_path, voice_file
     from PySide6.QtWidgets import QMessageBox
 
     box = w.findChild(QMessageBox, "errorBox")
-    assert box is not None and "1 file(s) could not be imported" in box.text()
+    assert box is not None and "1 file could not be imported" in box.text()
     assert "notes.wav" in box.detailedText()
 
 

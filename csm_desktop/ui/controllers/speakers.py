@@ -21,6 +21,7 @@ from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.widgets.library_panel import AUDIO_FILTER, LibraryPanel, expand_audio_paths
 from csm_desktop.ui.widgets.playback import Player
 from csm_desktop.ui.widgets.speakers_panel import ClipView, SpeakersPanel, SpeakerView
+from csm_desktop.wording import count_of
 
 
 class SpeakersController(QObject):
@@ -181,12 +182,12 @@ class SpeakersController(QObject):
         news += [f"{Path(path).name} is already in the library as \u201c{clip.name}\u201d (not imported again)."
                  for path, clip in known]
         if problems:
-            show_error(self.window, f"{len(problems)} file(s) could not be imported.", "\n".join(problems))
+            show_error(self.window, f"{count_of(len(problems), 'file')} could not be imported.", "\n".join(problems))
         elif news:
             self._say(" \u00b7 ".join(news), 10_000)
         elif clips:
             to = f" and given to {speaker}" if speaker else ""
-            self._say(f"Imported {len(clips)} clip(s){to}. Add a transcript to each (double-click it).", 8000)
+            self._say(f"Imported {count_of(len(clips), 'clip')}{to}. Add a transcript to {'it' if len(clips) == 1 else 'each'} (double-click it).", 8000)
         if known:
             self.library_panel.select_clip(known[-1][1].id)
         return problems

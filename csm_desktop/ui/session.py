@@ -159,6 +159,11 @@ class ProjectSession(QObject):
         self.saved.emit(path)
         return path
 
+    def remember_import_folder(self, folder: Path) -> None:
+        """The Import dialog opens here next time (in this run and the next)."""
+        self.settings.import_folder = str(folder)
+        self._save_settings()
+
     def _save_settings(self) -> None:
         try:
             self.settings.save()

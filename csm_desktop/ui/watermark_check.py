@@ -12,6 +12,7 @@ from csm_desktop.dialogue.watermark import FileCheck, check_file
 from csm_desktop.errors import Cancelled
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.tasks import Job, NetworkTasks
+from csm_desktop.ui.widgets.project_dialogs import documents_folder
 from csm_desktop.wording import count_of
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.mp3 *.ogg *.opus *.m4a);;All files (*)"
@@ -27,7 +28,8 @@ class WatermarkCheck(QObject):
         self.job: Job | None = None
 
     def ask(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self.window, "Check files for the AI watermark", "", AUDIO_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Check files for the AI watermark",
+                                                str(documents_folder()), AUDIO_FILTER)
         if files:
             self.check([Path(f) for f in files])
 

@@ -16,3 +16,32 @@ def test_a_render_of_one_line_says_line_not_lines(make_window, qtbot, tmp_path):
     w.rendering.start_render(None)
     qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
     assert w.statusBar().currentMessage() == "Rendered 1 line; 1 unchanged."
+
+
+def test_import_opens_in_the_documents_folder_then_where_the_last_import_came_from(
+        make_window, voice_files, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from csm_desktop.settings import Settings
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    (tmp_path / "home" / "Documents").mkdir(parents=True)
+    (tmp_path / "started").mkdir()
+    monkeypatch.chdir(tmp_path / "started")  # the folder the app was started from: never where Import opens
+    opened = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames",
+                        staticmethod(lambda parent, title, folder, filters: (opened.append(folder), ([], ""))[1]))
+    w = make_window()
+    w.library_panel.import_requested.emit()
+    assert opened == [str(tmp_path / "home" / "Documents")]
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames",
+                        staticmethod(lambda parent, title, folder, filters: (opened.append(folder), (voice_files[:1], ""))[1]))
+    w.library_panel.import_requested.emit()
+    assert len(w.library.clips()) == 1
+    w.library_panel.import_requested.emit()
+    assert opened[2] == str(Path(voice_files[0]).parent)
+    assert Settings.load().import_folder == str(Path(voice_files[0]).parent)  # and in the next run

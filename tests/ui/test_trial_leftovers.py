@@ -45,3 +45,22 @@ def test_import_opens_in_the_documents_folder_then_where_the_last_import_came_fr
     w.library_panel.import_requested.emit()
     assert opened[2] == str(Path(voice_files[0]).parent)
     assert Settings.load().import_folder == str(Path(voice_files[0]).parent)  # and in the next run
+
+
+def test_stop_playback_in_the_menu_is_on_only_while_something_plays_or_waits_paused(make_window, qtbot, tmp_path):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello there.\nBob: Hi.\n")
+    stop = w.act_stop_audio
+    assert not stop.isEnabled()  # nothing to stop in a new window
+    assert w.save_as(tmp_path / "Stop")
+    w.rendering.start_render(None)
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    w.timeline_ctl.refresh()
+    seen = []
+    for step in (w.timeline_ctl.play_all, w.timeline_ctl.pause, w.timeline_ctl.stop, w.transport.play_selected,
+                 w.player.finish):
+        if step == w.transport.play_selected:
+            w.editor.select_utterance(0)
+        step()
+        seen.append((stop.isEnabled(), w.timeline.stop_button.isEnabled()))
+    assert seen == [(True, True), (True, True), (False, False), (True, True), (False, False)]

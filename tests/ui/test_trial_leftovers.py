@@ -64,3 +64,53 @@ def test_stop_playback_in_the_menu_is_on_only_while_something_plays_or_waits_pau
         step()
         seen.append((stop.isEnabled(), w.timeline.stop_button.isEnabled()))
     assert seen == [(True, True), (True, True), (False, False), (True, True), (False, False)]
+
+
+def _line_takes(w):
+    """What the takes list shows: (text's first line, selectable) of each row."""
+    from PySide6.QtCore import Qt
+
+    rows = []
+    for i in range(w.takes.list.count()):
+        item = w.takes.list.item(i)
+        rows.append((item.text().split("\n")[0], bool(item.flags() & Qt.ItemFlag.ItemIsSelectable)))
+    return rows
+
+
+def test_a_line_whose_words_changed_lists_the_earlier_takes_to_play_not_to_use(make_window, qtbot, tmp_path,
+                                                                              plan_states):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello there.\nBob: Hi.\n")
+    assert w.save_as(tmp_path / "Earlier")
+    for lines, force in ((None, False), ([0], True)):  # two takes of the first wording
+        w.rendering.start_render(lines, force=force)
+        qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    old = w.project.line(0).chosen_take
+    w.editor.setPlainText("Alice: Hello over there.\nBob: Hi.\n")
+    assert plan_states(w)[0] == "stale"
+    w.editor.select_utterance(0)
+    w.takes_ctl.refresh()
+    assert _line_takes(w) == [("Takes of the earlier wording", False), ("Take 1", True), ("✔ Take 2", True)]
+    status = w.takes.status.text()
+    assert status.startswith("Out of date: its words changed.") and "2 takes of the earlier wording are kept" in status
+    assert "Render this line to make takes of the new words" in status
+    w.takes.select(old)
+    assert w.takes.buttons["▶ This take"].isEnabled() and not w.takes.buttons["Use this take"].isEnabled()
+    first = w.takes.rows[0].key
+    w.takes.select(first)
+    w.takes.buttons["▶ This take"].click()
+    assert w.player.source == ("take", first)  # the earlier takes play
+    assert not w.takes.buttons["Use this take"].isEnabled()
+    assert not w.session.choose_take(0, first)  # and never become the take of the new words
+    assert w.project.line(0).chosen_take == old
+
+    w.rendering.start_render([0])  # takes of the new words: listed first, the earlier ones stay below
+    qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    w.takes_ctl.refresh()
+    assert [t for t, _ in _line_takes(w)] == ["✔ Take 1"]  # the chosen take is of these words: nothing earlier
+    w.editor.setPlainText("Alice: Hello there.\nBob: Hi.\n")  # the words back: their takes come back
+    w.editor.select_utterance(0)
+    w.takes_ctl.refresh()
+    assert _line_takes(w) == [("Take 1", True), ("Take 2", True), ("Takes of the earlier wording", False),
+                              ("✔ Take 1", True)]
+    assert w.takes.list.item(2).text() == "Takes of the earlier wording\n\u201cHello over there.\u201d"

@@ -114,3 +114,36 @@ def test_a_line_whose_words_changed_lists_the_earlier_takes_to_play_not_to_use(m
     assert _line_takes(w) == [("Take 1", True), ("Take 2", True), ("Takes of the earlier wording", False),
                               ("✔ Take 1", True)]
     assert w.takes.list.item(2).text() == "Takes of the earlier wording\n\u201cHello over there.\u201d"
+
+
+def test_settings_grey_out_compile_where_it_is_refused(make_window, monkeypatch):
+    from PySide6.QtCore import Qt
+
+    from csm_desktop.engine import backends
+    from csm_desktop.ui.settings_dialog import SettingsDialog
+
+    def compile_offered(dialog) -> tuple[bool, str]:
+        index = dialog.accel.findData("compile")
+        return dialog.accel.model().item(index).isEnabled(), dialog.accel.itemData(index, Qt.ItemDataRole.ToolTipRole)
+
+    w = make_window()
+    monkeypatch.setattr(backends, "is_apple_silicon", lambda: False)
+    dialog = SettingsDialog(w, w.settings)
+    assert compile_offered(dialog) == (True, None)  # auto on Linux: the CPU or CUDA compile
+    dialog.device.setCurrentText("mps")
+    offered, why = compile_offered(dialog)
+    assert not offered and "not offered on a Mac's GPU (MPS)" in why
+
+    dialog.device.setCurrentText("cpu")
+    dialog.accel.setCurrentIndex(dialog.accel.findData("compile"))
+    dialog.device.setCurrentText("mlx")  # compile was chosen: back to Automatic
+    offered, why = compile_offered(dialog)
+    assert not offered and "MLX engine" in why and dialog.accel.currentData() == "auto"
+
+    monkeypatch.setattr(backends, "is_apple_silicon", lambda: True)  # a Mac: auto is MLX or the Mac's GPU
+    for mlx, says in ((True, "MLX engine"), (False, "(MPS)")):
+        monkeypatch.setattr(backends, "mlx_installed", lambda mlx=mlx: mlx)
+        w.settings.device, w.settings.accel = "auto", "compile"
+        dialog = SettingsDialog(w, w.settings)
+        offered, why = compile_offered(dialog)
+        assert not offered and says in why and dialog.accel.currentData() == "auto"

@@ -147,3 +147,17 @@ def test_settings_grey_out_compile_where_it_is_refused(make_window, monkeypatch)
         dialog = SettingsDialog(w, w.settings)
         offered, why = compile_offered(dialog)
         assert not offered and says in why and dialog.accel.currentData() == "auto"
+
+
+def test_a_chosen_take_whose_audio_is_gone_lists_nothing_as_earlier_wording(make_window, qtbot, tmp_path):
+    w = make_window()
+    w.editor.setPlainText("Alice: Hello there.\n")
+    assert w.save_as(tmp_path / "Gone")
+    for lines, force in ((None, False), ([0], True)):
+        w.rendering.start_render(lines, force=force)
+        qtbot.waitUntil(lambda: w.rendering.job is None, timeout=30_000)
+    store = w.session.store()
+    store.audio_path(w.project.line(0).chosen_take).unlink()  # the chosen take's file, removed by hand
+    w.editor.select_utterance(0)
+    w.takes_ctl.refresh()
+    assert _line_takes(w) == [("Take 1", True)]  # the other take of these words, once, and no heading

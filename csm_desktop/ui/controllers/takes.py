@@ -63,6 +63,8 @@ class TakesController(QObject):
         # The words changed since the chosen take was made: that wording's takes are listed apart,
         # to play, never to choose (their audio would go out under the new words).
         was = store.info(chosen) if chosen and not any(t.key == chosen for t in takes) else None
+        if was is not None and (was.speaker, was.line_text) == (u.speaker, u.text):
+            was = None  # a take of these words whose audio is gone: nothing earlier to list
         earlier = store.takes_for(was.line_text, was.speaker) if was else []
         starred = set(self.session.project.starred)
         rows = [self._row(store, number, t, t.key == chosen, t.key in starred) for number, t in enumerate(takes, 1)]

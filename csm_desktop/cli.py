@@ -14,6 +14,7 @@ from csm_desktop.errors import CsmError, GenerationCancelled
 from csm_desktop.marker import AI_MARKER
 from csm_desktop.engine.accel import ACCELS
 from csm_desktop.settings import DEFAULT_MODEL, DEFAULT_WHISPER, RECOGNIZERS
+from csm_desktop.wording import count_of, noun_for
 
 
 def _load_engine(args: argparse.Namespace):
@@ -207,7 +208,7 @@ def _render_engines(args: argparse.Namespace, parallel: int) -> list:
         print(text, file=sys.stderr, flush=True)
 
     engines = [RemoteEngine(urls[n % len(urls)], token, on_status=say) for n in range(parallel)]
-    print(f"Rendering on {', '.join(redact_url(u) for u in urls)} with {parallel} worker(s): scenes render at once, "
+    print(f"Rendering on {', '.join(redact_url(u) for u in urls)} with {count_of(parallel, 'worker')}: scenes render at once, "
           "lines within a scene in order.", file=sys.stderr)
     return engines
 
@@ -275,7 +276,7 @@ def _render(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         problems = problem_lines(project, store)
         if args.redo_problems and problems:
-            print(f"Rendering {len(problems)} line(s) with problems again (the better take is kept): "
+            print(f"Rendering {count_of(len(problems), 'line')} with problems again (the better take is kept): "
                   f"{', '.join(str(lines[n]) for n in problems)}", file=sys.stderr)
             redo = render_parallel(project, engines, library=library, lines=sorted(problems), force=True,
                                    keep_better=True, on_progress=_ProgressBar(settings.max_line_ms, lines),
@@ -303,7 +304,7 @@ def _render(args: argparse.Namespace) -> int:
     project.save()
     _print_checks(project, store, report, lines, args.redo_problems)
     if report.failed:
-        print(f"{len(report.failed)} line(s) failed; nothing was exported. Fix them and run again.", file=sys.stderr)
+        print(f"{count_of(len(report.failed), 'line')} failed; nothing was exported. Fix them and run again.", file=sys.stderr)
         return 1
     written = export_dialogue(project, store, output, options)
     for path in written:
@@ -321,11 +322,11 @@ def _print_checks(project, store, report, lines: list[int], redone: bool) -> Non
 
     if report.check_errors:
         first = next(iter(report.check_errors.values()))
-        print(f"{len(report.check_errors)} take(s) could not be checked: {first}", file=sys.stderr)
+        print(f"{count_of(len(report.check_errors), 'take')} could not be checked: {first}", file=sys.stderr)
     problems = problem_lines(project, store)
     if not problems:
         return
-    print(f"Checks: {len(problems)} of {len(lines)} line(s) have problems:", file=sys.stderr)
+    print(f"Checks: problems in {len(problems)} of {count_of(len(lines), 'line')}:", file=sys.stderr)
     for n, check in problems.items():
         print(f"  Line {lines[n]}: {', '.join(check.problems)} (score {check.score:.2f})", file=sys.stderr)
     if not redone:
@@ -367,7 +368,7 @@ def _confirm_consent(project, library, confirmed: bool) -> None:
         return
     names = ", ".join(c.name for c in missing)
     if not confirmed:
-        raise CsmError(f"No consent is on record for the voice clip(s) {names}. Add --i-have-consent to confirm "
+        raise CsmError(f"No consent is on record for the {noun_for(len(missing), 'voice clip')} {names}. Add --i-have-consent to confirm "
                        "that each speaker gave you permission to use their voice (recorded in the library with "
                        "today's date), or assign the clips in the app, which asks.")
     for clip in missing:

@@ -55,6 +55,7 @@ class Settings:
     credentials_key: str = ""  # its PEM private key
     open_last_project: bool = True  # start with the project open when the app last closed
     last_project: str = ""  # that project's folder ("" when it was untitled)
+    import_folder: str = ""  # where the Import dialog last took voice clips from ("": the documents folder)
     schema_version: int = SCHEMA_VERSION
 
     @staticmethod

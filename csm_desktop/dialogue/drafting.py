@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from csm_desktop.dialogue.script import MAX_SPEAKER_ID, Script, Utterance, format_script, parse_lines
 from csm_desktop.errors import CsmError
+from csm_desktop.wording import count_of
 
 MAX_DRAFT_LINES = 200
 MAX_PROMPT_CHARS = 4_000
@@ -127,11 +128,11 @@ def clean_draft(lines: list[object], speakers: list[str] | None, max_lines: int)
             continue
         kept.append(items[0])
     for name, count in strangers.items():
-        notes.append(f"Left out {count} line(s) by {name}, who is not one of {', '.join(wanted)}.")
+        notes.append(f"Left out {count_of(count, 'line')} by {name}, who is not one of {', '.join(wanted)}.")
     if directions:
-        notes.append(f"Took stage directions out of {directions} line(s): the voice would read them aloud.")
+        notes.append(f"Took stage directions out of {count_of(directions, 'line')}: the voice would read them aloud.")
     if len(kept) > max_lines:
-        notes.append(f"Left out {len(kept) - max_lines} line(s) beyond the {max_lines} asked for.")
+        notes.append(f"Left out {count_of(len(kept) - max_lines, 'line')} beyond the {max_lines} asked for.")
         kept = kept[:max_lines]
     if not kept:
         raise DraftError(" ".join(["The draft had no usable lines.", *notes[:3]]))

@@ -135,7 +135,9 @@ def resampled(timeline: Timeline, rate: int) -> Timeline:
 
 def build_timeline(project: Project, store: TakeStore, partial: bool = False) -> Timeline:
     """Where each chosen take sits in the mixdown (each take trimmed, as :meth:`TakeStore.load`
-    gives it). The gap after a line is its own setting if set, else the ``[pause]`` directives that follow it, else the project's default gap.
+    gives it). The gap after a line is its own setting if set, else the ``[pause]`` directives that
+    follow it, else the project's default gap. A line's own gap with a ``[pause]`` after it is
+    listed as the pause (as much of it as the gap holds) and, where the gap is longer, a plain gap.
 
     ``partial``: lines with no take are left out (listed in ``unrendered``, where they would
     start) instead of refused: the dialogue as far as it is rendered, to listen to while working.
@@ -159,9 +161,11 @@ def build_timeline(project: Project, store: TakeStore, partial: bool = False) ->
     timeline = Timeline(sr, [], 0)
     cursor, n, pending_pause, previous = 0, -1, 0, None  # previous: the last line placed
 
-    def silence(ms: int, kind: str) -> None:
+    def samples(ms: int) -> int:
+        return round(ms * sr / 1000)
+
+    def silence(length: int, kind: str) -> None:
         nonlocal cursor
-        length = int(round(ms * sr / 1000))
         if length > 0:
             timeline.gaps.append(Gap(cursor, length, kind))
             cursor += length
@@ -179,13 +183,15 @@ def build_timeline(project: Project, store: TakeStore, partial: bool = False) ->
         if previous is not None:
             gap = state(previous).gap_after_ms
             if gap is not None:
-                silence(gap, "gap")
+                paused = min(samples(gap), samples(pending_pause))
+                silence(paused, "pause")
+                silence(samples(gap) - paused, "gap")
             elif pending_pause:
-                silence(pending_pause, "pause")
+                silence(samples(pending_pause), "pause")
             else:
-                silence(project.settings.default_gap_ms, "gap")
+                silence(samples(project.settings.default_gap_ms), "gap")
         elif pending_pause:
-            silence(pending_pause, "pause")
+            silence(samples(pending_pause), "pause")
         pending_pause = 0
         key = state(n).chosen_take or ""
         length = store.used_length(key)  # the take as it is used: trimmed
@@ -193,7 +199,7 @@ def build_timeline(project: Project, store: TakeStore, partial: bool = False) ->
         cursor += length
         previous = n
     if pending_pause:
-        silence(pending_pause, "pause")
+        silence(samples(pending_pause), "pause")
     timeline.total = cursor
     return timeline
 

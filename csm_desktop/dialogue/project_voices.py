@@ -19,6 +19,7 @@ from csm_desktop.dialogue.project import Project
 from csm_desktop.dialogue.voices import ClipError, VoiceLibrary
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write, atomic_write_text, remove_stale_parts
+from csm_desktop.wording import count_of
 
 VOICES_DIR = "voices"
 INDEX_FILE = "voices.json"
@@ -38,10 +39,10 @@ class RestoredVoices:
     def message(self) -> str:
         parts = []
         if self.restored:
-            parts.append(f"Added {len(self.restored)} voice clip(s) from the project to your library: "
+            parts.append(f"Added {count_of(len(self.restored), 'voice clip')} from the project to your library: "
                          f"{', '.join(self.restored)}.")
         if self.missing:
-            parts.append(f"{len(self.missing)} voice clip(s) of this project are neither in your library nor in "
+            parts.append(f"{count_of(len(self.missing), 'voice clip')} of this project {'is' if len(self.missing) == 1 else 'are'} neither in your library nor in "
                          f"the project folder ({'; '.join(self.missing)}). Import the recordings again and give "
                          "them to the speakers.")
         return " ".join(parts + self.problems)

@@ -23,6 +23,7 @@ from csm_desktop.dialogue.project import Project
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write_text
 from csm_desktop.paths import recovery_dir
+from csm_desktop.wording import count_of
 
 SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Recovered:
         lines = sum(1 for line in self.project.script_text.splitlines() if line.strip())
         where = f"{self.project.name} ({self.project.folder})" if self.project.folder else "An untitled project"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
-        return f"{where}: {lines} script line(s), last changed {when}"
+        return f"{where}: {count_of(lines, 'script line')}, last changed {when}"
 
 
 class RecoveryStore:

@@ -29,6 +29,7 @@ from csm_desktop.audio import SAMPLE_RATE, load_audio, probe_audio, read_audio, 
 from csm_desktop.errors import CsmError
 from csm_desktop.fileio import atomic_write, resolved
 from csm_desktop.paths import data_dir
+from csm_desktop.wording import count_of
 
 BEST_S = (6.0, 12.0)  # CSM imitates a voice best from this much reference speech
 SHORT_S, LONG_S, MAX_S = BEST_S[0], 30.0, 120.0  # warned below the best length, and over LONG_S
@@ -203,7 +204,7 @@ class VoiceLibrary:
             return
         hidden = self._hidden_rows()
         if hidden:
-            self.notice = (f"{len(hidden)} voice clip(s) in the library have entries that are damaged or point "
+            self.notice = (f"{count_of(len(hidden), 'voice clip')} in the library {'has an entry that is' if len(hidden) == 1 else 'have entries that are'} damaged or point "
                            f"outside {self.clips_dir}; they are hidden, and no file of theirs is opened or "
                            f"deleted. First: {hidden[0]}")
 

@@ -41,4 +41,19 @@ def run_app(argv: list[str] | None = None, projects: list[str] | None = None) ->
 
     if not model_is_available(settings):
         window.model_setup_dialog()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        close_window(window)
+
+
+def close_window(window) -> None:
+    """Delete the window and all it holds now, while Python is whole. Left to PySide's clean-up at
+    exit, our widgets were deleted one by one in no set order: a slot (a lambda) freed with one of
+    them could drop the last reference to a dialog or window whose children were being deleted
+    at that moment, which deleted them twice ("QObject: shared QObject was deleted directly",
+    then a corrupted heap)."""
+    import shiboken6
+
+    if shiboken6.isValid(window):
+        shiboken6.delete(window)

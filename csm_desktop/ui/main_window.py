@@ -300,6 +300,8 @@ class MainWindow(QMainWindow):
         self.act_stop_audio = self._action("&Stop playback", self.timeline_ctl.stop, tip="Stop what plays",
                                            icon="stop-playback")
         self.act_stop_audio.setShortcuts([QKeySequence(k) for k in STOP_PLAYBACK_KEYS])
+        self.act_stop_audio.setEnabled(self.timeline.stop_button.isEnabled())  # as the timeline's Stop is
+        self.timeline.can_stop_changed.connect(self.act_stop_audio.setEnabled)
         self.act_play_pause = self._action("Play/Pa&use", self.timeline_ctl.play_pause,
                                            tip="Play the dialogue from the selected line, or pause it", icon="play")
         self.act_play_pause.setShortcuts([QKeySequence(k) for k in PLAY_PAUSE_KEYS])

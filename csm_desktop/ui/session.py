@@ -159,6 +159,11 @@ class ProjectSession(QObject):
         self.saved.emit(path)
         return path
 
+    def remember_import_folder(self, folder: Path) -> None:
+        """The Import dialog opens here next time (in this run and the next)."""
+        self.settings.import_folder = str(folder)
+        self._save_settings()
+
     def _save_settings(self) -> None:
         try:
             self.settings.save()
@@ -225,10 +230,14 @@ class ProjectSession(QObject):
             self.speakers_changed.emit()
 
     def choose_take(self, line: int, key: str) -> bool:
-        """Make ``key`` line ``line``'s take. Returns False when no such take is stored."""
+        """Make ``key`` line ``line``'s take. Returns False when no such take is stored, or when it
+        is a take of other words or another speaker (it would be heard, and exported, as this line)."""
         store = self.store()
         info = store.info(key) if store else None
-        if info is None:
+        utterances = self.project.script().utterances
+        if info is None or not 0 <= line < len(utterances):
+            return False
+        if (info.speaker, info.line_text) != (utterances[line].speaker, utterances[line].text):
             return False
         state = self.project.line(line)
         state.chosen_take, state.variant = key, info.variant

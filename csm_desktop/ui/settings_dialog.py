@@ -3,6 +3,7 @@ voice (ui/responsible_settings.py)."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csm_desktop.engine.backends import mlx_installed
+from csm_desktop.engine import backends
 from csm_desktop.errors import CsmError
 from csm_desktop.services import credentials
 from csm_desktop.services.remote import base_url
@@ -44,10 +45,21 @@ def detected_devices() -> str:
         found.append(f"CUDA: {torch.cuda.get_device_name()}")
     if torch.backends.mps.is_available():
         found.append("Apple GPU (MPS)")
-    if mlx_installed():
+    if backends.mlx_installed():
         found.append("MLX")
     found.append("CPU")
     return "Detected: " + ", ".join(found)
+
+
+def compile_refusal(device: str) -> str:
+    """Why the 'compile' speed-up cannot be used with ``device`` ("": it can). "auto" on Apple
+    Silicon means MLX where it is installed, else the Mac's GPU."""
+    if device == backends.MLX or (device == "auto" and backends.wants_mlx(device)):
+        return "The MLX engine runs without PyTorch's speed-ups: there is nothing to compile."
+    if device == "mps" or (device == "auto" and backends.is_apple_silicon()):
+        return ("torch.compile is not offered on a Mac's GPU (MPS): its Metal backend is an early prototype "
+                "that can give wrong audio.")
+    return ""
 
 
 def _spin(box, low, high, step, value, suffix: str = ""):
@@ -90,6 +102,8 @@ class SettingsDialog(QDialog):
                               "faster; turn them off if generation fails on your GPU. Compiling takes a few minutes\n"
                               "the first time the model loads.")
         form.addRow("Speed-up", self.accel)
+        self.device.currentTextChanged.connect(self._offer_speed_ups)
+        self._offer_speed_ups()
         self.model = QLineEdit(settings.model)
         self.model.setPlaceholderText("sesame/csm-1b, or a folder with config.json and model.safetensors")
         browse = self.browse_model = QPushButton("Folder…")
@@ -185,6 +199,16 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
         layout.addWidget(buttons)
+
+    def _offer_speed_ups(self) -> None:
+        """'Compile' only where it can run: greyed, saying why, for MPS and MLX (and Automatic when
+        that means one of them); a choice of it there goes back to Automatic."""
+        why = compile_refusal(self.device.currentText())
+        index = self.accel.findData("compile")
+        self.accel.model().item(index).setEnabled(not why)
+        self.accel.setItemData(index, why or None, Qt.ItemDataRole.ToolTipRole)
+        if why and self.accel.currentData() == "compile":
+            self.accel.setCurrentIndex(self.accel.findData("auto"))
 
     def _engine_changed(self) -> None:
         """Only the fields of the chosen engine can be edited."""

@@ -12,6 +12,8 @@ from csm_desktop.dialogue.watermark import FileCheck, check_file
 from csm_desktop.errors import Cancelled
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.tasks import Job, NetworkTasks
+from csm_desktop.ui.widgets.project_dialogs import documents_folder
+from csm_desktop.wording import count_of
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.mp3 *.ogg *.opus *.m4a);;All files (*)"
 
@@ -26,7 +28,8 @@ class WatermarkCheck(QObject):
         self.job: Job | None = None
 
     def ask(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self.window, "Check files for the AI watermark", "", AUDIO_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Check files for the AI watermark",
+                                                str(documents_folder()), AUDIO_FILTER)
         if files:
             self.check([Path(f) for f in files])
 
@@ -63,7 +66,7 @@ class WatermarkCheck(QObject):
     def _show(self, job: Job, found: list[FileCheck]) -> None:
         self._ended(job)
         marked = sum(1 for f in found if f.detection is not None and f.detection.present)
-        summary = (f"The AI watermark is in {marked} of {len(found)} file(s)." if len(found) > 1 else
+        summary = (f"The AI watermark is in {marked} of {count_of(len(found), 'file')}." if len(found) > 1 else
                    "The AI watermark is in this file." if marked else
                    "This file could not be checked." if found[0].error else
                    "No AI watermark was found in this file.")

@@ -88,7 +88,7 @@ def test_cli_render_redo_problems_renders_the_faulty_line_again_and_exports(tmp_
     out = tmp_path / "trip.wav"
     assert cli.main(["render", str(script), "-o", str(out), "--redo-problems", "--recognizer", "none"]) == 0
     err = capsys.readouterr().err
-    assert "Rendering 1 line(s) with problems again (the better take is kept): 2" in err
+    assert "Rendering 1 line with problems again (the better take is kept): 2" in err
     assert "have problems" not in err
     texts = [c["text"] for c in engine.calls]
     # the redone line, then the line after it, whose context changed
@@ -110,7 +110,7 @@ def test_cli_render_reports_problem_lines_and_best_of_is_validated(tmp_path, mon
     assert "--best-of must be from 1 to 8, not 9." in capsys.readouterr().err
     assert cli.main(["render", str(script), "-o", str(tmp_path / "o.wav"), "--best-of", "2"]) == 0
     err = capsys.readouterr().err
-    assert "Checks: 1 of 3 line(s) have problems:\n  Line 1: runaway_tail" in err
+    assert "Checks: problems in 1 of 3 lines:\n  Line 1: runaway_tail" in err
     assert "--redo-problems" in err
 
 

@@ -86,7 +86,7 @@ def test_render_command_with_remote_and_parallel(servers, tmp_path, monkeypatch,
             "--subtitles", str(tmp_path / "out.srt"), "--remote", url]
     assert main([*args, "--parallel", "2"]) == 0
     err = capsys.readouterr().err
-    assert "2 worker(s)" in err and err.count("done,") == 6
+    assert "2 workers" in err and err.count("done,") == 6
     assert sf.info(tmp_path / "out.wav").samplerate == 24_000
     assert (tmp_path / "out.srt").read_text(encoding="utf-8").count("-->") == 6
     # The same keys one worker at a time: nothing to generate.

@@ -64,7 +64,7 @@ def test_render_remote_asks_for_consent_then_exports_watermark_and_credentials(s
     args = ["render", str(project.folder), "-o", str(out), "--remote", server.url]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "No consent is on record for the voice clip(s) alice" in err and "--i-have-consent" in err
+    assert "No consent is on record for the voice clip alice" in err and "--i-have-consent" in err
     assert not out.exists() and not any(project.takes_dir.glob("*.wav"))  # nothing rendered without it
 
     assert main([*args, "--i-have-consent"]) == 0

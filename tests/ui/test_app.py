@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtWidgets import QApplication
 
 from csm_desktop.ui import app as app_module
@@ -17,15 +18,19 @@ def test_run_app_opens_the_window_and_offers_model_setup(qtbot, monkeypatch):
 
     def fake_exec(self):
         windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        seen.extend(windows)
+        seen.extend((w, w.windowTitle()) for w in windows)
         for w in windows:
             w.close()
         return 0
 
     monkeypatch.setattr(QApplication, "exec", fake_exec)
     assert app_module.run_app([]) == 0
-    assert seen and seen[0].windowTitle() == "Untitled — CSM Desktop"
+    assert seen and seen[0][1] == "Untitled — CSM Desktop"
     assert offered, "the model set-up dialog was not offered although no model is available"
+    # Deleted before run_app returns, in Qt's own order, not by PySide's clean-up at exit (which
+    # once deleted a settings dialog's children twice: "shared QObject was deleted directly").
+    assert not shiboken6.isValid(seen[0][0])
+    assert not any(isinstance(w, MainWindow) for w in QApplication.topLevelWidgets())
 
 
 def test_the_loaded_engine_is_frozen_out_of_the_collector(make_window, qtbot, tmp_path):

@@ -62,7 +62,7 @@ def test_a_draft_is_previewed_then_inserted_as_one_undoable_step(make_window, qt
     expected = "Carol: Before.\nCarol: Hi Dan!\nDan: Carol! Long time.\nCarol: Too long.\nCarol: After.\n"
     assert w.editor.toPlainText() == expected == w.project.script_text
     assert w.drafting.dialog is None and w.editor.textCursor().blockNumber() == 1
-    assert "Inserted 3 drafted line(s)" in w.statusBar().currentMessage()
+    assert "Inserted 3 drafted lines" in w.statusBar().currentMessage()
     w.undo()  # one step takes the whole draft out
     assert w.editor.toPlainText() == "Carol: Before.\nCarol: After.\n"
     w.redo()

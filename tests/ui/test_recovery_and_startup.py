@@ -84,7 +84,7 @@ def test_after_a_kill_the_next_start_restores_the_unsaved_text(make_window, qtbo
     seen = _answer("Restore")
     w.start_up([])
     assert seen[0] == "Restore unsaved work?" and "did not close properly" in seen[1]
-    assert f"Story ({folder})" in seen[2] and "2 script line(s)" in seen[2]
+    assert f"Story ({folder})" in seen[2] and "2 script lines" in seen[2]
     assert w.editor.toPlainText() == "Alice: Saved line.\nBob: Typed and never saved."
     assert w.project.folder == folder and w.dirty and w.windowTitle().startswith("*Story")
     assert "Bob" in {s.name for s in w.project.speakers}

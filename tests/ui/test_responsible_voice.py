@@ -66,7 +66,7 @@ def test_the_menu_checks_files_on_the_side_pool(make_window, qtbot, perth, tmp_p
         action.trigger()
         assert w.watermark_check.job.parent() is w.tasks  # the side pool, not the model's lane
     box: QMessageBox = shown.args[0]
-    assert box.isVisible() and box.text() == "The AI watermark is in 1 of 3 file(s)."
+    assert box.isVisible() and box.text() == "The AI watermark is in 1 of 3 files."
     lines = box.informativeText().splitlines()
     assert lines[0].endswith("marked.wav: AI watermark present (confidence 1.00)")
     assert "plain.wav: no AI watermark found" in lines[1]

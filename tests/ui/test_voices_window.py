@@ -335,5 +335,5 @@ def test_a_project_opened_on_another_machine_brings_its_voices(make_window, voic
     assert other.library.get(clip.id).audio_hash == clip.audio_hash
     assert other.speakers.tree.topLevelItem(0).child(0).text(0).startswith("alice")
     assert other.library_panel.tree.topLevelItem(0).text(SPEAKER) == "Ben"
-    assert "Added 1 voice clip(s) from the project" in other.statusBar().currentMessage()
+    assert "Added 1 voice clip from the project" in other.statusBar().currentMessage()
     assert not other.dirty

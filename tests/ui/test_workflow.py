@@ -147,7 +147,7 @@ def test_one_bad_file_does_not_stop_the_others(make_window, tmp_path, voice_file
     from PySide6.QtWidgets import QMessageBox
 
     box = w.findChild(QMessageBox, "errorBox")
-    assert box is not None and "1 file(s) could not be imported" in box.text()
+    assert box is not None and "1 file could not be imported" in box.text()
     assert "notes.wav" in box.detailedText()
 
 
@@ -320,7 +320,8 @@ def test_engine_label_says_device_speed_up_and_a_failed_speed_up():
 
 def test_takes_panel_follows_the_words_and_blank_lines(make_window, qtbot, tmp_path):
     """The takes panel shows the takes of the line under the cursor as it reads now: editing the
-    words leaves the old takes out, undoing brings them back, and a line that is no utterance
+    words moves the old takes under "Takes of the earlier wording", undoing brings them back, and a
+    line that is no utterance
     (a pause, a blank line) shows none, not the previous line's."""
     from PySide6.QtGui import QTextCursor
 
@@ -335,9 +336,9 @@ def test_takes_panel_follows_the_words_and_blank_lines(make_window, qtbot, tmp_p
     cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
     w.editor.setTextCursor(cursor)
     w.editor.insertPlainText(" Really.")
-    assert w.takes.list.count() == 0
+    assert [r.earlier for r in w.takes.rows] == [True]  # no take of these words; the earlier one apart
     w.editor.undo()
-    assert w.takes.list.count() == 1
+    assert w.takes.list.count() == 1 and not w.takes.rows[0].earlier
 
     pause = w.editor.document().findBlockByNumber(2)  # "[pause 500ms]"
     w.editor.setTextCursor(QTextCursor(pause))
@@ -371,4 +372,4 @@ def test_waveform_and_takes_title_follow_the_line(make_window, qtbot, tmp_path):
     cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
     w.editor.setTextCursor(cursor)
     w.editor.insertPlainText(" Really?")
-    assert w.waveform.key is None and w.takes.list.count() == 0
+    assert w.waveform.key is None and all(r.earlier for r in w.takes.rows)

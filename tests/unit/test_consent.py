@@ -112,4 +112,4 @@ def test_render_asks_only_for_clips_without_consent(tmp_path, monkeypatch, capsy
     project.save()
     assert main(["render", str(project.folder), "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "voice clip(s) unasked." in err and "asked," not in err
+    assert "voice clip unasked." in err and "asked," not in err

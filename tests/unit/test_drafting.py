@@ -24,7 +24,7 @@ def test_slips_are_fixed_and_said():
     draft = clean_draft(_lines(("**alice**", "Alice: Hi (laughs) there,\nBob."), ("Bob:", "*sighs* Fine. [beat] Really.")),
                         ["Alice", "Bob"], 2)
     assert draft.text == "Alice: Hi there, Bob.\nBob: Fine. Really.\n"
-    assert any("Took stage directions out of 2 line(s)" in n for n in draft.notes)
+    assert any("Took stage directions out of 2 lines" in n for n in draft.notes)
 
 
 def test_unusable_lines_are_left_out_and_said():
@@ -32,9 +32,9 @@ def test_unusable_lines_are_left_out_and_said():
                                ("Alice", "Three.")), ["Alice", "Bob"], 2)
     assert draft.text == "Alice: One.\nBob: Two.\n"
     notes = " ".join(draft.notes)
-    assert "Left out 1 line(s) by Narrator, who is not one of Alice, Bob." in notes
+    assert "Left out 1 line by Narrator, who is not one of Alice, Bob." in notes
     assert "Left out line 3 (Bob): it had no words to say." in notes
-    assert "Left out 1 line(s) beyond the 2 asked for." in notes
+    assert "Left out 1 line beyond the 2 asked for." in notes
 
 
 def test_fewer_lines_than_asked_are_said():
@@ -50,7 +50,7 @@ def test_numeric_speakers_and_any_name_when_none_asked():
 
 
 def test_nothing_usable_is_refused():
-    with pytest.raises(DraftError, match=r"no usable lines\. Left out 1 line\(s\) by Narrator"):
+    with pytest.raises(DraftError, match=r"no usable lines\. Left out 1 line by Narrator"):
         clean_draft(_lines(("Narrator", "Once upon a time.")), ["Alice"], 3)
     with pytest.raises(DraftError, match="no usable lines"):
         clean_draft(["just text"], None, 3)

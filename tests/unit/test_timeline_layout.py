@@ -92,3 +92,21 @@ def test_stem_numbers_are_padded_to_the_largest_line_number(tmp_path):
     renderer.render()
     export_dialogue(project, renderer.store, tmp_path / "d.wav", ExportOptions(line_stems_dir=tmp_path / "lines"))
     assert sorted(f.name for f in (tmp_path / "lines").iterdir()) == ["01_Alice.wav", "10_Bob.wav"]
+
+
+def test_a_lines_own_gap_keeps_its_pause_hatched_and_the_rest_a_plain_gap(rendered):
+    """Bob's line (editor line 5) has [pause 800ms] after it: a gap of its own longer than that is
+    the pause and then a plain gap; a shorter one is the pause, cut to the gap. The audio is the
+    line's gap either way."""
+    project, store = rendered
+    p = build_timeline(project, store).placements
+    end = p[1].start + p[1].length
+    project.line(1).gap_after_ms = 1200
+    tl = build_timeline(project, store)
+    assert [(g.start, g.length, g.kind) for g in tl.gaps[2:]] == [(end, int(0.8 * SR), "pause"),
+                                                                  (end + int(0.8 * SR), int(0.4 * SR), "gap")]
+    assert tl.placements[2].start == end + int(1.2 * SR)
+    project.line(1).gap_after_ms = 500
+    tl = build_timeline(project, store)
+    assert [(g.start, g.length, g.kind) for g in tl.gaps[2:]] == [(end, SR // 2, "pause")]
+    assert tl.placements[2].start == end + SR // 2

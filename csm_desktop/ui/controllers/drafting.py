@@ -14,6 +14,7 @@ from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import Job, NetworkTasks
 from csm_desktop.ui.widgets.draft_dialog import DraftDialog
 from csm_desktop.ui.widgets.editor import ScriptEditor
+from csm_desktop.wording import count_of
 
 
 class DraftController(QObject):
@@ -96,13 +97,13 @@ class DraftController(QObject):
         cursor_line = self.editor.textCursor().blockNumber() + 1
         new_text, start = insert_draft(self.session.project.script_text, text, None if replace else cursor_line)
         count = len(parse_script(text).utterances)
-        self.session.replace_script(new_text, parse_script(text).speakers(), f"Insert a drafted script ({count} lines)")
+        self.session.replace_script(new_text, parse_script(text).speakers(), f"Insert a drafted script ({count_of(count, 'line')})")
         block = self.editor.document().findBlockByNumber(start - 1)
         if block.isValid():
             cursor = QTextCursor(block)
             self.editor.setTextCursor(cursor)
             self.editor.centerCursor()
-        self.window.statusBar().showMessage(f"Inserted {count} drafted line(s). Edit › Undo takes them out.", 8000)
+        self.window.statusBar().showMessage(f"Inserted {count_of(count, 'drafted line')}. Edit › Undo takes them out.", 8000)
         if self.dialog is not None:
             self.dialog.accept()
         self.editor.setFocus()

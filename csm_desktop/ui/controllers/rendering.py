@@ -31,6 +31,7 @@ from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.errors import show_error
 from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.tasks import Job, ModelTasks, NetworkTasks
+from csm_desktop.wording import count_of
 
 STATES_DELAY_MS = 300  # line states are planned again once typing pauses
 TEST_MODEL_BANNER = ("Tiny test model: random weights, its output is noise. Choose the real model in Settings "
@@ -371,10 +372,10 @@ class RenderController(QObject):
 
     def _on_finished(self, report) -> None:
         self._end_job()
-        msg = f"Rendered {len(report.generated)} line(s); {len(report.reused)} unchanged."
+        msg = f"Rendered {count_of(len(report.generated), 'line')}; {len(report.reused)} unchanged."
         if report.failed:
             first = min(report.failed)
-            show_error(self.window, f"{len(report.failed)} line(s) failed. Line {self._editor_line(first)}: "
+            show_error(self.window, f"{count_of(len(report.failed), 'line')} failed. Line {self._editor_line(first)}: "
                                     f"{report.failed[first]}")
         self._say(msg, 6000)
         self.render_ended.emit(report)

@@ -20,7 +20,9 @@ from csm_desktop.ui.widgets.clip_trimmer import TrimDialog
 from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.widgets.library_panel import AUDIO_FILTER, LibraryPanel, expand_audio_paths
 from csm_desktop.ui.widgets.playback import Player
+from csm_desktop.ui.widgets.project_dialogs import documents_folder
 from csm_desktop.ui.widgets.speakers_panel import ClipView, SpeakersPanel, SpeakerView
+from csm_desktop.wording import count_of
 
 
 class SpeakersController(QObject):
@@ -162,9 +164,16 @@ class SpeakersController(QObject):
     # ----- the library ---------------------------------------------------------------------------------
     def _import_dialog(self, speaker: str | None = None) -> None:
         title = f"Import voice clips for {speaker}" if speaker else "Import voice clips"
-        files, _ = QFileDialog.getOpenFileNames(self.window, title, "", AUDIO_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self.window, title, str(self._import_folder()), AUDIO_FILTER)
         if files:
+            self.session.remember_import_folder(Path(files[0]).parent)
             self.import_files(files, speaker or None)
+
+    def _import_folder(self) -> Path:
+        """Where the Import dialog opens: the folder of the last import, else the documents folder
+        (never the folder the app happened to be started from)."""
+        last = self.session.settings.import_folder
+        return Path(last) if last and Path(last).is_dir() else documents_folder()
 
     def import_files(self, paths: list[str], speaker: str | None = None) -> list[str]:
         """Import every file (folders expanded); one bad file does not stop the others; audio
@@ -181,12 +190,13 @@ class SpeakersController(QObject):
         news += [f"{Path(path).name} is already in the library as \u201c{clip.name}\u201d (not imported again)."
                  for path, clip in known]
         if problems:
-            show_error(self.window, f"{len(problems)} file(s) could not be imported.", "\n".join(problems))
+            show_error(self.window, f"{count_of(len(problems), 'file')} could not be imported.", "\n".join(problems))
         elif news:
             self._say(" \u00b7 ".join(news), 10_000)
         elif clips:
             to = f" and given to {speaker}" if speaker else ""
-            self._say(f"Imported {len(clips)} clip(s){to}. Add a transcript to each (double-click it).", 8000)
+            each = "it" if len(clips) == 1 else "each"
+            self._say(f"Imported {count_of(len(clips), 'clip')}{to}. Add a transcript to {each} (double-click it).", 8000)
         if known:
             self.library_panel.select_clip(known[-1][1].id)
         return problems

@@ -4,6 +4,8 @@ session and the project's takes folder."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -15,6 +17,7 @@ from csm_desktop.ui.session import ProjectSession
 from csm_desktop.ui.widgets.editor import ScriptEditor
 from csm_desktop.ui.widgets.takes_panel import TakeRow, TakesPanel, peaks_of
 from csm_desktop.ui.widgets.waveform import Waveform
+from csm_desktop.wording import count_of
 
 RENDER_HINT = "Render > Render selected line (Ctrl+Shift+R)"
 EMPTY_HINT = ("Every line you render gets its takes here: listen, compare and pick the best. Start by typing "
@@ -57,9 +60,19 @@ class TakesController(QObject):
             return
         chosen = self.session.project.line(n).chosen_take
         takes = store.takes_for(u.text, u.speaker)
+        # The words changed since the chosen take was made: that wording's takes are listed apart,
+        # to play, never to choose (their audio would go out under the new words).
+        was = store.info(chosen) if chosen and not any(t.key == chosen for t in takes) else None
+        if was is not None and (was.speaker, was.line_text) == (u.speaker, u.text):
+            was = None  # a take of these words whose audio is gone: nothing earlier to list
+        earlier = store.takes_for(was.line_text, was.speaker) if was else []
         starred = set(self.session.project.starred)
         rows = [self._row(store, number, t, t.key == chosen, t.key in starred) for number, t in enumerate(takes, 1)]
-        self.panel.show_takes(label, rows, self._status(n, u.line, bool(takes), chosen is not None))
+        rows += [replace(self._row(store, number, t, t.key == chosen, t.key in starred), earlier=True)
+                 for number, t in enumerate(earlier, 1)]
+        earlier_label = (was.line_text if was.speaker == u.speaker else f"{was.speaker}: {was.line_text}") if was else ""
+        self.panel.show_takes(label, rows, self._status(n, u.line, bool(takes), chosen is not None, len(earlier)),
+                              earlier_label)
         # The chosen take is shown while it is one of this line's takes (not after its words changed).
         shown = chosen if any(t.key == chosen for t in takes) else None
         self.show_waveform(shown, f"Line {u.line} · {u.speaker}")  # the editor's numbering
@@ -78,11 +91,16 @@ class TakesController(QObject):
                        starred, details, tuple(check.problems) if check else (), check.score if check else None,
                        describe_check(check) if check else "Not checked yet")
 
-    def _status(self, n: int, line: int, has_takes: bool, has_chosen: bool) -> str:
-        """The line's state as the gutter shows it, and what to do about it."""
+    def _status(self, n: int, line: int, has_takes: bool, has_chosen: bool, earlier: int = 0) -> str:
+        """The line's state as the gutter shows it, and what to do about it; ``earlier``: how many
+        takes of the line's earlier wording are listed."""
         states = self.editor.states
         state = states[n] if n < len(states) else "none"
         note = self.editor.state_notes.get(line, "")
+        if state == "stale" and earlier and not has_takes:
+            kept = f"{count_of(earlier, 'take')} of the earlier wording {'is' if earlier == 1 else 'are'} kept below"
+            return (f"{note or 'Out of date'}. {kept} (play to compare; they come back if you change the words "
+                    "back). Render this line to make takes of the new words.")
         if state == "stale":
             return f"{note or 'Out of date'}. Render the line to bring it up to date (its earlier takes are kept)."
         if state in ("failed", "rendering", "queued"):

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from csm_desktop.dialogue.drafting import MAX_DRAFT_LINES
+from csm_desktop.wording import count_of
 
 DEFAULT_LINES = 10
 
@@ -131,6 +132,6 @@ class DraftDialog(QDialog):
         self.notes.setText("\n".join(f"• {n}" for n in notes))
         self.notes.setVisible(bool(notes))
         self.draft_button.setText("Draft again")
-        self.set_busy(False, f"{lines} line(s) for {', '.join(speakers)}. Insert them, or change the description "
+        self.set_busy(False, f"{count_of(lines, 'line')} for {', '.join(speakers)}. Insert them, or change the description "
                              "and draft again.")
         self.insert_button.setFocus()

@@ -12,6 +12,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from csm_desktop.ui.widgets.common import HintTree, button_row, header, local_files, swatch
+from csm_desktop.wording import count_of
 
 CLIP_MIME = "application/x-csm-clip"
 WARN = "#e08e0b"
@@ -154,7 +155,7 @@ class SpeakersPanel(QWidget):
                                         "its Transcript cell). CSM follows a voice much better when it knows the words.")
                 item.addChild(child)
             if s.missing:
-                child = QTreeWidgetItem([f"{s.missing} clip(s) missing from the library"])
+                child = QTreeWidgetItem([f"{count_of(s.missing, 'clip')} missing from the library"])
                 child.setForeground(0, QBrush(QColor(WARN)))
                 child.setToolTip(0, "Import the recording again and give it to this speaker.")
                 item.addChild(child)

@@ -1,6 +1,7 @@
 """The takes of the selected line: each with a small waveform, its number, length, age and star;
 play it, play the chosen one (A/B), use it, star it, delete it, regenerate the line. Above the
-list, the line's state: why it is out of date, or what to do when it has no take."""
+list, the line's state: why it is out of date, or what to do when it has no take. Below its own
+takes, greyed under a heading, the takes of the words the line had before: to play, not to use."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QPointF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPen, QPixmap, QShortcut
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPalette, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -43,6 +44,7 @@ class TakeRow:
     problems: tuple[str, ...] = ()  # what the take's checks found (dialogue/checks.py's vocabulary)
     score: float | None = None  # the checks' score, None while unchecked
     checks: str = ""  # the checks in words, for the tooltip
+    earlier: bool = False  # a take of the line's earlier words: to play and compare, never to use
 
 
 PROBLEM_COLOR = "#c2185b"
@@ -93,11 +95,18 @@ def _wave_pixmap(peaks: np.ndarray, color: QColor) -> QPixmap:
     return pix
 
 
-def _wave_icon(peaks: np.ndarray, palette) -> QIcon:
+def _wave_icon(peaks: np.ndarray, palette, greyed: bool = False) -> QIcon:
     """The take's waveform, in the selection's text colour when selected (else it would vanish)."""
-    icon = QIcon(_wave_pixmap(peaks, palette.highlight().color()))
+    color = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text) if greyed else palette.highlight().color()
+    icon = QIcon(_wave_pixmap(peaks, color))
     icon.addPixmap(_wave_pixmap(peaks, palette.highlightedText().color()), QIcon.Mode.Selected)
     return icon
+
+
+def _chosen_note(row: TakeRow) -> str:
+    if not row.chosen:
+        return ""
+    return " (the line's take before its words changed)" if row.earlier else " (chosen for this line)"
 
 
 ICONS_KEPT = 256  # waveform icons kept for takes shown again (a line's takes, browsing back and forth)
@@ -133,7 +142,7 @@ class TakesPanel(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
-        self.list.itemDoubleClicked.connect(lambda item: self.play_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.itemDoubleClicked.connect(self._play_item)
         self.list.currentItemChanged.connect(lambda *_: self._enable())
         QShortcut(QKeySequence.StandardKey.Delete, self.list, self._delete,
                   context=Qt.ShortcutContext.WidgetShortcut)
@@ -152,22 +161,23 @@ class TakesPanel(QWidget):
         # pixmap it paints in QPixmapCache (up to its 10 MiB limit) under the pixmap's own
         # identity: an icon made afresh at every visit to a line filled that cache with copies
         # of the same waveforms (the soak test, tests/ui/test_long_session.py).
-        self._icons: dict[tuple[str, int], QIcon] = {}
+        self._icons: dict[tuple[str, int, bool], QIcon] = {}
         self._enable()
 
     def _icon(self, row: TakeRow) -> QIcon:
         palette = self.palette()
-        key = (row.key, palette.cacheKey())
+        key = (row.key, palette.cacheKey(), row.earlier)
         icon = self._icons.pop(key, None)
         if icon is None:
-            icon = _wave_icon(row.peaks, palette)
+            icon = _wave_icon(row.peaks, palette, row.earlier)
         self._icons[key] = icon
         while len(self._icons) > ICONS_KEPT:
             self._icons.pop(next(iter(self._icons)))
         return icon
 
     # ----- what is shown ----------------------------------------------------------------------------
-    def show_takes(self, line_label: str, rows: list[TakeRow], status: str = "") -> None:
+    def show_takes(self, line_label: str, rows: list[TakeRow], status: str = "", earlier_label: str = "") -> None:
+        """``rows``: the line's takes, then those of its earlier words (``earlier_label``)."""
         selected = self.selected_key()
         self.title.setText(f"Takes · {line_label}" if line_label else "Takes")  # cut to fit; whole in its tooltip
         self.status.setText(status)
@@ -179,7 +189,11 @@ class TakesPanel(QWidget):
         self.rows = rows
         self.chosen = next((r.key for r in rows if r.chosen), None)
         self.list.clear()
+        greyed = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        first_earlier = next((r.key for r in rows if r.earlier), None)
         for r in rows:
+            if r.earlier and r.key == first_earlier:
+                self.list.addItem(self._earlier_heading(earlier_label, greyed))
             star = "  ★" if r.starred else ""
             mark = "✔ " if r.chosen else ""
             item = QListWidgetItem(self._icon(r),
@@ -188,9 +202,13 @@ class TakesPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, r.key)
             made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created))
             item.setToolTip("\n".join(filter(None, [
-                f"Take {r.number}{' (chosen for this line)' if r.chosen else ''}{' · starred' if r.starred else ''}",
-                f"Seed {r.seed}", f"Made {made}", r.details, r.checks])))
-            if r.problems:
+                f"Take {r.number}{_chosen_note(r)}{' · starred' if r.starred else ''}",
+                f"Seed {r.seed}", f"Made {made}", r.details, r.checks,
+                "Of the line's earlier words: play it to compare; render the line for takes of its words now."
+                if r.earlier else ""])))
+            if r.earlier:
+                item.setForeground(greyed)
+            elif r.problems:
                 item.setForeground(QColor(PROBLEM_COLOR))
             if r.chosen:
                 font = item.font()
@@ -202,6 +220,18 @@ class TakesPanel(QWidget):
         if self.list.currentItem() is None and self.chosen is not None:
             self.select(self.chosen)
         self._enable()
+
+    def _earlier_heading(self, words: str, color: QColor) -> QListWidgetItem:
+        """The heading over the takes of the line's earlier words: a row that cannot be selected."""
+        item = QListWidgetItem(f"Takes of the earlier wording\n\u201c{words}\u201d")
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        item.setForeground(color)
+        font = item.font()
+        font.setItalic(True)
+        item.setFont(font)
+        item.setToolTip("The line's words changed since these takes were made. They are kept: they come back "
+                        "if you change the words back. Render the line to make takes of its words now.")
+        return item
 
     def select(self, key: str) -> None:
         for i in range(self.list.count()):
@@ -220,12 +250,16 @@ class TakesPanel(QWidget):
         for name in ("▶ This take", "Use this take", "☆ Star", "Delete…"):
             self.buttons[name].setEnabled(row is not None)
         self.buttons["▶ Chosen"].setEnabled(self.chosen is not None)
-        self.buttons["Use this take"].setEnabled(row is not None and not row.chosen)
+        self.buttons["Use this take"].setEnabled(row is not None and not row.chosen and not row.earlier)
         self.buttons["☆ Star"].setText("★ Unstar" if row is not None and row.starred else "☆ Star")
 
     # ----- intents --------------------------------------------------------------------------------------
     def _play(self) -> None:
         if key := self.selected_key():
+            self.play_requested.emit(key)
+
+    def _play_item(self, item: QListWidgetItem) -> None:
+        if key := item.data(Qt.ItemDataRole.UserRole):  # the earlier words' heading has none
             self.play_requested.emit(key)
 
     def _play_chosen(self) -> None:
@@ -252,7 +286,7 @@ class TakesPanel(QWidget):
         row = self._row(item.data(Qt.ItemDataRole.UserRole))
         menu = QMenu(self)
         menu.addAction("Play", self._play)
-        menu.addAction("Use this take", self._choose).setEnabled(row is not None and not row.chosen)
+        menu.addAction("Use this take", self._choose).setEnabled(row is not None and not row.chosen and not row.earlier)
         menu.addAction("Unstar" if row and row.starred else "Star", self._star)
         menu.addAction("Use its seed for this line",
                        lambda: self.pin_seed_requested.emit(row.key) if row else None)

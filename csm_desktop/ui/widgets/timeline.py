@@ -40,6 +40,7 @@ class TimelineView(QWidget):
 
     play_pause_requested = Signal()
     stop_requested = Signal()
+    can_stop_changed = Signal(bool)  # Stop's state, for the window's Playback › Stop playback
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -113,6 +114,7 @@ class TimelineView(QWidget):
     def set_can_stop(self, can: bool) -> None:
         """Whether anything plays, or waits paused, for Stop to stop."""
         self.stop_button.setEnabled(can)
+        self.can_stop_changed.emit(can)
 
     def set_position(self, seconds: float | None, line: int | None = None, follow: bool = False) -> None:
         """The playhead (None: none) and the utterance playing (highlighted); ``follow``: the

@@ -21,7 +21,10 @@ from csm_desktop.services.credentials import get_secret, redact
 DEFAULT_MODEL = "gemini-2.5-flash"
 INLINE_LIMIT_BYTES = 15 * 1024 * 1024  # larger clips go through the files API
 MAX_RETRY_AFTER_S = 60.0
-KEY_HELP = "Create a key at https://aistudio.google.com/apikey and add it in Settings > Credentials."
+KEY_HELP = (
+    "Create a key at https://aistudio.google.com/apikey and add it in Settings > Credentials, "
+    "or set the environment variable GOOGLE_API_KEY."
+)
 
 _SCRIPT_SCHEMA = {
     "type": "object",

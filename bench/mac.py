@@ -92,15 +92,17 @@ def full_engine(name: str, tmp: Path):
 
     from csm_desktop.engine.codec import MimiCodec
     from csm_desktop.engine.config import parse_config
-    from csm_desktop.engine.generator import Generator, default_dtype
+    from csm_desktop.engine.generator import Generator
     from csm_desktop.engine.model import CsmModel
+    from csm_desktop.engine.policy import CPU_POLICY, policy_for
     from csm_desktop.engine.tokenizer import TextTokenizer
 
     cfg = parse_config({"audio_num_codebooks": 32, "audio_vocab_size": 2051, "backbone_flavor": "llama-1B",
                         "decoder_flavor": "llama-100M", "text_vocab_size": 128256})
     mlx = name.startswith("mlx")
     device = torch.device("mps" if name == "torch-mps" else "cpu")
-    dtype = default_dtype(device)
+    policy = CPU_POLICY if mlx else policy_for(device)  # the loader's choices for this device
+    dtype = policy.dtype
     if mlx:
         from csm_desktop.engine.mlx_model import TORCH_DTYPES, mlx_dtype
 
@@ -122,7 +124,7 @@ def full_engine(name: str, tmp: Path):
     codec_device = torch.device("mps") if torch.backends.mps.is_available() else torch.device("cpu")
     codec = MimiCodec(loaders.get_mimi(None, device=codec_device, num_codebooks=32), codec_device, "random-mimi")
     tokenizer = TextTokenizer.from_folder(make_tiny_checkpoint(tmp / "tok", seed=0))  # Llama-3 special tokens
-    gen = Generator(model, tokenizer, codec, model_id="random-csm-1b", is_test_model=True)
+    gen = Generator(model, tokenizer, codec, model_id="random-csm-1b", is_test_model=True, policy=policy)
     gen.warm_up()
     return gen
 

@@ -4,10 +4,12 @@
 
 Engines (each skipped, with a note, where it is not available):
     torch-mps   the torch engine on the Apple GPU, in the dtype the engine picks for MPS
+    torch-mps-unmasked  the same with decode attention unmasked over exactly the filled positions
+                (DevicePolicy.unmasked_decode: may reach PyTorch's Metal decode kernel; a new shape per frame)
     mlx-gpu     the MLX engine on the Apple GPU (float16 unless CSM_DESKTOP_MLX_DTYPE says otherwise)
     torch-cpu   the torch engine on the CPU (float32)
     mlx-cpu     the MLX engine on the CPU (float32 unless CSM_DESKTOP_MLX_DTYPE says otherwise)
-The default is all four on a Mac with Apple Silicon, torch-cpu and mlx-cpu elsewhere.
+The default is all five on a Mac with Apple Silicon, torch-cpu and mlx-cpu elsewhere.
 
 ``--size full`` builds the CSM-1B architecture with random weights and a random full-size Mimi
 (speed does not depend on the weights' values; about 3 GB in float16, 6 GB in float32 per engine,
@@ -23,6 +25,7 @@ Prints a Markdown block for bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import platform
 import statistics
@@ -42,14 +45,14 @@ from csm_desktop.engine import Segment, load_csm_1b
 from csm_desktop.engine.backends import is_apple_silicon, mlx_installed
 from csm_desktop.engine.testing import make_tiny_checkpoint
 
-ENGINES = ("torch-mps", "mlx-gpu", "torch-cpu", "mlx-cpu")
+ENGINES = ("torch-mps", "torch-mps-unmasked", "mlx-gpu", "torch-cpu", "mlx-cpu")
 CONTEXT_TEXT = "Hey, how are you doing? I have been meaning to call you for a while now."
 LINE_TEXT = "Pretty good, pretty good. I'm so happy to be speaking to you, it has been far too long."
 
 
 def missing(name: str) -> str | None:
     """Why ``name`` cannot run here, or None."""
-    if name == "torch-mps" and not torch.backends.mps.is_available():
+    if name.startswith("torch-mps") and not torch.backends.mps.is_available():
         return "no MPS device"
     if name.startswith("mlx") and not mlx_installed():
         return "mlx is not installed"
@@ -83,7 +86,18 @@ def use_mlx_device(name: str) -> None:
 
 def tiny_engine(name: str, tmp: Path):
     folder = make_tiny_checkpoint(tmp / "tiny", seed=0)
-    return load_csm_1b({"torch-mps": "mps", "torch-cpu": "cpu"}.get(name, "mlx"), model=folder)
+    device = {"torch-mps": "mps", "torch-mps-unmasked": "mps", "torch-cpu": "cpu"}.get(name, "mlx")
+    return load_csm_1b(device, model=folder, policy=engine_policy(name))
+
+
+def engine_policy(name: str):
+    """The policy the loader picks for the engine's device (None for MLX), with the variant's change."""
+    from csm_desktop.engine.policy import policy_for
+
+    if name.startswith("mlx"):
+        return None
+    policy = policy_for(torch.device("mps" if name.startswith("torch-mps") else "cpu"))
+    return dataclasses.replace(policy, unmasked_decode=True) if name == "torch-mps-unmasked" else policy
 
 
 def full_engine(name: str, tmp: Path):
@@ -94,14 +108,14 @@ def full_engine(name: str, tmp: Path):
     from csm_desktop.engine.config import parse_config
     from csm_desktop.engine.generator import Generator
     from csm_desktop.engine.model import CsmModel
-    from csm_desktop.engine.policy import CPU_POLICY, policy_for
+    from csm_desktop.engine.policy import CPU_POLICY
     from csm_desktop.engine.tokenizer import TextTokenizer
 
     cfg = parse_config({"audio_num_codebooks": 32, "audio_vocab_size": 2051, "backbone_flavor": "llama-1B",
                         "decoder_flavor": "llama-100M", "text_vocab_size": 128256})
     mlx = name.startswith("mlx")
-    device = torch.device("mps" if name == "torch-mps" else "cpu")
-    policy = CPU_POLICY if mlx else policy_for(device)  # the loader's choices for this device
+    device = torch.device("mps" if name.startswith("torch-mps") else "cpu")
+    policy = engine_policy(name) or CPU_POLICY  # the loader's choices for this device
     dtype = policy.dtype
     if mlx:
         from csm_desktop.engine.mlx_model import TORCH_DTYPES, mlx_dtype
@@ -148,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--engines", default=None, help=f"comma-separated, of {', '.join(ENGINES)}")
     args = parser.parse_args(argv)
-    names = args.engines.split(",") if args.engines else list(ENGINES if is_apple_silicon() else ENGINES[2:])
+    names = args.engines.split(",") if args.engines else list(ENGINES if is_apple_silicon() else ENGINES[3:])
     build = full_engine if args.size == "full" else tiny_engine
     print(f"## Mac engines, {args.size}-size model ({date.today()}, {machine()})\n")
     if args.size == "tiny":

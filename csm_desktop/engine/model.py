@@ -87,6 +87,7 @@ class Attention(nn.Module):
         input_pos: torch.Tensor,  # [T]
         mask: torch.Tensor,  # [T, S] additive (0 = attend, -inf = not), or bool (True = attend)
         first: int | None = None,  # input_pos[0] when the host knows it (eager frames, prefill)
+        attend: int | None = None,  # with no mask: how many cache positions to read
     ) -> torch.Tensor:
         b, t, _ = x.shape
         q_size, kv_size = self.n_heads * self.head_dim, self.n_kv * self.head_dim
@@ -102,14 +103,15 @@ class Attention(nn.Module):
         else:
             self.k_cache.index_copy_(2, input_pos, k)
             self.v_cache.index_copy_(2, input_pos, v)
-        s = mask.shape[-1]  # attend to the first S cached positions only
+        s = mask.shape[-1] if mask is not None else attend  # attend to the first S cached positions only
         keys, values = self.k_cache[:, :, :s], self.v_cache[:, :, :s]
         g = self.n_heads // self.n_kv
         if g > 1 and self.policy.gqa_fold:
             # Heads kv*g .. kv*g+g-1 share key/value head kv: as rows of one call they need no
             # copy of K/V per query head. [B, H, T, hd] -> [B, KV, G*T, hd], the mask tiled G times.
+            folded = None if mask is None else mask.expand(g, t, s).reshape(g * t, s)
             y = F.scaled_dot_product_attention(q.reshape(b, self.n_kv, g * t, self.head_dim), keys, values,
-                                               attn_mask=mask.expand(g, t, s).reshape(g * t, s))
+                                               attn_mask=folded)
             y = y.view(b, self.n_heads, t, self.head_dim)
         else:
             y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=g > 1)
@@ -136,8 +138,8 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.embed_dim, cfg.norm_eps)
         self.mlp = FeedForward(cfg)
 
-    def forward(self, x, cos, sin, input_pos, mask, first=None):
-        h = x + self.attn(self.attn_norm(x), cos, sin, input_pos, mask, first)
+    def forward(self, x, cos, sin, input_pos, mask, first=None, attend=None):
+        h = x + self.attn(self.attn_norm(x), cos, sin, input_pos, mask, first, attend)
         return h + self.mlp(self.mlp_norm(h))
 
 
@@ -188,12 +190,15 @@ class Transformer(nn.Module):
         it and ``kv_len`` does not say it."""
         assert self.cos is not None and self.sin is not None and self.causal is not None
         cos, sin = self.cos[input_pos], self.sin[input_pos]
-        mask = self.causal[input_pos]  # [T, S]
+        mask, attend = self.causal[input_pos], None  # [T, S]
         if kv_len is not None:
             first = kv_len - x.shape[1]
-            mask = mask[:, : self.policy.attended(kv_len, mask.shape[-1])]
+            if self.policy.unmasked_decode and x.shape[1] == 1:  # the newest position sees all filled ones
+                mask, attend = None, kv_len
+            else:
+                mask = mask[:, : self.policy.attended(kv_len, mask.shape[-1])]
         for layer in self.layers:
-            x = layer(x, cos, sin, input_pos, mask, first)
+            x = layer(x, cos, sin, input_pos, mask, first, attend)
         return self.norm(x)
 
 
@@ -320,7 +325,10 @@ class CsmModel(nn.Module):
         x = torch.stack([last_h, self.audio_embeddings(c0)], dim=1)  # [B, 2, Db]
         pos = self.decoder_positions[:2]
         for i in range(1, n):
-            h = self.decoder(self.projection(x), pos, first=0 if i == 1 else i)[:, -1]  # [B, Dd]
+            if self.policy.unmasked_decode:  # read only the i + 1 positions filled so far
+                h = self.decoder(self.projection(x), pos, kv_len=i + 1)[:, -1]  # [B, Dd]
+            else:
+                h = self.decoder(self.projection(x), pos, first=0 if i == 1 else i)[:, -1]
             ci = sample(F.linear(h, self.audio_head[i - 1, :valid_vocab]), i)
             codes.append(ci)
             if i < n - 1:

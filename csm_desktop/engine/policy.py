@@ -46,6 +46,10 @@ class DevicePolicy:
         gqa_fold: fold each key/value head's query heads into rows of one attention call.
         bool_mask: a boolean attention mask (True = attend) instead of an additive float one.
         warm_up: run the eager frame step at load too (graphs and compiled steps always are).
+        unmasked_decode: single-position (decode) attention calls read exactly the filled cache
+            positions with no mask (prompt blocks stay masked). Off by default: in PyTorch 2.9
+            this may reach MPS's Metal decode kernel, which a mask rules out, but it gives a new
+            shape every frame; ``bench/mac.py`` times it as ``torch-mps-unmasked``.
     """
 
     dtype: torch.dtype
@@ -56,6 +60,7 @@ class DevicePolicy:
     gqa_fold: bool = False
     bool_mask: bool = False
     warm_up: bool = False
+    unmasked_decode: bool = False
 
     def __post_init__(self) -> None:
         if self.cache_writes not in CACHE_WRITES:

@@ -167,3 +167,19 @@ def test_a_model_switches_its_mask_type_with_its_policy(tiny_folder):
     assert t.causal.dtype == torch.bool and torch.equal(t.causal, additive == 0)
     model.use_policy(policy_for(torch.device("cpu")))
     assert torch.equal(t.causal, additive)
+
+
+def test_unmasked_decode_gives_the_cpu_codes_with_no_mask_on_single_positions(tiny_folder, monkeypatch):
+    """The variant bench/mac.py times (torch-mps-unmasked): decode calls read exactly the filled
+    positions with no mask, prompt blocks stay masked; at float32 the codes are the CPU policy's."""
+    variant = dataclasses.replace(MPS_AT_FP32, unmasked_decode=True)
+    cpu = load_csm_1b("cpu", model=tiny_folder)
+    mac = load_csm_1b("cpu", model=tiny_folder, policy=variant)
+    for topk, seed in ((1, 0), (50, 3)):
+        a = cpu.generate_codes(TEXT, 1, _context(), max_audio_length_ms=2400, topk=topk, seed=seed)
+        b = mac.generate_codes(TEXT, 1, _context(), max_audio_length_ms=2400, topk=topk, seed=seed)
+        assert torch.equal(a, b), f"top-k {topk}, seed {seed}"
+    shapes = _attention_shapes(mac, monkeypatch, 40)
+    single = [s for s in shapes if s[0][2] == mac.model.backbone.cfg.num_heads // mac.model.backbone.cfg.num_kv_heads]
+    assert single and all(mask is None for *_, mask in single)  # one query position (folded rows): unmasked
+    assert any(mask is not None for *_, mask in shapes)  # the prompt and the decoder's first step stay masked

@@ -15,11 +15,12 @@ def test_mac_benchmark_prints_both_engines_and_skips_what_is_missing():
     mx = pytest.importorskip("mlx.core")
     import torch
 
-    here = {"torch-mps": torch.backends.mps.is_available(), "mlx-gpu": mx.metal.is_available(),
+    mps = torch.backends.mps.is_available()
+    here = {"torch-mps": mps, "torch-mps-unmasked": mps, "mlx-gpu": mx.metal.is_available(),
             "torch-cpu": True, "mlx-cpu": True}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "mac.py"), "--size", "tiny", "--frames", "3", "--context-s", "1",
-         "--repeats", "1", "--engines", "torch-mps,mlx-gpu,torch-cpu,mlx-cpu"],
+         "--repeats", "1", "--engines", "torch-mps,torch-mps-unmasked,mlx-gpu,torch-cpu,mlx-cpu"],
         capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
